@@ -1,0 +1,189 @@
+"""``txn-platform``: start, inspect and stop the local Kafka broker and schema registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from txn_contract.errors import TxnError
+
+from . import platform
+from .settings import COMPATIBILITY_LEVELS, PlatformSettings, default_state_dir
+
+__all__ = ["main"]
+
+
+def _log(msg: str) -> None:
+    click.echo(f"[txn-platform] {msg}", err=True)
+
+
+def _state_option(f):
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="TXN_STATE_DIR",
+        default=None,
+        help="Where pid files, logs, data and platform.env live. Env: TXN_STATE_DIR. "
+        "Default: .local/ at the repository root.",
+    )(f)
+
+
+def _port_options(f):
+    f = click.option(
+        "--kafka-port",
+        type=int,
+        default=9092,
+        show_default=True,
+        envvar="TXN_KAFKA_PORT",
+        help="Broker port. Env: TXN_KAFKA_PORT.",
+    )(f)
+    f = click.option(
+        "--controller-port",
+        type=int,
+        default=9093,
+        show_default=True,
+        envvar="TXN_CONTROLLER_PORT",
+        help="KRaft controller port. Env: TXN_CONTROLLER_PORT.",
+    )(f)
+    f = click.option(
+        "--registry-port",
+        type=int,
+        default=8081,
+        show_default=True,
+        envvar="TXN_REGISTRY_PORT",
+        help="Schema registry HTTP port. Env: TXN_REGISTRY_PORT.",
+    )(f)
+    return f
+
+
+def _settings(state_dir, kafka_port, controller_port, registry_port, **extra) -> PlatformSettings:
+    return PlatformSettings(
+        state_dir=(state_dir or default_state_dir()).resolve(),
+        kafka_port=kafka_port,
+        controller_port=controller_port,
+        registry_port=registry_port,
+        **extra,
+    )
+
+
+@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Run a real Apache Kafka broker (KRaft) and a Confluent-API schema registry (Apicurio)
+    on this machine, without Docker.
+
+    Example: txn-platform up && txn-platform status && txn-platform down
+    """
+
+
+@cli.command()
+@_state_option
+@_port_options
+@click.option(
+    "--compatibility",
+    type=click.Choice(COMPATIBILITY_LEVELS),
+    default="FULL_TRANSITIVE",
+    show_default=True,
+    envvar="TXN_COMPATIBILITY",
+    help="Registry-wide compatibility level to set. Env: TXN_COMPATIBILITY.",
+)
+def up(state_dir, kafka_port, controller_port, registry_port, compatibility) -> None:
+    """Fetch (first use), start and wait for the broker and registry; create topic
+    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. Safe to run twice.
+
+    Example: txn-platform up --state-dir /tmp/txn && . /tmp/txn/platform.env
+    """
+    s = _settings(
+        state_dir, kafka_port, controller_port, registry_port, compatibility=compatibility
+    )
+    timings = platform.up(s, _log)
+    _log(f"up in {timings['total_s']:.1f} s; environment written to {s.env_file}")
+    click.echo(s.env_file.read_text(), nl=False)
+
+
+@cli.command()
+@_state_option
+@_port_options
+@click.option(
+    "--wipe", is_flag=True, help="Also delete the state directory (topics, schemas, logs)."
+)
+def down(state_dir, kafka_port, controller_port, registry_port, wipe) -> None:
+    """Stop the broker and registry: SIGTERM, then SIGKILL after 30 s.
+
+    Example: txn-platform down --wipe
+    """
+    platform.down(_settings(state_dir, kafka_port, controller_port, registry_port), _log, wipe=wipe)
+
+
+@cli.command()
+@_state_option
+@_port_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def status(state_dir, kafka_port, controller_port, registry_port, fmt) -> None:
+    """Health of each service, topics with partition end offsets, subjects with versions.
+    Exits 1 when a service is down.
+
+    Example: txn-platform status --format json
+    """
+    s = _settings(state_dir, kafka_port, controller_port, registry_port)
+    st = platform.status(s)
+    if fmt == "json":
+        click.echo(json.dumps({**st.__dict__, "healthy": st.healthy}, indent=2))
+    else:
+
+        def health(pid, serving, rss):
+            if serving:
+                return f"serving (pid {pid}, {rss:.0f} MiB RSS)" if pid and rss else "serving"
+            return f"process {pid} up but not serving" if pid else "down"
+
+        click.echo(
+            f"kafka     {s.bootstrap_servers:<45} {health(st.kafka_pid, st.kafka_serving, st.kafka_rss_mb)}"
+        )
+        click.echo(
+            f"registry  {s.registry_url:<45} {health(st.registry_pid, st.registry_serving, st.registry_rss_mb)}"
+        )
+        if st.compatibility:
+            click.echo(f"registry compatibility level: {st.compatibility}")
+        for topic, ends in st.topics.items():
+            click.echo(
+                f"topic {topic}: {len(ends)} partitions, end offsets {ends} (total {sum(ends)})"
+            )
+        for subject, versions in st.subjects.items():
+            click.echo(f"subject {subject}: versions {versions}")
+        if st.registry_serving and not st.subjects:
+            click.echo("no subjects registered yet")
+    sys.exit(0 if st.healthy else 1)
+
+
+@cli.command()
+@click.option(
+    "--spark/--no-spark",
+    default=True,
+    show_default=True,
+    help="Also fetch Spark's Kafka and Avro connector jars.",
+)
+def fetch(spark) -> None:
+    """Download and cache the Kafka broker, the registry and (with --spark) Spark's connector
+    jars, without starting anything. `make setup` runs this.
+
+    Example: txn-platform fetch --no-spark
+    """
+    from . import artifacts
+
+    _log(f"kafka jars: {artifacts.ensure_kafka(_log)}")
+    _log(f"registry: {artifacts.ensure_registry(_log)}")
+    if spark:
+        jars = artifacts.ensure_spark_connectors(_log)
+        _log(f"spark connectors: {len(jars)} jars under {jars[0].parent if jars else '-'}")
+
+
+def main() -> None:
+    """Console entry point: user errors become one sentence and a non-zero exit."""
+    try:
+        cli(standalone_mode=True)
+    except TxnError as exc:
+        click.echo(f"txn-platform: error: {exc}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,295 @@
+"""Start, probe and stop the two real services: a KRaft Kafka broker and Apicurio Registry."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from txn_contract.errors import PlatformError
+
+from .artifacts import ensure_kafka, ensure_registry
+from .java import find_java
+from .processes import ManagedProcess, port_is_free
+from .settings import PlatformSettings
+
+__all__ = [
+    "KafkaService",
+    "RegistryService",
+    "registry_request",
+]
+
+Log = Callable[[str], None]
+
+
+def _wait(what: str, probe: Callable[[], bool], proc: ManagedProcess, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.exited_early():
+            raise PlatformError(f"{what} exited during start-up; see the end of {proc.log_file}.")
+        if probe():
+            return time.monotonic() - started
+        time.sleep(0.3)
+    raise PlatformError(
+        f"{what} did not serve requests within {timeout:.0f} s; see {proc.log_file}."
+    )
+
+
+def _check_port(host: str, port: int, flag: str, env: str) -> None:
+    if not port_is_free(host, port):
+        raise PlatformError(
+            f"Port {port} on {host} is already in use by another process; stop it or choose "
+            f"another port with {flag} (or {env})."
+        )
+
+
+class KafkaService:
+    """A single-node KRaft broker+controller whose data lives in ``<state>/kafka``."""
+
+    def __init__(self, settings: PlatformSettings) -> None:
+        self.s = settings
+        self.proc = ManagedProcess("kafka", settings.state_dir)
+        self.home = settings.state_dir / "kafka"
+
+    def _properties(self) -> str:
+        s = self.s
+        return "\n".join(
+            [
+                "# Written by txn-platform; regenerated on every `up`.",
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers={s.host}:{s.controller_port}",
+                f"listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.controller_port}",
+                f"advertised.listeners=PLAINTEXT://{s.host}:{s.kafka_port},CONTROLLER://{s.host}:{s.controller_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={self.home / 'data'}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=false",
+                "log.retention.hours=168",
+                "",
+            ]
+        )
+
+    def running(self) -> bool:
+        return self.proc.pid() is not None
+
+    def start(self, log: Log) -> float:
+        """Fetch (first use), format (first use) and start the broker; return seconds to ready."""
+        if self.running():
+            log(f"kafka: already running (pid {self.proc.pid()})")
+            return 0.0
+        _check_port(self.s.host, self.s.kafka_port, "--kafka-port", "TXN_KAFKA_PORT")
+        _check_port(self.s.host, self.s.controller_port, "--controller-port", "TXN_CONTROLLER_PORT")
+        java = find_java(17, purpose="Kafka")
+        libs = ensure_kafka(log)
+        self.home.mkdir(parents=True, exist_ok=True)
+        props = self.home / "server.properties"
+        props.write_text(self._properties())
+        ports_file = self.home / "formatted-for"
+        wanted = f"{self.s.host}:{self.s.controller_port}"
+        classpath = f"{libs}/*"
+        log4j = str(resources.files("local_platform") / "conf" / "log4j2.properties")
+        if not (self.home / "data" / "meta.properties").exists():
+            cluster_id = uuid.uuid4().bytes
+            import base64
+
+            cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+            out = _run_java(
+                [
+                    java.path,
+                    f"-Dlog4j2.configurationFile={log4j}",
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cid,
+                    "-c",
+                    str(props),
+                ],
+            )
+            if out is not None:
+                raise PlatformError(f"Formatting Kafka storage failed: {out}")
+            ports_file.write_text(wanted)
+        elif ports_file.exists() and ports_file.read_text().strip() != wanted:
+            raise PlatformError(
+                f"The Kafka data in {self.home} was formatted for controller "
+                f"{ports_file.read_text().strip()}, not {wanted}; use the same ports or "
+                "`txn-platform down --wipe` first."
+            )
+        argv = [
+            java.path,
+            f"-Xms{min(256, self.s.kafka_heap_mb)}m",
+            f"-Xmx{self.s.kafka_heap_mb}m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            self.proc.marker,
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(props),
+        ]
+        self.proc.start(argv)
+        return _wait("The Kafka broker", self.serving, self.proc, timeout=90)
+
+    def serving(self) -> bool:
+        """True when the broker answers a metadata request."""
+        from confluent_kafka.admin import AdminClient
+
+        try:
+            admin = AdminClient(
+                {
+                    "bootstrap.servers": self.s.bootstrap_servers,
+                    "log_level": 0,
+                    "logger": _quiet_logger(),
+                }
+            )
+            md = admin.list_topics(timeout=2)
+            return bool(md.brokers)
+        except Exception:
+            return False
+
+    def ensure_topic(self, name: str, partitions: int, log: Log) -> None:
+        """Create ``name`` with ``partitions`` partitions, replication 1; harmless if it exists."""
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.s.bootstrap_servers})
+        md = admin.list_topics(timeout=10)
+        if name in md.topics:
+            have = len(md.topics[name].partitions)
+            if have != partitions:
+                log(
+                    f"kafka: topic {name} exists with {have} partitions (wanted {partitions}); left as is"
+                )
+            else:
+                log(f"kafka: topic {name} exists ({have} partitions)")
+            return
+        futures = admin.create_topics([NewTopic(name, partitions, 1)], operation_timeout=30)
+        try:
+            futures[name].result(timeout=30)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise PlatformError(f"Could not create topic {name}: {exc}") from exc
+        log(f"kafka: created topic {name} ({partitions} partitions, replication 1)")
+
+    def stop(self) -> str:
+        return self.proc.stop(timeout=30)
+
+
+class RegistryService:
+    """Apicurio Registry serving the Confluent API at ``/apis/ccompat/v7``, stored in H2 files
+    under ``<state>/registry`` so subjects and ids survive ``down``/``up``."""
+
+    def __init__(self, settings: PlatformSettings) -> None:
+        self.s = settings
+        self.proc = ManagedProcess("registry", settings.state_dir)
+
+    def running(self) -> bool:
+        return self.proc.pid() is not None
+
+    def start(self, log: Log) -> float:
+        if self.running():
+            log(f"registry: already running (pid {self.proc.pid()})")
+            return 0.0
+        _check_port(self.s.host, self.s.registry_port, "--registry-port", "TXN_REGISTRY_PORT")
+        java = find_java(21, purpose="Apicurio Registry")
+        home = ensure_registry(log)
+        db = self.s.state_dir / "registry" / "db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            java.path,
+            f"-Xmx{self.s.registry_heap_mb}m",
+            "-XX:+UseSerialGC",
+            self.proc.marker,
+            "-jar",
+            str(home / "quarkus-run.jar"),
+        ]
+        env = {
+            "QUARKUS_HTTP_PORT": str(self.s.registry_port),
+            "QUARKUS_HTTP_HOST": self.s.host,
+            "APICURIO_STORAGE_KIND": "sql",
+            "APICURIO_STORAGE_SQL_KIND": "h2",
+            "APICURIO_DATASOURCE_URL": f"jdbc:h2:file:{db};DB_CLOSE_ON_EXIT=FALSE",
+            "APICURIO_DATASOURCE_USERNAME": "sa",
+            "APICURIO_DATASOURCE_PASSWORD": "sa",
+            # Quiet the per-request access log; errors still go to the log file.
+            "QUARKUS_HTTP_ACCESS_LOG_ENABLED": "false",
+        }
+        self.proc.start(argv, env)
+        return _wait("The schema registry", self.serving, self.proc, timeout=120)
+
+    def serving(self) -> bool:
+        try:
+            registry_request(self.s.registry_url, "GET", "/subjects", timeout=2)
+            return True
+        except PlatformError:
+            return False
+
+    def set_global_compatibility(self, level: str) -> None:
+        registry_request(self.s.registry_url, "PUT", "/config", {"compatibility": level})
+
+    def stop(self) -> str:
+        return self.proc.stop(timeout=30)
+
+
+def registry_request(base: str, method: str, path: str, body=None, timeout: float = 10):
+    """One JSON request to a Confluent-API registry; raises :class:`PlatformError` on failure."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        base.rstrip("/") + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise PlatformError(f"{method} {path} -> HTTP {exc.code}: {exc.read()[:300]!r}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise PlatformError(f"{method} {base}{path} failed: {exc}") from exc
+
+
+def _run_java(argv: list[str]) -> str | None:
+    import subprocess
+
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    if proc.returncode == 0:
+        return None
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit code {proc.returncode}"
+
+
+def _quiet_logger():
+    import logging
+
+    logger = logging.getLogger("txn.platform.librdkafka")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    return logger
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a ``KEY=value`` file such as ``platform.env``."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out

@@ -1,0 +1,78 @@
+"""Typed settings of the local platform: flags > ``TXN_*`` environment > defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from txn_contract.errors import ConfigError
+
+__all__ = ["COMPATIBILITY_LEVELS", "PlatformSettings", "default_state_dir"]
+
+COMPATIBILITY_LEVELS = (
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+)
+
+
+def default_state_dir() -> Path:
+    """``.local/`` at the repository root (the nearest parent holding ``pyproject.toml`` and
+    ``contracts/``), else ``.local/`` under the current directory."""
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "contracts").is_dir():
+            return d / ".local"
+    return here / ".local"
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """Where the platform keeps its state and which loopback ports it serves on."""
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    controller_port: int = 9093
+    registry_port: int = 8081
+    topic: str = "bank_txn_stream"
+    partitions: int = 3
+    compatibility: str = "FULL_TRANSITIVE"
+    kafka_heap_mb: int = 512
+    registry_heap_mb: int = 384
+
+    def __post_init__(self) -> None:
+        ports = {
+            "--kafka-port": self.kafka_port,
+            "--controller-port": self.controller_port,
+            "--registry-port": self.registry_port,
+        }
+        for name, port in ports.items():
+            if not 1 <= port <= 65535:
+                raise ConfigError(name, f"port {port} is outside 1-65535")
+        if len(set(ports.values())) != len(ports):
+            raise ConfigError("--kafka-port/--controller-port/--registry-port", "ports must differ")
+        if self.compatibility not in COMPATIBILITY_LEVELS:
+            raise ConfigError(
+                "--compatibility",
+                f"{self.compatibility!r} is not one of {', '.join(COMPATIBILITY_LEVELS)}",
+            )
+        if self.partitions < 1:
+            raise ConfigError("--partitions", "must be at least 1")
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def registry_url(self) -> str:
+        """The Confluent-compatible API root, usable as is by ``SchemaRegistryClient``."""
+        return f"http://{self.host}:{self.registry_port}/apis/ccompat/v7"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "platform.env"

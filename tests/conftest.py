@@ -1,0 +1,74 @@
+"""Session-wide fixtures: one real local platform (Kafka + registry) per test session.
+
+Set ``TXN_TEST_PLATFORM_ENV=/path/to/platform.env`` to reuse a platform you started with
+``txn-platform up``; otherwise the fixture starts one on free ports in a temporary state
+directory and always stops it, even when tests fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PlatformEndpoints:
+    """How tests reach the running platform."""
+
+    bootstrap_servers: str
+    registry_url: str
+    state_dir: Path | None
+
+    def env(self) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": self.registry_url,
+        }
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports that were free a moment ago."""
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformEndpoints]:
+    """A running broker + registry for the whole session."""
+    from local_platform import platform as lp
+    from local_platform.services import read_env_file
+    from local_platform.settings import PlatformSettings
+
+    reuse = os.environ.get("TXN_TEST_PLATFORM_ENV")
+    if reuse:
+        env = read_env_file(Path(reuse))
+        yield PlatformEndpoints(env["KAFKA_BOOTSTRAP_SERVERS"], env["SCHEMA_REGISTRY_URL"], None)
+        return
+    kafka, controller, registry = free_ports(3)
+    settings = PlatformSettings(
+        state_dir=tmp_path_factory.mktemp("platform"),
+        kafka_port=kafka,
+        controller_port=controller,
+        registry_port=registry,
+    )
+    try:
+        lp.up(settings, log=lambda m: print(f"[platform] {m}"))
+        yield PlatformEndpoints(
+            settings.bootstrap_servers, settings.registry_url, settings.state_dir
+        )
+    finally:
+        lp.down(settings, log=lambda m: print(f"[platform] {m}"))

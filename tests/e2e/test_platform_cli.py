@@ -1,0 +1,100 @@
+"""`txn-platform up && status && down` as the README shows it, on its own ports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_ports
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "txn-platform"), *args], capture_output=True, text=True, env=env, timeout=240
+    )
+
+
+def _our_processes(state_dir: Path) -> list[str]:
+    marker = f"@{state_dir.resolve()}".encode()
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    out.append(entry.name)
+            except OSError:
+                pass
+    return out
+
+
+def test_up_status_down_leaves_nothing_running(tmp_path):
+    kafka, controller, registry = free_ports(3)
+    env = {
+        **os.environ,
+        "TXN_STATE_DIR": str(tmp_path / "state"),
+        "TXN_KAFKA_PORT": str(kafka),
+        "TXN_CONTROLLER_PORT": str(controller),
+        "TXN_REGISTRY_PORT": str(registry),
+    }
+    try:
+        up = _run("up", env=env)
+        assert up.returncode == 0, up.stderr
+        env_file = (tmp_path / "state" / "platform.env").read_text()
+        assert f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka}" in env_file
+        assert f"SCHEMA_REGISTRY_URL=http://127.0.0.1:{registry}/apis/ccompat/v7" in env_file
+
+        again = _run("up", env=env)
+        assert again.returncode == 0, again.stderr
+        assert "already running" in again.stderr
+
+        status = _run("status", env=env)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "topic bank_txn_stream: 3 partitions" in status.stdout
+        assert "FULL_TRANSITIVE" in status.stdout
+        assert len(_our_processes(tmp_path / "state")) == 2
+    finally:
+        down = _run("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert _our_processes(tmp_path / "state") == []
+    after = _run("status", env=env)
+    assert after.returncode == 1
+    assert "down" in after.stdout
+
+
+def test_port_in_use_is_one_sentence(tmp_path):
+    import socket
+
+    kafka, controller, registry = free_ports(3)
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", kafka))
+    busy.listen()
+    try:
+        env = {
+            **os.environ,
+            "TXN_STATE_DIR": str(tmp_path),
+            "TXN_KAFKA_PORT": str(kafka),
+            "TXN_CONTROLLER_PORT": str(controller),
+            "TXN_REGISTRY_PORT": str(registry),
+        }
+        res = _run("up", env=env)
+    finally:
+        busy.close()
+    assert res.returncode != 0
+    assert f"Port {kafka} on 127.0.0.1 is already in use" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert _our_processes(tmp_path) == []
+
+
+def test_bad_flag_names_itself(tmp_path):
+    res = _run("up", "--kafka-port", "70000", env={**os.environ, "TXN_STATE_DIR": str(tmp_path)})
+    assert res.returncode == 2
+    assert "--kafka-port" in res.stderr
+    assert "Traceback" not in res.stderr
