@@ -1,1 +1,38 @@
-"""Package."""
+"""The transaction data contract, as every producer and consumer imports it.
+
+- :class:`Transaction`, :class:`Channel`, :class:`Status`: the typed event (generated from
+  ``contracts/``; see :mod:`txn_contract.model`).
+- :func:`packaged_contract`: every released version's schema and the subject's policy.
+- :mod:`txn_contract.wire`: Confluent framing, encode/decode with fastavro.
+- :mod:`txn_contract.registry`: register the contract, look up a compiled version's id.
+- :func:`spark_struct_type`: the Spark schema of the contract (pyspark imported lazily).
+- :mod:`txn_contract.strategies`: hypothesis strategies for valid events of each version.
+- :mod:`txn_contract.compatibility`: the offline compatibility checker behind
+  ``txn-contract check``.
+
+Example::
+
+    from txn_contract import Transaction, packaged_contract, wire
+    contract = packaged_contract()
+    frame = wire.encode(event.to_avro(1), contract.version(1).parsed, schema_id)
+"""
+
+from .contract import Contract, ContractVersion, load_contract, packaged_contract
+from .errors import TxnError
+from .model import LATEST_VERSION, SUBJECT, TOPIC, Channel, Status, Transaction
+from .spark_schema import spark_struct_type
+
+__all__ = [
+    "LATEST_VERSION",
+    "SUBJECT",
+    "TOPIC",
+    "Channel",
+    "Contract",
+    "ContractVersion",
+    "Status",
+    "Transaction",
+    "TxnError",
+    "load_contract",
+    "packaged_contract",
+    "spark_struct_type",
+]

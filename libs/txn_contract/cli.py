@@ -1,0 +1,365 @@
+"""``txn-contract``: generate the package from ``contracts/``, gate changes, register versions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
+from .errors import ConfigError, SchemaFileError, TxnError
+
+__all__ = ["main"]
+
+_LEVELS = (
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+)
+
+
+def _log(msg: str) -> None:
+    click.echo(f"[txn-contract] {msg}", err=True)
+
+
+def _contracts_dir(explicit: Path | None) -> Path:
+    found = explicit or find_contracts_dir()
+    if found is None or not found.is_dir():
+        raise ConfigError(
+            "--contracts",
+            "no contracts/ directory here or above the current directory; pass --contracts DIR",
+        )
+    return found
+
+
+def _package_dir(contracts_dir: Path) -> Path:
+    """The repository's ``libs/txn_contract`` next to ``contracts/``, else this package."""
+    in_repo = contracts_dir.resolve().parent / "libs" / "txn_contract"
+    return in_repo if in_repo.is_dir() else Path(__file__).resolve().parent
+
+
+@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """The transaction data contract: generate code from contracts/, check compatibility,
+    register versions in the schema registry.
+
+    Example: txn-contract check && txn-contract register --registry http://127.0.0.1:8081/apis/ccompat/v7
+    """
+
+
+@cli.command()
+@click.option(
+    "--contracts",
+    "contracts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The contracts/ directory. Default: found from the current directory upwards.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 and name every generated file that differs.",
+)
+def generate(contracts_dir: Path | None, check: bool) -> None:
+    """Generate libs/txn_contract (typed event class, packaged schemas) from contracts/.
+
+    Example: txn-contract generate --check
+    """
+    from .generate import check_generated, write_generated
+
+    cdir = _contracts_dir(contracts_dir)
+    contract = load_contract(cdir)
+    package = _package_dir(cdir)
+    if check:
+        drift = check_generated(contract, cdir, package)
+        if drift:
+            for d in drift:
+                click.echo(f"drift: {d}")
+            click.echo(
+                f"{len(drift)} generated file(s) differ from {cdir}; run `txn-contract generate`.",
+                err=True,
+            )
+            sys.exit(1)
+        _log(f"generated code matches {cdir} (v1..v{contract.latest.version})")
+        return
+    changed = write_generated(contract, cdir, package)
+    for c in changed:
+        _log(f"wrote {package / c}")
+    _log(f"{len(changed)} file(s) changed" if changed else "everything was already up to date")
+
+
+@cli.command()
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ad hoc: the new schema file to judge.",
+)
+@click.option(
+    "--previous",
+    "previous_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ad hoc: an earlier schema; repeat, oldest first.",
+)
+@click.option(
+    "--level",
+    type=click.Choice(_LEVELS, case_sensitive=False),
+    help="Ad hoc: compatibility level (default: the policy's, or FULL_TRANSITIVE).",
+)
+@click.option(
+    "--contracts",
+    "contracts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The contracts/ directory (default: found from the current directory).",
+)
+@click.option(
+    "--against-git",
+    "git_ref",
+    metavar="REF",
+    help="Also require released version files to be unchanged relative to git REF.",
+)
+@click.option(
+    "--registry",
+    "registry_url",
+    metavar="URL",
+    help="Also ask this live registry for its verdict (it does not judge logical types).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_url, fmt) -> None:
+    """Judge schema compatibility offline, with the complete Avro resolution rules plus decimal
+    precision/scale and logical-type/timestamp-unit rules. Exit 0 compatible, 1 incompatible,
+    2 when the tool could not judge.
+
+    With no arguments: every version in contracts/ against all earlier ones at the policy's level.
+
+    Example: txn-contract check --schema new.avsc --previous v1.avsc --previous v2.avsc --level FULL_TRANSITIVE
+    """
+    from .compatibility import check_level, load_schema_file
+
+    results = []  # (file, new_schema, [(label, schema)], level)
+    if schema_file or previous_files:
+        if not schema_file:
+            raise ConfigError("--schema", "is required when --previous is given")
+        new = load_schema_file(schema_file)
+        prev = [(str(p), load_schema_file(p)) for p in previous_files]
+        results.append((str(schema_file), new, prev, (level or "FULL_TRANSITIVE").upper()))
+        policy_level = None
+    else:
+        cdir = _contracts_dir(contracts_dir)
+        contract = load_contract(cdir)
+        policy_level = (level or contract.compatibility).upper()
+        for i, cv in enumerate(contract.versions):
+            earlier = [(f"v{p.version}", p.schema) for p in contract.versions[:i]]
+            results.append((cv.path, cv.schema, earlier, policy_level))
+
+    lines: list[str] = []
+    violations_out = []
+    for file, new, prev, lvl in results:
+        found = check_level(new, [s for _, s in prev], lvl, labels=[label for label, _ in prev])
+        for v in found:
+            lines.append(v.line(file))
+            violations_out.append({"file": file, **asdict(v)})
+
+    immutability = []
+    if git_ref:
+        immutability = _released_files_changed(_contracts_dir(contracts_dir), git_ref)
+        lines.extend(immutability)
+
+    registry_verdicts = []
+    if registry_url:
+        registry_verdicts = [
+            _registry_verdict(registry_url, file, new, [s for _, s in prev], lvl)
+            for file, new, prev, lvl in results
+            if prev
+        ]
+
+    offline_ok = not violations_out and not immutability
+    registry_ok = all(v["compatible"] for v in registry_verdicts)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "compatible": offline_ok and registry_ok,
+                    "offline": {
+                        "compatible": offline_ok,
+                        "violations": violations_out,
+                        "immutability": immutability,
+                    },
+                    "registry": registry_verdicts if registry_url else None,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for line in lines:
+            click.echo(line)
+        for v in registry_verdicts:
+            click.echo(
+                f"{v['file']}: registry {registry_url} says "
+                f"{'compatible' if v['compatible'] else 'INCOMPATIBLE'} at {v['level']}"
+            )
+        judged = len(results)
+        summary = f"{judged} schema(s) checked at {policy_level or results[0][3]}: " + (
+            "compatible" if offline_ok else f"{len(lines)} violation(s)"
+        )
+        if registry_url:
+            summary += "; registry: " + ("compatible" if registry_ok else "incompatible")
+            if registry_ok != (not violations_out):
+                summary += " (the offline checker also judges decimal and logical-type changes)"
+        click.echo(summary, err=True)
+    sys.exit(0 if offline_ok and registry_ok else 1)
+
+
+def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
+    """Lines for every version file at ``ref`` that was changed or removed since."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(contracts_dir), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        listed = subprocess.run(
+            [
+                "git",
+                "-C",
+                top,
+                "ls-tree",
+                "-r",
+                "--name-only",
+                ref,
+                "--",
+                str(contracts_dir.resolve().relative_to(top)),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (subprocess.CalledProcessError, OSError, ValueError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise ConfigError(
+            "--against-git", f"cannot read git ref {ref!r}: {detail.strip()}"
+        ) from exc
+    out = []
+    for rel in listed:
+        if not rel.endswith(".avsc"):
+            continue
+        old = subprocess.run(
+            ["git", "-C", top, "show", f"{ref}:{rel}"], capture_output=True, check=True
+        ).stdout
+        now = Path(top) / rel
+        if not now.exists():
+            out.append(
+                f"{rel}: <file>: released version was deleted since {ref}; "
+                "released versions are immutable"
+            )
+        elif now.read_bytes() != old:
+            out.append(
+                f"{rel}: <file>: released version was modified since {ref}; released "
+                "versions are immutable, add a new v<N>.avsc instead"
+            )
+    return out
+
+
+def _registry_verdict(url: str, file: str, new, previous: list, level: str) -> dict:
+    """Register ``previous`` under a scratch subject at ``level`` and test ``new`` against it."""
+    from confluent_kafka.schema_registry import Schema
+
+    from .registry import _call, registry_client
+
+    client = registry_client(url)
+    subject = f"txn-contract-check-{uuid.uuid4().hex[:12]}"
+    try:
+        for i, schema in enumerate(previous):
+            _call(
+                "registering a scratch version",
+                url,
+                lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
+            )
+            if i == 0:
+                _call(
+                    "setting scratch level", url, lambda: client.set_compatibility(subject, "NONE")
+                )
+        _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
+        ok = _call(
+            "testing compatibility",
+            url,
+            lambda: (
+                client.test_compatibility(subject, Schema(json.dumps(new), "AVRO"), "latest")
+                if not level.endswith("TRANSITIVE")
+                else client.test_compatibility_all_versions(
+                    subject, Schema(json.dumps(new), "AVRO")
+                )
+            ),
+        )
+    finally:
+        try:
+            client.delete_subject(subject)
+            client.delete_subject(subject, permanent=True)
+        except Exception:  # noqa: BLE001 - scratch cleanup must not hide the verdict
+            _log(f"could not delete scratch subject {subject}")
+    return {"file": file, "compatible": bool(ok), "level": level, "registry": url}
+
+
+@cli.command()
+@click.option(
+    "--registry",
+    "registry_url",
+    envvar="SCHEMA_REGISTRY_URL",
+    metavar="URL",
+    help="Confluent-API registry URL. Env: SCHEMA_REGISTRY_URL.",
+)
+@click.option(
+    "--contracts",
+    "contracts_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The contracts/ directory. Default: found from the current directory, else "
+    "the versions compiled into this package.",
+)
+def register(registry_url: str | None, contracts_dir: Path | None) -> None:
+    """Register every released version, oldest first, and set the subject's compatibility
+    level. Idempotent: a second run changes nothing. Producers never auto-register.
+
+    Example: SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7 txn-contract register
+    """
+    from .registry import register_contract, registry_client
+
+    if not registry_url:
+        raise ConfigError(
+            "--registry", "no registry URL; pass --registry URL or set SCHEMA_REGISTRY_URL"
+        )
+    contract: Contract
+    if contracts_dir or find_contracts_dir():
+        contract = load_contract(_contracts_dir(contracts_dir))
+    else:
+        contract = packaged_contract()
+    steps = register_contract(registry_client(registry_url), contract, registry_url, _log)
+    changed = sum(s.changed for s in steps)
+    _log(
+        f"{contract.subject}: {changed} change(s)"
+        if changed
+        else f"{contract.subject}: nothing to do"
+    )
+
+
+def main() -> None:
+    """Console entry point: user errors are one sentence and a non-zero exit."""
+    try:
+        cli(standalone_mode=True)
+    except SchemaFileError as exc:
+        click.echo(f"txn-contract: error: {exc}", err=True)
+        sys.exit(2)
+    except TxnError as exc:
+        click.echo(f"txn-contract: error: {exc}", err=True)
+        sys.exit(exc.exit_code)

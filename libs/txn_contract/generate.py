@@ -1,0 +1,276 @@
+"""Generate the typed event class and the packaged schema copies from ``contracts/``.
+
+``txn-contract generate`` writes them; ``txn-contract generate --check`` compares instead and
+names every file that differs. A small template generator of ours: the contract uses only
+records, primitives, enums with defaults, nullable unions and the decimal and timestamp logical
+types, and we want the output to carry the contract's docs and our encoder-friendly helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import keyword
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .contract import Contract, ContractVersion
+from .errors import SchemaFileError
+
+__all__ = ["GeneratedFile", "check_generated", "render", "write_generated"]
+
+MODEL_FILE = "model.py"
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    """A file the generator owns, relative to the package directory, and its content."""
+
+    relpath: str
+    content: str
+
+
+def render(contract: Contract, contracts_dir: Path) -> list[GeneratedFile]:
+    """Everything generated from ``contract``: schema copies, the policy, and ``model.py``."""
+    out = []
+    subject_dir = Path(contract.root)
+    for v in contract.versions:
+        out.append(GeneratedFile(f"schemas/v{v.version}.avsc", Path(v.path).read_text()))
+    out.append(GeneratedFile("schemas/policy.json", (subject_dir / "policy.json").read_text()))
+    out.append(GeneratedFile(MODEL_FILE, _render_model(contract, contracts_dir)))
+    return out
+
+
+def write_generated(contract: Contract, contracts_dir: Path, package_dir: Path) -> list[str]:
+    """Write every generated file; return the ones that changed. Stale version copies go."""
+    changed = []
+    wanted = render(contract, contracts_dir)
+    names = {f.relpath for f in wanted}
+    for stale in (package_dir / "schemas").glob("v*.avsc"):
+        if f"schemas/{stale.name}" not in names:
+            stale.unlink()
+            changed.append(f"schemas/{stale.name}")
+    for f in wanted:
+        target = package_dir / f.relpath
+        if not target.exists() or target.read_text() != f.content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(f.content)
+            changed.append(f.relpath)
+    return changed
+
+
+def check_generated(contract: Contract, contracts_dir: Path, package_dir: Path) -> list[str]:
+    """Generated files that differ from what ``contracts/`` would produce (empty: in sync)."""
+    drift = []
+    wanted = render(contract, contracts_dir)
+    names = {f.relpath for f in wanted}
+    for stale in sorted((package_dir / "schemas").glob("v*.avsc")):
+        if f"schemas/{stale.name}" not in names:
+            drift.append(f"{package_dir / 'schemas' / stale.name} (no such version in contracts/)")
+    for f in wanted:
+        target = package_dir / f.relpath
+        if not target.exists():
+            drift.append(f"{target} (missing)")
+        elif target.read_text() != f.content:
+            drift.append(f"{target} (differs)")
+    return drift
+
+
+# --------------------------------------------------------------------------- model.py template
+
+
+def _py_type(avro_type: Any, enums: dict[str, list[str]], where: str) -> str:
+    if isinstance(avro_type, list):
+        branches = [b for b in avro_type if b != "null"]
+        if len(branches) != 1:
+            raise SchemaFileError(
+                where, "unions other than [null, T] are not supported by the generator"
+            )
+        inner = _py_type(branches[0], enums, where)
+        return f"{inner} | None"
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        if logical == "decimal":
+            return "Decimal"
+        if logical in ("timestamp-millis", "timestamp-micros"):
+            return "datetime"
+        if avro_type["type"] == "enum":
+            enums[avro_type["name"]] = list(avro_type["symbols"])
+            return avro_type["name"]
+        if avro_type["type"] == "array":
+            return f"list[{_py_type(avro_type['items'], enums, where)}]"
+        if avro_type["type"] == "map":
+            return f"dict[str, {_py_type(avro_type['values'], enums, where)}]"
+        if avro_type["type"] in _PRIMITIVES:
+            return _PRIMITIVES[avro_type["type"]]
+        raise SchemaFileError(
+            where, f"type {avro_type['type']!r} is not supported by the generator"
+        )
+    if avro_type in _PRIMITIVES:
+        return _PRIMITIVES[avro_type]
+    if avro_type in enums:
+        return avro_type
+    raise SchemaFileError(where, f"type {avro_type!r} is not supported by the generator")
+
+
+_PRIMITIVES = {
+    "string": "str",
+    "int": "int",
+    "long": "int",
+    "boolean": "bool",
+    "float": "float",
+    "double": "float",
+    "bytes": "bytes",
+    "null": "None",
+}
+
+
+def _wrap(text: str, indent: str, width: int = 96) -> str:
+    return "\n".join(
+        textwrap.wrap(text, width - len(indent), initial_indent=indent, subsequent_indent=indent)
+    )
+
+
+def _isort_order(names: list[str]) -> list[str]:
+    """Constants first, then classes, as ruff's RUF022 sorts ``__all__``."""
+    return sorted(names, key=lambda n: (not n.isupper(), n))
+
+
+def _wrap_hanging(text: str, first: str, rest: str, width: int = 96) -> str:
+    return "\n".join(
+        textwrap.wrap(text, width - len(rest), initial_indent=first, subsequent_indent=rest)
+    )
+
+
+def _render_model(contract: Contract, contracts_dir: Path) -> str:
+    latest = contract.latest
+    schema = latest.schema
+    enums: dict[str, list[str]] = {}
+    enum_defaults: dict[str, str] = {}
+    enum_docs: dict[str, str] = {}
+    fields = []
+    for f in schema["fields"]:
+        name = f["name"]
+        if keyword.iskeyword(name):
+            raise SchemaFileError(latest.path, f"field {name!r} is a Python keyword")
+        py = _py_type(f["type"], enums, latest.path)
+        if isinstance(f["type"], dict) and f["type"].get("type") == "enum":
+            enum_defaults[f["type"]["name"]] = f["type"].get("default", "")
+            enum_docs[f["type"]["name"]] = f["type"].get("doc", "")
+        fields.append((name, py, f.get("doc", ""), "default" in f, f.get("default")))
+
+    digest = hashlib.sha256(latest.schema_str.encode()).hexdigest()[:16]
+    try:
+        source = Path(latest.path).resolve().relative_to(contracts_dir.resolve().parent)
+    except ValueError:
+        source = Path(latest.path)
+    lines = [
+        f"# GENERATED by `txn-contract generate` from {source} (sha256 {digest}).",
+        "# DO NOT EDIT: change contracts/ and regenerate; CI fails on drift",
+        "# (`txn-contract generate --check`).",
+        f'"""Typed event class of contract {contract.subject}, version {latest.version} (the latest).',
+        "",
+        _wrap(schema.get("doc", ""), ""),
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from dataclasses import dataclass",
+        "from datetime import datetime",
+        "from decimal import Decimal",
+        "from enum import StrEnum",
+        "from typing import Any",
+        "",
+        "__all__ = [",
+        *[
+            f'    "{n}",'
+            for n in _isort_order(
+                [
+                    *enums,
+                    schema["name"],
+                    "FIELDS_BY_VERSION",
+                    "LATEST_VERSION",
+                    "NAMESPACE",
+                    "SUBJECT",
+                    "TOPIC",
+                    "COMPATIBILITY",
+                ]
+            )
+        ],
+        "]",
+        "",
+        f'SUBJECT = "{contract.subject}"',
+        f'TOPIC = "{contract.topic}"',
+        f'COMPATIBILITY = "{contract.compatibility}"',
+        f'NAMESPACE = "{schema.get("namespace", "")}"',
+        f"LATEST_VERSION = {latest.version}",
+        "# Field names of every released version, in schema order.",
+        "FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {",
+        *[line for v in contract.versions for line in _tuple_lines(v)],
+        "}",
+        "",
+    ]
+    for enum_name, symbols in enums.items():
+        lines += [
+            "",
+            f"class {enum_name}(StrEnum):",
+            f'    """{enum_docs.get(enum_name, "")}"""'
+            if len(enum_docs.get(enum_name, "")) < 80
+            else '    """\n' + _wrap(enum_docs[enum_name], "    ") + '\n    """',
+            "",
+            *[f'    {s} = "{s}"' for s in symbols],
+            "",
+        ]
+    cls = schema["name"]
+    lines += [
+        "",
+        "@dataclass(frozen=True, slots=True)",
+        f"class {cls}:",
+        '    """',
+        _wrap(schema.get("doc", ""), "    "),
+        "",
+        "    Attributes:",
+    ]
+    for name, _py, doc, _has_default, _default in fields:
+        lines.append(_wrap_hanging(f"{name}: {doc}", "        ", "            "))
+    lines += ['    """', ""]
+    for name, py, _doc, has_default, default in fields:
+        if has_default:
+            lines.append(f"    {name}: {py} = {default!r}")
+        else:
+            lines.append(f"    {name}: {py}")
+    enum_fields = [n for n, py, *_ in fields if py.removesuffix(" | None") in enums]
+    lines += [
+        "",
+        "    def to_avro(self, version: int = LATEST_VERSION) -> dict[str, Any]:",
+        '        """The record as fastavro writes it for released ``version`` (later fields dropped)."""',
+        "        names = FIELDS_BY_VERSION[version]",
+        "        out = {name: getattr(self, name) for name in names}",
+        *[f"        out[{json.dumps(n)}] = self.{n}.value" for n in enum_fields],
+        "        return out",
+        "",
+        "    @classmethod",
+        f"    def from_avro(cls, record: dict[str, Any]) -> {cls}:",
+        '        """Build from a record decoded with the latest schema as reader."""',
+        "        values = dict(record)",
+        *[
+            f"        values[{json.dumps(n)}] = {_enum_of(n, fields, enums)}(values[{json.dumps(n)}])"
+            for n in enum_fields
+        ],
+        "        return cls(**values)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _enum_of(name: str, fields: list, enums: dict) -> str:
+    for n, py, *_ in fields:
+        if n == name:
+            return py.removesuffix(" | None")
+    raise KeyError(name)
+
+
+def _tuple_lines(v: ContractVersion) -> list[str]:
+    return [f"    {v.version}: (", *[f"        {json.dumps(n)}," for n in v.field_names], "    ),"]

@@ -1,0 +1,266 @@
+"""Schema-registry helpers: register the contract, look up a compiled version's id.
+
+Producers never auto-register: ``txn-contract register`` (CI or an operator) registers every
+released version in order and sets the subject's compatibility level; a producer asks for the id
+of its compiled version and stops with a sentence naming the command when it is missing.
+Only the Confluent REST subset that confluent-kafka's client uses is relied upon, so the same
+code works against Confluent Schema Registry and Apicurio's ``/apis/ccompat/v7``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .contract import Contract, ContractVersion
+from .errors import (
+    CompatibilityError,
+    ContractNotRegisteredError,
+    RegistryError,
+    RegistryUnavailableError,
+)
+
+__all__ = [
+    "RegistrationStep",
+    "live_compatibility",
+    "lookup_schema_id",
+    "register_contract",
+    "registry_client",
+]
+
+# Confluent error codes: subject not found, version not found, schema not found,
+# subject-level compatibility not configured.
+_NOT_FOUND_CODES = {40401, 40402, 40403, 40408}
+
+
+def registry_client(url: str, *, timeout_s: float = 10.0, retries: int = 2):
+    """A confluent-kafka ``SchemaRegistryClient`` with bounded timeouts and retries."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient(
+        {"url": url, "timeout": timeout_s, "max.retries": retries, "retries.wait.ms": 200}
+    )
+
+
+def _call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:
+    """Run one client call, turning transport failures into :class:`RegistryUnavailableError`."""
+    import httpx
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        return fn()
+    except SchemaRegistryError:
+        raise
+    except (httpx.TransportError, OSError) as exc:
+        raise RegistryUnavailableError(
+            f"The schema registry at {url} could not be reached while {what} "
+            f"({type(exc).__name__}: {exc}); check SCHEMA_REGISTRY_URL or --schema-registry-url.",
+            subject=subject,
+        ) from exc
+
+
+def _schema(version: ContractVersion):
+    from confluent_kafka.schema_registry import Schema
+
+    return Schema(version.schema_str, "AVRO")
+
+
+def _is_not_found(exc: Exception) -> bool:
+    return (
+        getattr(exc, "http_status_code", None) == 404
+        or getattr(exc, "error_code", None) in _NOT_FOUND_CODES
+    )
+
+
+def lookup_schema_id(client, contract: Contract, version: int, url: str = "") -> int:
+    """The registry id of compiled ``version`` under the contract's subject.
+
+    Raises :class:`ContractNotRegisteredError` naming the subject and ``txn-contract register``
+    when the registry does not hold it: producers never auto-register.
+    """
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    cv = contract.version(version)
+    try:
+        registered = _call(
+            f"looking up {contract.subject} v{version}",
+            url or "the configured URL",
+            lambda: client.lookup_schema(contract.subject, _schema(cv)),
+            contract.subject,
+        )
+    except SchemaRegistryError as exc:
+        if _is_not_found(exc):
+            raise ContractNotRegisteredError(
+                f"Contract version {version} of subject {contract.subject} is not registered in "
+                f"the schema registry{' at ' + url if url else ''}; run `txn-contract register` "
+                "first (producers never auto-register).",
+                subject=contract.subject,
+                version=version,
+                http_status=exc.http_status_code,
+                error_code=exc.error_code,
+            ) from exc
+        raise RegistryError(
+            f"The registry refused to look up {contract.subject} v{version}: {exc.error_message}",
+            subject=contract.subject,
+            version=version,
+            http_status=exc.http_status_code,
+            error_code=exc.error_code,
+        ) from exc
+    return registered.schema_id
+
+
+@dataclass(frozen=True)
+class RegistrationStep:
+    """What ``register`` did for one version or for the subject's level."""
+
+    what: str
+    changed: bool
+    schema_id: int | None = None
+    version: int | None = None
+
+
+def register_contract(
+    client, contract: Contract, url: str, log: Callable[[str], None] = lambda _m: None
+) -> list[RegistrationStep]:
+    """Register every released version, oldest first, and set the subject's level. Idempotent.
+
+    An incompatible version raises :class:`CompatibilityError` with the registry's HTTP 409 and
+    our offline checker's field-level reasons.
+    """
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    steps: list[RegistrationStep] = []
+    subject = contract.subject
+    for cv in contract.versions:
+        try:
+            found = _call(
+                f"looking up {subject} v{cv.version}",
+                url,
+                lambda cv=cv: client.lookup_schema(subject, _schema(cv)),
+                subject,
+            )
+            step = RegistrationStep(
+                f"v{cv.version} already registered (id {found.schema_id}, "
+                f"registry version {found.version})",
+                False,
+                found.schema_id,
+                found.version,
+            )
+        except SchemaRegistryError as exc:
+            if not _is_not_found(exc):
+                raise _registry_error(exc, subject, cv.version) from exc
+            try:
+                schema_id = _call(
+                    f"registering {subject} v{cv.version}",
+                    url,
+                    lambda cv=cv: client.register_schema(subject, _schema(cv)),
+                    subject,
+                )
+            except SchemaRegistryError as reg_exc:
+                if reg_exc.http_status_code == 409:
+                    raise _incompatible(contract, cv, reg_exc) from reg_exc
+                raise _registry_error(reg_exc, subject, cv.version) from reg_exc
+            step = RegistrationStep(f"v{cv.version} registered (id {schema_id})", True, schema_id)
+        steps.append(step)
+        log(f"{subject}: {step.what}")
+        if cv.version == 1:
+            # The subject exists now; Apicurio refuses a subject-level config before that.
+            steps.append(_ensure_level(client, contract, url, log))
+    return steps
+
+
+def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep:
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    subject = contract.subject
+    try:
+        current = _call(
+            f"reading {subject}'s compatibility level",
+            url,
+            lambda: client.get_compatibility(subject),
+            subject,
+        )
+    except SchemaRegistryError as exc:
+        if not _is_not_found(exc):
+            raise _registry_error(exc, subject, None) from exc
+        current = None
+    if current == contract.compatibility:
+        step = RegistrationStep(f"compatibility level already {current}", False)
+    else:
+        try:
+            _call(
+                f"setting {subject}'s compatibility level",
+                url,
+                lambda: client.set_compatibility(subject, contract.compatibility),
+                subject,
+            )
+        except SchemaRegistryError as exc:
+            raise _registry_error(exc, subject, None) from exc
+        step = RegistrationStep(
+            f"compatibility level set to {contract.compatibility} (was {current or 'unset'})", True
+        )
+    log(f"{subject}: {step.what}")
+    return step
+
+
+def live_compatibility(client, contract: Contract, schema_str: str, url: str) -> tuple[bool, str]:
+    """Ask the registry whether ``schema_str`` may be registered under the subject now.
+
+    Returns ``(compatible, detail)``; a subject that does not exist yet is compatible.
+    """
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    subject = contract.subject
+    try:
+        ok = _call(
+            f"testing compatibility under {subject}",
+            url,
+            lambda: client.test_compatibility_all_versions(subject, Schema(schema_str, "AVRO")),
+            subject,
+        )
+    except SchemaRegistryError as exc:
+        if _is_not_found(exc):
+            return True, f"subject {subject} does not exist yet"
+        raise _registry_error(exc, subject, None) from exc
+    return bool(ok), "compatible" if ok else "incompatible"
+
+
+def _registry_error(exc, subject: str, version: int | None) -> RegistryError:
+    which = f" v{version}" if version else ""
+    return RegistryError(
+        f"The schema registry refused {subject}{which}: HTTP {exc.http_status_code}, "
+        f"error {exc.error_code}: {exc.error_message}",
+        subject=subject,
+        version=version,
+        http_status=exc.http_status_code,
+        error_code=exc.error_code,
+    )
+
+
+def _incompatible(contract: Contract, cv: ContractVersion, exc) -> CompatibilityError:
+    from .compatibility import check_level
+
+    previous = [v.schema for v in contract.versions if v.version < cv.version]
+    violations = check_level(
+        cv.schema,
+        previous,
+        contract.compatibility,
+        labels=[f"v{v.version}" for v in contract.versions if v.version < cv.version],
+    )
+    first = violations[0].line(cv.path) if violations else "the registry gave no field detail"
+    more = (
+        f" (and {len(violations) - 1} more; run `txn-contract check`)"
+        if len(violations) > 1
+        else ""
+    )
+    return CompatibilityError(
+        f"The schema registry refused {contract.subject} v{cv.version} ({cv.path}) as incompatible "
+        f"under {contract.compatibility} (HTTP 409): {first}{more}.",
+        violations=[v.line(cv.path) for v in violations],
+        subject=contract.subject,
+        version=cv.version,
+        http_status=409,
+        error_code=exc.error_code,
+    )
