@@ -72,3 +72,24 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformEndpo
         )
     finally:
         lp.down(settings, log=lambda m: print(f"[platform] {m}"))
+
+
+@pytest.fixture(scope="session")
+def registered_contract(platform: PlatformEndpoints) -> dict[int, int]:
+    """Register every released contract version (as `txn-contract register` does).
+
+    Returns ``{contract version: schema id}``.
+    """
+    from txn_contract import packaged_contract
+    from txn_contract.registry import register_contract, registry_client
+
+    contract = packaged_contract()
+    steps = register_contract(
+        registry_client(platform.registry_url), contract, platform.registry_url
+    )
+    ids = {}
+    for step in steps:
+        if step.schema_id is not None:
+            ids[len(ids) + 1] = step.schema_id
+    assert sorted(ids) == [v.version for v in contract.versions]
+    return ids
