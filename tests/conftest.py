@@ -58,12 +58,13 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformEndpo
         env = read_env_file(Path(reuse))
         yield PlatformEndpoints(env["KAFKA_BOOTSTRAP_SERVERS"], env["SCHEMA_REGISTRY_URL"], None)
         return
-    kafka, controller, registry = free_ports(3)
+    kafka, controller, registry, management = free_ports(4)
     settings = PlatformSettings(
         state_dir=tmp_path_factory.mktemp("platform"),
         kafka_port=kafka,
         controller_port=controller,
         registry_port=registry,
+        registry_management_port=management,
     )
     try:
         lp.up(settings, log=lambda m: print(f"[platform] {m}"))

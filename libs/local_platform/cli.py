@@ -55,15 +55,26 @@ def _port_options(f):
         envvar="TXN_REGISTRY_PORT",
         help="Schema registry HTTP port. Env: TXN_REGISTRY_PORT.",
     )(f)
+    f = click.option(
+        "--registry-management-port",
+        type=int,
+        default=0,
+        envvar="TXN_REGISTRY_MANAGEMENT_PORT",
+        help="Registry health/metrics port. Env: TXN_REGISTRY_MANAGEMENT_PORT. "
+        "Default: registry port + 1.",
+    )(f)
     return f
 
 
-def _settings(state_dir, kafka_port, controller_port, registry_port, **extra) -> PlatformSettings:
+def _settings(
+    state_dir, kafka_port, controller_port, registry_port, registry_management_port, **extra
+) -> PlatformSettings:
     return PlatformSettings(
         state_dir=(state_dir or default_state_dir()).resolve(),
         kafka_port=kafka_port,
         controller_port=controller_port,
         registry_port=registry_port,
+        registry_management_port=registry_management_port,
         **extra,
     )
 
@@ -88,14 +99,21 @@ def cli() -> None:
     envvar="TXN_COMPATIBILITY",
     help="Registry-wide compatibility level to set. Env: TXN_COMPATIBILITY.",
 )
-def up(state_dir, kafka_port, controller_port, registry_port, compatibility) -> None:
+def up(
+    state_dir, kafka_port, controller_port, registry_port, registry_management_port, compatibility
+) -> None:
     """Fetch (first use), start and wait for the broker and registry; create topic
     bank_txn_stream (3 partitions); write STATE_DIR/platform.env. Safe to run twice.
 
     Example: txn-platform up --state-dir /tmp/txn && . /tmp/txn/platform.env
     """
     s = _settings(
-        state_dir, kafka_port, controller_port, registry_port, compatibility=compatibility
+        state_dir,
+        kafka_port,
+        controller_port,
+        registry_port,
+        registry_management_port,
+        compatibility=compatibility,
     )
     timings = platform.up(s, _log)
     _log(f"up in {timings['total_s']:.1f} s; environment written to {s.env_file}")
@@ -108,12 +126,18 @@ def up(state_dir, kafka_port, controller_port, registry_port, compatibility) -> 
 @click.option(
     "--wipe", is_flag=True, help="Also delete the state directory (topics, schemas, logs)."
 )
-def down(state_dir, kafka_port, controller_port, registry_port, wipe) -> None:
+def down(
+    state_dir, kafka_port, controller_port, registry_port, registry_management_port, wipe
+) -> None:
     """Stop the broker and registry: SIGTERM, then SIGKILL after 30 s.
 
     Example: txn-platform down --wipe
     """
-    platform.down(_settings(state_dir, kafka_port, controller_port, registry_port), _log, wipe=wipe)
+    platform.down(
+        _settings(state_dir, kafka_port, controller_port, registry_port, registry_management_port),
+        _log,
+        wipe=wipe,
+    )
 
 
 @cli.command()
@@ -122,13 +146,15 @@ def down(state_dir, kafka_port, controller_port, registry_port, wipe) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def status(state_dir, kafka_port, controller_port, registry_port, fmt) -> None:
+def status(
+    state_dir, kafka_port, controller_port, registry_port, registry_management_port, fmt
+) -> None:
     """Health of each service, topics with partition end offsets, subjects with versions.
     Exits 1 when a service is down.
 
     Example: txn-platform status --format json
     """
-    s = _settings(state_dir, kafka_port, controller_port, registry_port)
+    s = _settings(state_dir, kafka_port, controller_port, registry_port, registry_management_port)
     st = platform.status(s)
     if fmt == "json":
         click.echo(json.dumps({**st.__dict__, "healthy": st.healthy}, indent=2))

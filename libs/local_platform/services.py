@@ -161,7 +161,7 @@ class KafkaService:
             )
             md = admin.list_topics(timeout=2)
             return bool(md.brokers)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure here only means "not serving yet"
             return False
 
     def ensure_topic(self, name: str, partitions: int, log: Log) -> None:
@@ -208,6 +208,12 @@ class RegistryService:
             log(f"registry: already running (pid {self.proc.pid()})")
             return 0.0
         _check_port(self.s.host, self.s.registry_port, "--registry-port", "TXN_REGISTRY_PORT")
+        _check_port(
+            self.s.host,
+            self.s.registry_management_port,
+            "--registry-management-port",
+            "TXN_REGISTRY_MANAGEMENT_PORT",
+        )
         java = find_java(21, purpose="Apicurio Registry")
         home = ensure_registry(log)
         db = self.s.state_dir / "registry" / "db"
@@ -223,6 +229,8 @@ class RegistryService:
         env = {
             "QUARKUS_HTTP_PORT": str(self.s.registry_port),
             "QUARKUS_HTTP_HOST": self.s.host,
+            "QUARKUS_MANAGEMENT_PORT": str(self.s.registry_management_port),
+            "QUARKUS_MANAGEMENT_HOST": self.s.host,
             "APICURIO_STORAGE_KIND": "sql",
             "APICURIO_STORAGE_SQL_KIND": "h2",
             "APICURIO_DATASOURCE_URL": f"jdbc:h2:file:{db};DB_CLOSE_ON_EXIT=FALSE",

@@ -39,6 +39,9 @@ class PlatformSettings:
     kafka_port: int = 9092
     controller_port: int = 9093
     registry_port: int = 8081
+    # Apicurio (Quarkus) also serves health and metrics on a management port, on all
+    # interfaces at 9000 unless told otherwise; we pin it to loopback, next to the API port.
+    registry_management_port: int = 0
     topic: str = "bank_txn_stream"
     partitions: int = 3
     compatibility: str = "FULL_TRANSITIVE"
@@ -46,16 +49,22 @@ class PlatformSettings:
     registry_heap_mb: int = 384
 
     def __post_init__(self) -> None:
+        if not self.registry_management_port:
+            object.__setattr__(self, "registry_management_port", self.registry_port + 1)
         ports = {
             "--kafka-port": self.kafka_port,
             "--controller-port": self.controller_port,
             "--registry-port": self.registry_port,
+            "--registry-management-port": self.registry_management_port,
         }
         for name, port in ports.items():
             if not 1 <= port <= 65535:
                 raise ConfigError(name, f"port {port} is outside 1-65535")
         if len(set(ports.values())) != len(ports):
-            raise ConfigError("--kafka-port/--controller-port/--registry-port", "ports must differ")
+            raise ConfigError(
+                "--kafka-port/--controller-port/--registry-port/--registry-management-port",
+                "ports must differ",
+            )
         if self.compatibility not in COMPATIBILITY_LEVELS:
             raise ConfigError(
                 "--compatibility",

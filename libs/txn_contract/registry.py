@@ -27,6 +27,7 @@ __all__ = [
     "lookup_schema_id",
     "register_contract",
     "registry_client",
+    "transport_errors",
 ]
 
 # Confluent error codes: subject not found, version not found, schema not found,
@@ -43,16 +44,26 @@ def registry_client(url: str, *, timeout_s: float = 10.0, retries: int = 2):
     )
 
 
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions meaning "the registry could not be reached" for the installed client.
+
+    confluent-kafka picks its HTTP library per Python version (``httpx`` or ``httpx2``) behind
+    a compatibility module; we ask that module rather than guess.
+    """
+    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+
+    return (httpx.TransportError, OSError)
+
+
 def _call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:
     """Run one client call, turning transport failures into :class:`RegistryUnavailableError`."""
-    import httpx
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     try:
         return fn()
     except SchemaRegistryError:
         raise
-    except (httpx.TransportError, OSError) as exc:
+    except transport_errors() as exc:
         raise RegistryUnavailableError(
             f"The schema registry at {url} could not be reached while {what} "
             f"({type(exc).__name__}: {exc}); check SCHEMA_REGISTRY_URL or --schema-registry-url.",

@@ -36,9 +36,10 @@ def _our_processes(state_dir: Path) -> list[str]:
 
 
 def test_up_status_down_leaves_nothing_running(tmp_path):
-    kafka, controller, registry = free_ports(3)
+    kafka, controller, registry, management = free_ports(4)
     env = {
         **os.environ,
+        "TXN_REGISTRY_MANAGEMENT_PORT": str(management),
         "TXN_STATE_DIR": str(tmp_path / "state"),
         "TXN_KAFKA_PORT": str(kafka),
         "TXN_CONTROLLER_PORT": str(controller),
@@ -72,7 +73,8 @@ def test_up_status_down_leaves_nothing_running(tmp_path):
 def test_port_in_use_is_one_sentence(tmp_path):
     import socket
 
-    kafka, controller, registry = free_ports(3)
+    kafka, controller, registry, management = free_ports(4)
+    del management  # reserved so the registry's neighbours stay distinct
     busy = socket.socket()
     busy.bind(("127.0.0.1", kafka))
     busy.listen()

@@ -1,0 +1,278 @@
+"""Per-message decoding of a Kafka micro-batch into contract events or quarantine verdicts.
+
+Each message is decoded with **its own writer schema** (the id in its Confluent header) by
+Spark's ``from_avro`` and projected onto the job's reader schema (the newest contract version)
+with ``from_avro``'s ``avroSchema`` option. ``from_avro`` alone is not enough to trust a
+message: in PERMISSIVE mode a corrupt body comes back as nulls, and trailing bytes after a
+record go unnoticed. So every decoded record is re-encoded with ``to_avro`` and the writer
+schema, and compared with the body:
+
+- equal: the body was exactly one record (the common case, all in the JVM);
+- the body starts with the re-encoding: bytes were left over (``TRAILING_BYTES``);
+- otherwise the writer used a valid but non-canonical encoding (fastavro writes some negative
+  decimals with a redundant sign byte) or the body is corrupt: those rare rows are settled by
+  decoding them with fastavro in Python, which reports exactly how many bytes a record used.
+
+Reason codes (stable; ``quarantine.reason``):
+``EMPTY_VALUE``, ``SHORT_HEADER``, ``BAD_MAGIC_BYTE``, ``UNKNOWN_SCHEMA_ID``,
+``FOREIGN_SCHEMA_ID``, ``CORRUPT_PAYLOAD``, ``TRAILING_BYTES``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .writer_schemas import IdVerdict
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+__all__ = ["REASONS", "classify", "header_columns"]
+
+REASONS = (
+    "EMPTY_VALUE",
+    "SHORT_HEADER",
+    "BAD_MAGIC_BYTE",
+    "UNKNOWN_SCHEMA_ID",
+    "FOREIGN_SCHEMA_ID",
+    "CORRUPT_PAYLOAD",
+    "TRAILING_BYTES",
+)
+_SUSPECT = "_SUSPECT"  # internal: settled by the Python fallback, never written
+
+
+def header_columns(raw: DataFrame) -> DataFrame:
+    """Add ``_len``, ``schema_id`` (null unless the header is well formed), ``_header_reason``,
+    ``_header_detail`` and ``_body`` to a Kafka source DataFrame."""
+    from pyspark.sql import functions as F
+
+    length = F.coalesce(F.octet_length("value"), F.lit(0))
+    magic_hex = F.hex(F.substring("value", 1, 1))
+    reason = (
+        F.when(length == 0, F.lit("EMPTY_VALUE"))
+        .when(length < 5, F.lit("SHORT_HEADER"))
+        .when(magic_hex != "00", F.lit("BAD_MAGIC_BYTE"))
+    )
+    detail = (
+        F.when(length == 0, F.lit("the message has no value (null or zero bytes)"))
+        .when(
+            length < 5,
+            F.concat(
+                F.lit("the value has "),
+                length.cast("string"),
+                F.lit(" byte(s), fewer than the 5-byte Confluent header"),
+            ),
+        )
+        .when(
+            magic_hex != "00",
+            F.concat(
+                F.lit("the first byte is 0x"),
+                F.lower(magic_hex),
+                F.lit(", not the Confluent magic byte 0x00"),
+            ),
+        )
+    )
+    return (
+        raw.withColumn("_len", length)
+        .withColumn("_header_reason", reason)
+        .withColumn("_header_detail", detail)
+        .withColumn(
+            "schema_id",
+            F.when(
+                F.col("_header_reason").isNull(),
+                F.conv(F.hex(F.substring("value", 2, 4)), 16, 10).cast("long"),
+            ),
+        )
+        .withColumn(
+            "_body", F.when(F.col("_header_reason").isNull(), F.expr("substring(value, 6)"))
+        )
+    )
+
+
+def lean_schema(schema_str: str) -> str:
+    """The schema without ``doc`` attributes: they do not affect decoding, and every schema
+    string is embedded in the query plan once per expression that uses it."""
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "doc"}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return json.dumps(strip(json.loads(schema_str)), separators=(",", ":"))
+
+
+def _required_fields(schema: dict) -> list[str]:
+    """Fields that can never be null in a correctly decoded record."""
+    out = []
+    for f in schema["fields"]:
+        t = f["type"]
+        if not (isinstance(t, list) and "null" in t) and t != "null":
+            out.append(f["name"])
+    return out
+
+
+def _decode_failed(struct_col: Column, schema: dict) -> Column:
+
+    cond = struct_col.isNull()
+    for name in _required_fields(schema):
+        cond = cond | struct_col.getField(name).isNull()
+    return cond
+
+
+def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str: str) -> DataFrame:
+    """Return ``batch`` (with :func:`header_columns` applied) plus ``event`` (reader-shaped
+    struct, null for quarantined rows), ``reason`` and ``detail`` (null for good rows)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.avro.functions import from_avro, to_avro
+
+    sid = F.col("schema_id")
+    body = F.col("_body")
+    reader_schema_str = lean_schema(reader_schema_str)
+    reader = json.loads(reader_schema_str)
+    df = header_columns(batch)
+    id_reason: Column | None = None
+    id_detail: Column | None = None
+    event: Column | None = None
+    failed: Column | None = None
+    reencoded: Column | None = None
+    # One column per writer schema holds the record as written (types differ per schema), so
+    # each message is decoded once per use; Spark does not inline expensive expressions twice.
+    for schema_id, verdict in sorted(verdicts.items()):
+        hit = sid == F.lit(schema_id)
+        if verdict.reason:
+            id_reason = (F.when if id_reason is None else id_reason.when)(
+                hit, F.lit(verdict.reason)
+            )
+            id_detail = (F.when if id_detail is None else id_detail.when)(
+                hit, F.lit(verdict.detail)
+            )
+            continue
+        writer_str = lean_schema(verdict.schema_str)
+        written = f"_w{schema_id}"
+        df = df.withColumn(
+            written, F.when(hit, from_avro(body, writer_str, {"mode": "PERMISSIVE"}))
+        )
+        projected = from_avro(
+            body, writer_str, {"mode": "PERMISSIVE", "avroSchema": reader_schema_str}
+        )
+        event = (F.when if event is None else event.when)(hit, projected)
+        failed = (F.when if failed is None else failed.when)(
+            hit, _decode_failed(F.col(written), json.loads(writer_str))
+        )
+        reencoded = (F.when if reencoded is None else reencoded.when)(
+            hit, to_avro(F.col(written), writer_str)
+        )
+    if event is None:  # no decodable id in this batch
+        from txn_contract import spark_struct_type
+
+        event = F.lit(None).cast(spark_struct_type(reader))
+        failed = F.lit(None).cast("boolean")
+        reencoded = F.lit(None).cast("binary")
+    df = df.withColumn(
+        "_id_reason", id_reason if id_reason is not None else F.lit(None).cast("string")
+    )
+    df = df.withColumn(
+        "_id_detail", id_detail if id_detail is not None else F.lit(None).cast("string")
+    )
+    usable = F.col("_header_reason").isNull() & F.col("_id_reason").isNull()
+    df = df.withColumn("_ev", F.when(usable, event))
+    df = df.withColumn("_failed", F.when(usable, failed | _decode_failed(F.col("_ev"), reader)))
+    df = df.withColumn("_reenc", F.when(usable & ~F.col("_failed"), reencoded))
+    reenc_len = F.octet_length("_reenc")
+    is_prefix = F.substring("_body", 1, reenc_len) == F.col("_reenc")
+    payload_reason = (
+        F.when(F.col("_failed"), F.lit("CORRUPT_PAYLOAD"))
+        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(is_prefix, F.lit("TRAILING_BYTES"))
+        .otherwise(F.lit(_SUSPECT))
+    )
+    payload_detail = (
+        F.when(
+            F.col("_failed"),
+            F.concat(
+                F.lit("the Avro body does not decode with writer schema id "),
+                sid.cast("string"),
+                F.lit(" (truncated or corrupt)"),
+            ),
+        )
+        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(
+            is_prefix,
+            F.concat(
+                (F.octet_length(body) - reenc_len).cast("string"),
+                F.lit(" byte(s) remain after the record written with schema id "),
+                sid.cast("string"),
+            ),
+        )
+    )
+    return (
+        df.withColumn(
+            "reason",
+            F.coalesce(
+                F.col("_header_reason"),
+                F.col("_id_reason"),
+                F.when(usable, payload_reason),
+            ),
+        )
+        .withColumn(
+            "detail",
+            F.coalesce(
+                F.col("_header_detail"), F.col("_id_detail"), F.when(usable, payload_detail)
+            ),
+        )
+        .withColumn(
+            "event", F.when(F.col("reason").isNull() | (F.col("reason") == _SUSPECT), F.col("_ev"))
+        )
+    )
+
+
+def settle_suspects(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
+    """Decide the rare rows whose re-encoding differs from the body, with fastavro in Python.
+
+    A body that fastavro decodes using every byte is a valid (non-canonical) encoding and its
+    row stays good; otherwise the row gets ``TRAILING_BYTES`` or ``CORRUPT_PAYLOAD``.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schemas = {i: v.schema_str for i, v in verdicts.items() if v.schema_str}
+
+    def judge(schema_id: int, body: bytes) -> tuple[str | None, str | None]:
+        import io
+
+        import fastavro
+
+        parsed = fastavro.parse_schema(json.loads(schemas[schema_id]))
+        buf = io.BytesIO(body)
+        try:
+            fastavro.schemaless_reader(buf, parsed, None)
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means a corrupt body
+            return "CORRUPT_PAYLOAD", (
+                f"the Avro body does not decode with writer schema id {schema_id} ({exc})"
+            )
+        left = len(body) - buf.tell()
+        if left:
+            return "TRAILING_BYTES", (
+                f"{left} byte(s) remain after the record written with schema id {schema_id}"
+            )
+        return None, None
+
+    judge_udf = F.udf(
+        judge,
+        T.StructType(
+            [T.StructField("reason", T.StringType()), T.StructField("detail", T.StringType())]
+        ),
+    )
+    suspects = classified.filter(F.col("reason") == _SUSPECT)
+    others = classified.filter((F.col("reason") != _SUSPECT) | F.col("reason").isNull())
+    settled = (
+        suspects.withColumn("_judged", judge_udf(F.col("schema_id"), F.col("_body")))
+        .withColumn("reason", F.col("_judged.reason"))
+        .withColumn("detail", F.col("_judged.detail"))
+        .withColumn("event", F.when(F.col("reason").isNull(), F.col("event")))
+        .drop("_judged")
+    )
+    return others.unionByName(settled)

@@ -1,0 +1,298 @@
+"""The bronze streaming job: Kafka -> per-message ``from_avro`` -> bronze + quarantine Parquet."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from txn_contract.errors import TxnError
+
+from .config import BronzeConfig
+from .decode import classify, header_columns, settle_suspects
+from .writer_schemas import WriterSchemaResolver
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["BRONZE_METADATA_COLUMNS", "QUARANTINE_COLUMNS", "BronzeJob"]
+
+log = logging.getLogger("bronze_ingest")
+
+BRONZE_METADATA_COLUMNS = (
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "kafka_key",
+    "schema_id",
+    "ingest_ts",
+    "date",
+    "hour",
+)
+QUARANTINE_COLUMNS = (
+    "value",
+    "kafka_key",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "schema_id",
+    "reason",
+    "detail",
+    "ingest_ts",
+    "date",
+    "hour",
+)
+
+
+class BronzeJob:
+    """One streaming query whose ``foreachBatch`` decodes each message once and feeds two
+    exactly-once Parquet sinks (bronze and quarantine)."""
+
+    def __init__(self, config: BronzeConfig, spark: SparkSession, reader_schema_str: str) -> None:
+        from .sink import ExactlyOnceParquetSink
+
+        self.cfg = config
+        self.spark = spark
+        self.reader_schema_str = reader_schema_str
+        self.resolver = WriterSchemaResolver(
+            config.registry_url, config.subject, timeout_s=config.registry_timeout_s
+        )
+        opts = {}
+        if config.max_records_per_file:
+            opts["maxRecordsPerFile"] = str(config.max_records_per_file)
+        self.bronze = ExactlyOnceParquetSink(spark, str(config.bronze_path), ["date", "hour"], opts)
+        self.quarantine = ExactlyOnceParquetSink(
+            spark, str(config.quarantine_path), ["date", "hour"], opts
+        )
+        self.batch_stats: dict[int, dict[str, Any]] = {}
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0}
+
+    # ------------------------------------------------------------------ the stream
+
+    def source(self) -> DataFrame:
+        cfg = self.cfg
+        reader = (
+            self.spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", cfg.bootstrap_servers)
+            .option("subscribe", cfg.topic)
+            .option("startingOffsets", cfg.starting_offsets)
+            .option("failOnDataLoss", "true")
+        )
+        if cfg.max_offsets_per_trigger:
+            reader = reader.option("maxOffsetsPerTrigger", str(cfg.max_offsets_per_trigger))
+        if cfg.min_offsets_per_trigger:
+            reader = reader.option("minOffsetsPerTrigger", str(cfg.min_offsets_per_trigger))
+        if cfg.max_trigger_delay:
+            reader = reader.option("maxTriggerDelay", cfg.max_trigger_delay)
+        return reader.load()
+
+    def process_batch(self, df: DataFrame, batch_id: int) -> None:
+        """Decode one micro-batch and write both outputs; re-running a batch id is a no-op."""
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        started = time.monotonic()
+        try:
+            raw = df.select("key", "value", "topic", "partition", "offset", "timestamp").persist(
+                StorageLevel.MEMORY_AND_DISK
+            )
+            ids = [
+                r[0]
+                for r in header_columns(raw)
+                .select("schema_id")
+                .where(F.col("schema_id").isNotNull())
+                .distinct()
+                .collect()
+            ]
+            verdicts = self.resolver.resolve(sorted(ids))
+            classified = (
+                classify(raw, verdicts, self.reader_schema_str)
+                .select(
+                    "key",
+                    "value",
+                    "topic",
+                    "partition",
+                    "offset",
+                    "timestamp",
+                    "schema_id",
+                    "_body",
+                    "reason",
+                    "detail",
+                    "event",
+                )
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            settled = settle_suspects(classified, verdicts)
+            # One ingest time per batch, fixed on the driver: bronze and quarantine rows of a
+            # batch agree on it, and so do the date/hour partitions derived from it (UTC).
+            now = datetime.now(UTC).replace(tzinfo=None)
+            ingest = {
+                "ingest_ts": F.lit(now).cast("timestamp"),
+                "date": F.lit(now.strftime("%Y-%m-%d")),
+                "hour": F.lit(now.hour),
+            }
+            counts = {
+                (r["reason"] or "BRONZE"): r["count"]
+                for r in settled.groupBy("reason").count().collect()
+            }
+            bronze_df = settled.where(F.col("reason").isNull()).select(
+                "event.*",
+                F.col("topic").alias("kafka_topic"),
+                F.col("partition").alias("kafka_partition"),
+                F.col("offset").alias("kafka_offset"),
+                F.col("timestamp").alias("kafka_timestamp"),
+                F.col("key").cast("string").alias("kafka_key"),
+                F.col("schema_id").cast("int").alias("schema_id"),
+                *[v.alias(k) for k, v in ingest.items()],
+            )
+            quarantine_df = settled.where(F.col("reason").isNotNull()).select(
+                "value",
+                F.col("key").alias("kafka_key"),
+                F.col("topic").alias("kafka_topic"),
+                F.col("partition").alias("kafka_partition"),
+                F.col("offset").alias("kafka_offset"),
+                F.col("timestamp").alias("kafka_timestamp"),
+                F.col("schema_id").cast("int").alias("schema_id"),
+                "reason",
+                "detail",
+                *[v.alias(k) for k, v in ingest.items()],
+            )
+            self.bronze.add_batch(batch_id, bronze_df)
+            self.quarantine.add_batch(batch_id, quarantine_df)
+            classified.unpersist()
+            raw.unpersist()
+        except TxnError as exc:
+            self.failure = exc
+            raise
+        bronze_rows = counts.pop("BRONZE", 0)
+        quarantined = sum(counts.values())
+        self.totals["batches"] += 1
+        self.totals["bronze"] += bronze_rows
+        self.totals["quarantine"] += quarantined
+        self.batch_stats[batch_id] = {
+            "bronze": bronze_rows,
+            "quarantine": dict(sorted(counts.items())),
+            "seconds": time.monotonic() - started,
+        }
+
+    # ------------------------------------------------------------------ running
+
+    def request_stop(self) -> None:
+        """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
+        self._stop.set()
+
+    def run(self, emit: Callable[[str], None]) -> dict[str, int]:
+        """Run until stopped (processing-time) or drained (available-now)."""
+        cfg = self.cfg
+        self.spark.streams.addListener(_ProgressLogger(self, emit))
+        writer = (
+            self.source()
+            .writeStream.queryName("bronze_ingest")
+            .foreachBatch(self.process_batch)
+            .option("checkpointLocation", str(cfg.checkpoint_path))
+        )
+        if cfg.available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=f"{cfg.trigger_seconds} seconds")
+        query = writer.start()
+        emit(
+            f"started: topic {cfg.topic} -> {cfg.bronze_path} (quarantine {cfg.quarantine_path}), "
+            f"checkpoint {cfg.checkpoint_path}, "
+            + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
+        )
+        try:
+            while query.isActive:
+                if self._stop.is_set() and not query.status["isTriggerActive"]:
+                    emit("stop requested: stopping after the current batch")
+                    query.stop()
+                    break
+                query.awaitTermination(0.5)
+        except Exception as exc:
+            if self.failure is not None:
+                raise self.failure from exc
+            raise
+        if query.exception() is not None:
+            if self.failure is not None:
+                raise self.failure
+            raise TxnError(f"The bronze query failed: {_first_line(str(query.exception()))}")
+        return dict(self.totals)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "no detail"
+
+
+class _ProgressLogger:
+    """Prints one line per batch: rows to bronze and quarantine, duration, rate, lag."""
+
+    def __init__(self, job: BronzeJob, emit: Callable[[str], None]) -> None:
+        from pyspark.sql.streaming import StreamingQueryListener
+
+        job_ref, emit_ref = job, emit
+
+        class Listener(StreamingQueryListener):
+            def onQueryStarted(self, event) -> None:
+                pass
+
+            def onQueryProgress(self, event) -> None:
+                p = event.progress
+                stats = job_ref.batch_stats.pop(p.batchId, None)
+                if stats is None:
+                    return  # a no-data trigger
+                lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
+                quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
+                emit_ref(
+                    f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
+                    f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "
+                    f"({quarantine}); input {p.inputRowsPerSecond:.0f} rows/s, "
+                    f"processed {p.processedRowsPerSecond:.0f} rows/s; lag {lag}"
+                )
+
+            def onQueryIdle(self, event) -> None:
+                pass
+
+            def onQueryTerminated(self, event) -> None:
+                pass
+
+        self._listener = Listener()
+
+    def __getattr__(self, name):
+        return getattr(self._listener, name)
+
+
+def _lag(end: str | None, latest: str | None) -> int | None:
+    """Offsets still to read: sum over partitions of latest minus processed end offsets."""
+    if not end or not latest:
+        return None
+    try:
+        end_d, latest_d = json.loads(end), json.loads(latest)
+    except (TypeError, ValueError):
+        return None
+    total = 0
+    for topic, parts in latest_d.items():
+        for part, off in parts.items():
+            total += max(0, off - end_d.get(topic, {}).get(part, 0))
+    return total
+
+
+def install_signal_handlers(job: BronzeJob, emit: Callable[[str], None]) -> None:
+    """SIGTERM and SIGINT stop the job after the current batch; a second signal is immediate."""
+
+    def handler(signum, _frame):
+        if job._stop.is_set():
+            raise KeyboardInterrupt
+        emit(f"received {signal.Signals(signum).name}; finishing the current batch")
+        job.request_stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
