@@ -94,3 +94,21 @@ def registered_contract(platform: PlatformEndpoints) -> dict[int, int]:
             ids[len(ids) + 1] = step.schema_id
     assert sorted(ids) == [v.version for v in contract.versions]
     return ids
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession (2 cores) with Spark's Kafka and Avro connectors, per session."""
+    from bronze_ingest.session import build_session
+
+    session = build_session(app_name="txn-tests", master="local[2]", driver_memory="1g")
+    yield session
+    session.stop()
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
+    """Create a topic for one test (replication 1); fails if it exists."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)

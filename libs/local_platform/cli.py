@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from txn_contract.errors import TxnError
 
 from . import platform

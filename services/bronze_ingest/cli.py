@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from txn_contract.errors import TxnError
 
 from .config import BronzeConfig

@@ -28,7 +28,7 @@ from .writer_schemas import IdVerdict
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-__all__ = ["REASONS", "classify", "header_columns"]
+__all__ = ["REASONS", "classify", "finish", "header_columns", "lean_schema", "unresolved_ids"]
 
 REASONS = (
     "EMPTY_VALUE",
@@ -40,6 +40,7 @@ REASONS = (
     "TRAILING_BYTES",
 )
 _SUSPECT = "_SUSPECT"  # internal: settled by the Python fallback, never written
+_UNRESOLVED = "_UNRESOLVED"  # internal: an id outside the subject, judged after decoding
 
 
 def header_columns(raw: DataFrame) -> DataFrame:
@@ -124,7 +125,11 @@ def _decode_failed(struct_col: Column, schema: dict) -> Column:
 
 def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str: str) -> DataFrame:
     """Return ``batch`` (with :func:`header_columns` applied) plus ``event`` (reader-shaped
-    struct, null for quarantined rows), ``reason`` and ``detail`` (null for good rows)."""
+    struct, null for quarantined rows), ``reason`` and ``detail`` (null for good rows).
+
+    ``verdicts`` must cover the subject's ids; any other id is marked as unresolved, to be
+    judged by :func:`finish` (so the common batch needs no extra pass to list its ids).
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
 
@@ -165,6 +170,9 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
         reencoded = (F.when if reencoded is None else reencoded.when)(
             hit, to_avro(F.col(written), writer_str)
         )
+    known = sorted(verdicts)
+    unresolved = ~sid.isin(known) if known else F.lit(True)
+    id_reason = (F.when if id_reason is None else id_reason.when)(unresolved, F.lit(_UNRESOLVED))
     if event is None:  # no decodable id in this batch
         from txn_contract import spark_struct_type
 
@@ -229,18 +237,31 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     )
 
 
-def settle_suspects(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
-    """Decide the rare rows whose re-encoding differs from the body, with fastavro in Python.
+def unresolved_ids(classified: DataFrame) -> list[int]:
+    """Schema ids of the batch that are not registered under the subject (usually none)."""
+    from pyspark.sql import functions as F
+
+    rows = classified.where(F.col("reason") == _UNRESOLVED).select("schema_id").distinct().collect()
+    return sorted(r[0] for r in rows)
+
+
+def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
+    """Give unresolved ids their reason (``UNKNOWN_SCHEMA_ID``/``FOREIGN_SCHEMA_ID`` from
+    ``verdicts``) and settle the rare rows whose re-encoding differs from the body with
+    fastavro in Python.
 
     A body that fastavro decodes using every byte is a valid (non-canonical) encoding and its
     row stays good; otherwise the row gets ``TRAILING_BYTES`` or ``CORRUPT_PAYLOAD``.
+    ``classified`` should be persisted: it is read once per branch.
     """
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     schemas = {i: v.schema_str for i, v in verdicts.items() if v.schema_str}
+    rejected = {i: v for i, v in verdicts.items() if v.reason}
 
-    def judge(schema_id: int, body: bytes) -> tuple[str | None, str | None]:
+    # No annotations: PySpark would read them as a pandas-UDF type hint.
+    def judge(schema_id, body):
         import io
 
         import fastavro
@@ -266,8 +287,19 @@ def settle_suspects(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> Da
             [T.StructField("reason", T.StringType()), T.StructField("detail", T.StringType())]
         ),
     )
-    suspects = classified.filter(F.col("reason") == _SUSPECT)
-    others = classified.filter((F.col("reason") != _SUSPECT) | F.col("reason").isNull())
+    reason, detail = F.col("reason"), F.col("detail")
+    if rejected:
+        sid = F.col("schema_id")
+        is_unresolved = reason == _UNRESOLVED
+        new_reason, new_detail = reason, detail
+        for i, v in sorted(rejected.items()):
+            new_reason = F.when(is_unresolved & (sid == i), F.lit(v.reason)).otherwise(new_reason)
+            new_detail = F.when(is_unresolved & (sid == i), F.lit(v.detail)).otherwise(new_detail)
+        reason, detail = new_reason, new_detail
+    # Both at once: the detail's condition must see the reason before it is replaced.
+    fixed = classified.withColumns({"reason": reason, "detail": detail})
+    suspects = fixed.filter(F.col("reason") == _SUSPECT)
+    others = fixed.filter((F.col("reason") != _SUSPECT) | F.col("reason").isNull())
     settled = (
         suspects.withColumn("_judged", judge_udf(F.col("schema_id"), F.col("_body")))
         .withColumn("reason", F.col("_judged.reason"))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 
 from .config import BronzeConfig
-from .decode import classify, header_columns, settle_suspects
+from .decode import classify, finish, unresolved_ids
 from .writer_schemas import WriterSchemaResolver
 
 if TYPE_CHECKING:
@@ -97,41 +97,24 @@ class BronzeJob:
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
         """Decode one micro-batch and write both outputs; re-running a batch id is a no-op."""
-        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         started = time.monotonic()
         try:
-            raw = df.select("key", "value", "topic", "partition", "offset", "timestamp").persist(
-                StorageLevel.MEMORY_AND_DISK
-            )
-            ids = [
-                r[0]
-                for r in header_columns(raw)
-                .select("schema_id")
-                .where(F.col("schema_id").isNotNull())
-                .distinct()
-                .collect()
-            ]
-            verdicts = self.resolver.resolve(sorted(ids))
-            classified = (
-                classify(raw, verdicts, self.reader_schema_str)
-                .select(
-                    "key",
-                    "value",
-                    "topic",
-                    "partition",
-                    "offset",
-                    "timestamp",
-                    "schema_id",
-                    "_body",
-                    "reason",
-                    "detail",
-                    "event",
-                )
-                .persist(StorageLevel.MEMORY_AND_DISK)
-            )
-            settled = settle_suspects(classified, verdicts)
+            raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
+            verdicts = self.resolver.subject_verdicts()
+            classified = self._classified(raw, verdicts)
+            extra = unresolved_ids(classified)
+            if extra:
+                judged = self.resolver.resolve(extra)
+                if any(v.schema_str for v in judged.values()):
+                    # Registered under the subject between our listing and now: decode again.
+                    classified.unpersist()
+                    verdicts = self.resolver.subject_verdicts()
+                    classified = self._classified(raw, verdicts)
+                    judged = self.resolver.resolve(unresolved_ids(classified))
+                verdicts = {**verdicts, **judged}
+            settled = finish(classified, verdicts)
             # One ingest time per batch, fixed on the driver: bronze and quarantine rows of a
             # batch agree on it, and so do the date/hour partitions derived from it (UTC).
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -169,7 +152,6 @@ class BronzeJob:
             self.bronze.add_batch(batch_id, bronze_df)
             self.quarantine.add_batch(batch_id, quarantine_df)
             classified.unpersist()
-            raw.unpersist()
         except TxnError as exc:
             self.failure = exc
             raise
@@ -183,6 +165,28 @@ class BronzeJob:
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
         }
+
+    def _classified(self, raw: DataFrame, verdicts) -> DataFrame:
+        from pyspark import StorageLevel
+
+        # Persisted: the counts and both writes read it; without it each would decode again.
+        return (
+            classify(raw, verdicts, self.reader_schema_str)
+            .select(
+                "key",
+                "value",
+                "topic",
+                "partition",
+                "offset",
+                "timestamp",
+                "schema_id",
+                "_body",
+                "reason",
+                "detail",
+                "event",
+            )
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
 
     # ------------------------------------------------------------------ running
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["build_session", "under_spark_submit"]
+__all__ = ["build_session", "quiet_spark_logs", "under_spark_submit"]
 
 
 def under_spark_submit() -> bool:
@@ -28,10 +28,15 @@ def build_session(
     """
     from pyspark.sql import SparkSession
 
+    # Python workers (the job's rare-row UDF) must run in this interpreter, which has the
+    # project installed; PySpark otherwise starts whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.compression.codec", "snappy")
+        # Plain INT64 microsecond timestamps, which DuckDB, pyarrow and Trino read natively.
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.shuffle.partitions", "4")
         # The job's Python UDF (rare non-canonical encodings) must run in this interpreter.
         .config("spark.pyspark.python", sys.executable)
@@ -49,4 +54,15 @@ def build_session(
         )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    quiet_spark_logs(spark)
     return spark
+
+
+def quiet_spark_logs(spark: SparkSession) -> None:
+    """Silence the per-task warning that spark-avro logs when ``to_avro`` gets nullable columns
+    for non-null Avro fields: we only re-encode records that decoded, so no field is null."""
+    jvm = spark._jvm
+    level = jvm.org.apache.logging.log4j.Level.ERROR
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.avro.AvroSerializer", level
+    )

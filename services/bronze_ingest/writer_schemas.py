@@ -1,8 +1,8 @@
 """Driver-side lookup of writer schemas by the id in each message's Confluent header.
 
-Ids are immutable in a schema registry, so a resolved id is cached for the life of the job. An id
-the cache has not seen triggers one refresh of the subject's versions, which is how a version
-registered after the job started is picked up. Transient registry failures are retried with
+Ids are immutable in a schema registry, so an id that decodes is cached for the life of the job;
+the subject's version list is read again at every batch, which is how a version registered
+after the job started is picked up, and a rejected id is judged again in every batch. Transient registry failures are retried with
 backoff and logged, and never turn events into quarantine: after ``timeout_s`` the batch fails
 and the job stops, to resume from its checkpoint.
 """
@@ -42,6 +42,17 @@ class WriterSchemaResolver:
         self._client = registry_client(registry_url, timeout_s=10.0, retries=0)
         self._subject_ids: dict[int, int] = {}  # schema id -> subject version
         self._verdicts: dict[int, IdVerdict] = {}
+
+    def subject_verdicts(self) -> dict[int, IdVerdict]:
+        """Verdicts for every schema id registered under the subject right now.
+
+        Asks the registry for the subject's version list (one small request per batch), so a
+        version registered after the job started is known before its events are decoded.
+        """
+        # A rejected id may be registered since: judge those again in every batch.
+        self._verdicts = {i: v for i, v in self._verdicts.items() if v.schema_str}
+        self._retrying("listing the subject's versions", self._refresh_subject)
+        return self.resolve(sorted(self._subject_ids))
 
     def resolve(self, ids: list[int]) -> dict[int, IdVerdict]:
         """Verdicts for ``ids``; refreshes the subject's versions once if an id is new."""
@@ -106,6 +117,7 @@ class WriterSchemaResolver:
         timeout. Only transport failures and 5xx answers are retried: they say nothing about
         the message."""
         from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         from txn_contract.registry import transport_errors
 
         started = time.monotonic()

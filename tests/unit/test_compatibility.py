@@ -25,6 +25,7 @@ import pytest
 from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibilityType
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from txn_contract.compatibility import (
     LEVELS,
     Violation,

@@ -1,0 +1,304 @@
+"""Bronze ingest against a real broker, registry and Spark: evolution, poison, types, layout."""
+
+from __future__ import annotations
+
+import glob
+import json
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from hypothesis import HealthCheck, given, settings
+
+from bronze_ingest.config import BronzeConfig
+from bronze_ingest.job import BronzeJob
+from tests.conftest import create_topic
+from txn_contract import packaged_contract, wire
+from txn_contract.registry import register_contract, registry_client
+from txn_contract.strategies import avro_records
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = packaged_contract()
+
+
+def _sample(version: int, n: int) -> list[dict]:
+    """``n`` valid records of ``version`` drawn by the contract's hypothesis strategy."""
+    out: list[dict] = []
+
+    @settings(max_examples=n, database=None, suppress_health_check=list(HealthCheck))
+    @given(avro_records(version))
+    def collect(record):
+        out.append(record)
+
+    collect()
+    return out[:n]
+
+
+def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for key, value in messages:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def _job(spark, platform, lake: Path, topic: str, subject: str, **extra) -> BronzeJob:
+    cfg = BronzeConfig(
+        lake=lake,
+        bootstrap_servers=platform.bootstrap_servers,
+        registry_url=platform.registry_url,
+        topic=topic,
+        subject=subject,
+        **extra,
+    ).validated()
+    return BronzeJob(cfg, spark, CONTRACT.latest.schema_str)
+
+
+@pytest.fixture(scope="module")
+def foreign_schema_id(platform) -> int:
+    """An id registered under another subject: valid Avro, not our contract."""
+    from confluent_kafka.schema_registry import Schema
+
+    client = registry_client(platform.registry_url)
+    schema = json.dumps(
+        {"type": "record", "name": "Other", "fields": [{"name": "x", "type": "long"}]}
+    )
+    return client.register_schema("some-other-topic-value", Schema(schema, "AVRO"))
+
+
+@pytest.fixture(scope="module")
+def mixed_run(spark, platform, registered_contract, foreign_schema_id, tmp_path_factory):
+    """v1 and v2 events interleaved with every poison kind, drained with --available-now."""
+    topic = f"bronze_mixed_{uuid.uuid4().hex[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
+    v1_id, v2_id = registered_contract[1], registered_contract[2]
+    good = []
+    for r1, r2 in zip(_sample(1, 150), _sample(2, 150), strict=True):
+        good.append(
+            (r1["customer_id"].encode(), wire.encode(r1, CONTRACT.version(1).parsed, v1_id))
+        )
+        good.append((r2["customer_id"].encode(), wire.encode(r2, CONTRACT.latest.parsed, v2_id)))
+    base = _sample(2, 1)[0]
+    body = wire.encode(base, CONTRACT.latest.parsed, v2_id)
+    # fastavro writes -1.28 with a redundant sign byte (ff80); Java writes 80. Valid Avro all
+    # the same, so it must reach bronze, not quarantine.
+    non_canonical = wire.encode(dict(base, amount=Decimal("-1.28")), CONTRACT.latest.parsed, v2_id)
+    assert non_canonical[5:] != body[5:]
+    poison = {
+        "EMPTY_VALUE": [b"", None],
+        "SHORT_HEADER": [b"\x00\x00\x00"],
+        "BAD_MAGIC_BYTE": [b'{"transaction_id": "x"}', b"\x01" + body[1:]],
+        "UNKNOWN_SCHEMA_ID": [wire.frame(987654, body[5:])],
+        "FOREIGN_SCHEMA_ID": [wire.frame(foreign_schema_id, body[5:])],
+        "CORRUPT_PAYLOAD": [body[:-4], wire.frame(v2_id, b"\xff" * 9)],
+        "TRAILING_BYTES": [body + b"\x00\x01\x02"],
+    }
+    messages = list(good)
+    messages.append((b"noncanonical", non_canonical))
+    for reason, values in poison.items():
+        messages.extend((f"poison-{reason}".encode(), v) for v in values)
+    _produce(platform.bootstrap_servers, topic, messages)
+
+    lake = tmp_path_factory.mktemp("lake")
+    job = _job(spark, platform, lake, topic, "bank_txn_stream-value", available_now=True)
+    totals = job.run(emit=print)
+    bronze = spark.read.parquet(str(lake / "bronze"))
+    quarantine = spark.read.parquet(str(lake / "quarantine"))
+    return {
+        "lake": lake,
+        "totals": totals,
+        "bronze": bronze,
+        "quarantine": quarantine,
+        "good": good,
+        "poison": poison,
+        "messages": messages,
+        "ids": (v1_id, v2_id),
+    }
+
+
+def test_every_offset_lands_exactly_once(mixed_run):
+    bronze, quarantine = mixed_run["bronze"], mixed_run["quarantine"]
+    coords = [
+        (r.kafka_partition, r.kafka_offset)
+        for df in (bronze, quarantine)
+        for r in df.select("kafka_partition", "kafka_offset").collect()
+    ]
+    assert len(coords) == len(mixed_run["messages"])
+    assert len(set(coords)) == len(coords)
+
+
+def test_good_events_all_reach_bronze_with_contract_types(mixed_run):
+    from pyspark.sql import types as T
+
+    bronze = mixed_run["bronze"]
+    assert bronze.count() == len(mixed_run["good"]) + 1  # + the non-canonical one
+    fields = {f.name: f.dataType for f in bronze.schema.fields}
+    assert fields["amount"] == T.DecimalType(18, 2)
+    assert fields["timestamp"] == T.TimestampType()
+    assert fields["kafka_offset"] == T.LongType()
+    for name in CONTRACT.latest.field_names:
+        assert name in fields
+    for name in (
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_timestamp",
+        "kafka_key",
+        "schema_id",
+        "ingest_ts",
+        "date",
+        "hour",
+    ):
+        assert name in fields
+    assert bronze.where("transaction_id IS NULL OR amount IS NULL").count() == 0
+    assert bronze.where("kafka_key = 'noncanonical'").first().amount == Decimal("-1.28")
+
+
+def test_v1_rows_carry_the_defaults_of_fields_added_later(mixed_run):
+    v1_id, v2_id = mixed_run["ids"]
+    bronze = mixed_run["bronze"]
+    v1_rows = bronze.where(f"schema_id = {v1_id}")
+    assert v1_rows.count() == 150
+    assert v1_rows.where("merchant_category_code IS NOT NULL OR province IS NOT NULL").count() == 0
+    assert bronze.where(f"schema_id = {v2_id}").count() == 151
+
+
+def test_values_round_trip_field_by_field(mixed_run):
+    from collections import Counter
+
+    v1_id = mixed_run["ids"][0]
+
+    def fields(rec, key):
+        ts = rec["timestamp"].replace(tzinfo=None)
+        return (
+            rec["transaction_id"],
+            key,
+            rec["amount"],
+            rec["channel"],
+            rec["status"],
+            rec["customer_id"],
+            rec["city"],
+            ts,
+            rec.get("province"),
+        )
+
+    sent = Counter()
+    for key, value in mixed_run["good"]:
+        version = 1 if wire.split_header(value)[0] == v1_id else 2
+        sent[fields(wire.decode(value, CONTRACT.version(version).parsed), key)] += 1
+    landed = Counter(
+        fields(row.asDict(), row.kafka_key.encode())
+        for row in mixed_run["bronze"].where("kafka_key != 'noncanonical'").collect()
+    )
+    assert landed == sent
+
+
+def test_each_poison_kind_is_quarantined_with_its_reason_and_exact_bytes(mixed_run):
+    rows = mixed_run["quarantine"].collect()
+    by_reason: dict[str, list] = {}
+    for r in rows:
+        by_reason.setdefault(r.reason, []).append(r)
+        assert r.detail
+    assert set(by_reason) == set(mixed_run["poison"])
+    for reason, values in mixed_run["poison"].items():
+        got = sorted(
+            (bytes(r.value) if r.value is not None else None) or b"" for r in by_reason[reason]
+        )
+        assert got == sorted(v or b"" for v in values), reason
+        for r in by_reason[reason]:
+            assert bytes(r.kafka_key) == f"poison-{reason}".encode()
+
+
+def test_output_is_snappy_parquet_partitioned_by_date_and_hour(mixed_run):
+    import pyarrow.parquet as pq
+
+    lake = mixed_run["lake"]
+    for output in ("bronze", "quarantine"):
+        committed = []
+        for log in sorted((lake / output / "_spark_metadata").glob("[0-9]*")):
+            committed += [json.loads(line)["path"] for line in log.read_text().splitlines()[1:]]
+        assert committed, output
+        for path in committed:
+            local = path.removeprefix("file:")
+            assert "/date=" in local and "/hour=" in local
+            meta = pq.ParquetFile(local).metadata
+            codecs = {
+                meta.row_group(g).column(c).compression
+                for g in range(meta.num_row_groups)
+                for c in range(meta.num_columns)
+            }
+            assert codecs == {"SNAPPY"}
+    assert glob.glob(str(lake / "bronze" / "date=*" / "hour=*"))
+
+
+def test_rerunning_a_drained_job_writes_nothing_new(spark, platform, mixed_run):
+    before = mixed_run["bronze"].count()
+    topic = mixed_run["bronze"].select("kafka_topic").first()[0]
+    job = _job(
+        spark, platform, mixed_run["lake"], topic, "bank_txn_stream-value", available_now=True
+    )
+    job.run(emit=print)
+    assert spark.read.parquet(str(mixed_run["lake"] / "bronze")).count() == before
+
+
+def test_version_registered_while_job_runs_lands_in_bronze(spark, platform, tmp_path):
+    """A continuously running job decodes a version registered after it started."""
+    from confluent_kafka.schema_registry import Schema
+
+    topic = f"bronze_evo_{uuid.uuid4().hex[:8]}"
+    subject = f"{topic}-value"
+    create_topic(platform.bootstrap_servers, topic)
+    client = registry_client(platform.registry_url)
+    # The released versions under this test's own subject.
+    contract = type(CONTRACT)(subject, topic, CONTRACT.compatibility, CONTRACT.versions)
+    register_contract(client, contract, platform.registry_url)
+    v2_id = client.lookup_schema(subject, Schema(CONTRACT.latest.schema_str, "AVRO")).schema_id
+
+    before = _sample(2, 20)
+    _produce(
+        platform.bootstrap_servers,
+        topic,
+        [
+            (r["customer_id"].encode(), wire.encode(r, CONTRACT.latest.parsed, v2_id))
+            for r in before
+        ],
+    )
+    job = _job(spark, platform, tmp_path, topic, subject, trigger="1s")
+    runner = threading.Thread(target=job.run, kwargs={"emit": print}, daemon=True)
+    runner.start()
+    try:
+        _wait(lambda: job.totals["bronze"] >= 20, 120, "the first events")
+        v3 = json.loads(CONTRACT.latest.schema_str)
+        v3["fields"].append({"name": "terminal_id", "type": ["null", "string"], "default": None})
+        v3_id = client.register_schema(subject, Schema(json.dumps(v3), "AVRO"))
+        import fastavro
+
+        v3_parsed = fastavro.parse_schema(v3)
+        after = [dict(r, terminal_id=f"T{i}") for i, r in enumerate(_sample(2, 30))]
+        _produce(
+            platform.bootstrap_servers,
+            topic,
+            [(r["customer_id"].encode(), wire.encode(r, v3_parsed, v3_id)) for r in after],
+        )
+        _wait(lambda: job.totals["bronze"] >= 50, 120, "the v3 events")
+    finally:
+        job.request_stop()
+        runner.join(120)
+    assert not runner.is_alive()
+    assert job.totals["quarantine"] == 0
+    bronze = spark.read.parquet(str(tmp_path / "bronze"))
+    assert bronze.count() == 50
+    assert bronze.where(f"schema_id = {v3_id}").count() == 30
+    assert "terminal_id" not in bronze.columns  # projected onto the job's contract version
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
