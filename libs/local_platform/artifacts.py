@@ -30,7 +30,7 @@ __all__ = [
 KAFKA_VERSION = "4.1.1"
 APICURIO_VERSION = "3.3.3"
 # Must equal the pinned pyspark version; the Spark connectors are resolved at this version.
-SPARK_VERSION = "4.1.1"
+SPARK_VERSION = "4.2.0"
 
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 

@@ -1,1 +1,25 @@
-"""Package."""
+"""The producer service: realistic bank transactions to Kafka, contract-bound and loss-free.
+
+- :mod:`txn_producer.population`: customers, devices, merchants and ATMs, built once from a seed
+  (Faker for names and merchant ids, real Canadian and foreign cities).
+- :mod:`txn_producer.generator`: events drawn per channel rules with one seeded RNG.
+- :mod:`txn_producer.encoding`: Confluent-framed Avro values assembled from pre-encoded
+  segments (byte-identical to fastavro's encoding).
+- :mod:`txn_producer.config`: typed settings, flags > environment > defaults.
+- :mod:`txn_producer.producer`: start-up checks, paced loop, delivery accounting, shutdown.
+- :mod:`txn_producer.cli`: the ``txn-producer`` command.
+
+Faker, fastavro and confluent-kafka are imported where used, so importing the package is cheap.
+
+Example::
+
+    from txn_producer import ProducerRun, load_config
+    run = ProducerRun(load_config({"count": 1_000, "seed": 7}, os.environ))
+    run.start()
+    print(run.run().to_json())
+"""
+
+from .config import ProducerConfig, load_config
+from .producer import ProducerRun, Summary
+
+__all__ = ["ProducerConfig", "ProducerRun", "Summary", "load_config"]

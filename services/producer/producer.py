@@ -1,0 +1,495 @@
+"""The producer loop: start-up checks, paced generation, delivery accounting, clean shutdown.
+
+Start-up fails fast, each failure one sentence: the contract version's schema id is looked up in
+the registry under the topic's subject (never registered from here), and the broker must answer
+a metadata request for the topic within a bound. Then events are drawn, encoded and handed to
+confluent-kafka in batches; a schedule on the monotonic clock paces them when ``rate`` is set.
+Every message is accounted for by its delivery report: at the end ``produced == delivered +
+failed``, where a message still unconfirmed when the flush bound runs out is purged and counted
+as failed (it may or may not have reached the broker; it was not confirmed).
+
+Example::
+
+    run = ProducerRun(load_config({"count": 10_000, "seed": 7}, os.environ))
+    run.start()
+    summary = run.run()
+    print(summary.to_json())
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from txn_contract.errors import ContractNotRegisteredError, TxnError
+
+from .config import ProducerConfig, mask_url
+
+__all__ = [
+    "KAFKA_SETTINGS",
+    "BrokerUnavailableError",
+    "Pacer",
+    "ProducerRun",
+    "Progress",
+    "Summary",
+    "TopicNotFoundError",
+    "kafka_config",
+    "lookup_schema_id",
+    "stop_on_signals",
+]
+
+# Chosen by measurement on the reference machine (docs/performance.md, "Producer"): lz4 costs
+# the least CPU per byte saved here, and 64 KiB batches lingering 20 ms keep the producer's
+# one Python thread, not the broker, the bottleneck at full speed while adding at most 20 ms of
+# latency at low rates.
+KAFKA_SETTINGS: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "compression.type": "lz4",
+    "linger.ms": 20,
+    "batch.size": 262_144,
+    # Java-compatible key hashing: a customer lands on the same partition whichever client
+    # (Java, librdkafka) produced the event.
+    "partitioner": "murmur2_random",
+    # Room for a couple of seconds of full-speed output before produce() pushes back.
+    "queue.buffering.max.messages": 500_000,
+}
+# Together with start-up (~1.5 s) and the registry look-up, well inside the promised 15 s.
+BROKER_CHECK_TIMEOUT_S = 8.0
+REGISTRY_TIMEOUT_S = 5.0
+# Events drawn and encoded per batch at full speed; small enough to stay responsive to signals.
+_BATCH = 2_000
+_PROGRESS_INTERVAL_S = 0.5
+
+
+class BrokerUnavailableError(TxnError):
+    """The Kafka broker could not be reached (or did not answer) at start-up."""
+
+    def __init__(self, message: str, *, bootstrap_servers: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        super().__init__(message)
+
+
+class TopicNotFoundError(TxnError):
+    """The broker answered but does not have the topic (producers do not create topics)."""
+
+    def __init__(self, message: str, *, topic: str) -> None:
+        self.topic = topic
+        super().__init__(message)
+
+
+@dataclass
+class Summary:
+    """What a run did; ``rate`` is delivered events per second."""
+
+    produced: int
+    delivered: int
+    failed: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Every produced event was confirmed by the broker."""
+        return self.delivered == self.produced
+
+    def to_json(self) -> str:
+        """The one JSON line printed on stdout at exit."""
+        return json.dumps(
+            {
+                "produced": self.produced,
+                "delivered": self.delivered,
+                "failed": self.failed,
+                "seconds": round(self.seconds, 3),
+                "rate": round(self.rate, 1),
+            }
+        )
+
+
+class Pacer:
+    """A schedule on the monotonic clock: event ``i`` is due at ``t0 + i / rate``.
+
+    The producer asks how many events are due and sends them in one batch, so the long-run rate
+    is exact however coarse ``sleep`` is: lateness is made up by the next batch instead of
+    accumulating, as it would with a sleep per event.
+    """
+
+    def __init__(self, rate: float, t0: float) -> None:
+        self.rate = rate
+        self.t0 = t0
+
+    def due(self, now: float) -> int:
+        """How many events should have been sent by ``now`` (the first is due at ``t0``)."""
+        return int((now - self.t0) * self.rate) + 1
+
+    def wait(self, sent: int, now: float) -> float:
+        """Seconds until event number ``sent`` is due (0 when it already is)."""
+        return max(0.0, self.t0 + sent / self.rate - now)
+
+
+class Progress:
+    """The live progress line on stderr (rewritten in place with a carriage return)."""
+
+    def __init__(self, stream: TextIO, enabled: bool, interval: float = _PROGRESS_INTERVAL_S):
+        self.stream = stream
+        self.enabled = enabled
+        self.interval = interval
+        self._last_t = 0.0
+        self._last_delivered = 0
+        self._shown = False
+
+    def update(
+        self,
+        now: float,
+        elapsed: float,
+        produced: int,
+        delivered: int,
+        failed: int,
+        force: bool = False,
+    ) -> None:
+        """Rewrite the line if ``interval`` has passed since the last one (or ``force``)."""
+        if not self.enabled or (not force and now - self._last_t < self.interval):
+            return
+        span = now - self._last_t if self._last_t else elapsed
+        rate = (delivered - self._last_delivered) / span if span > 0 else 0.0
+        self._last_t, self._last_delivered = now, delivered
+        in_flight = produced - delivered - failed
+        line = (
+            f"{elapsed:7.1f} s  rate {rate:>9,.0f}/s  delivered {delivered:>11,}  "
+            f"failed {failed:,}  in flight {in_flight:,}"
+        )
+        # \x1b[K clears what a longer previous line left behind.
+        self.stream.write(f"\r{line}\x1b[K")
+        self.stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        """End the line so what follows starts on a fresh one."""
+        if self._shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def kafka_config(config: ProducerConfig) -> dict[str, Any]:
+    """The confluent-kafka Producer settings for ``config`` (without callbacks)."""
+    return {
+        "bootstrap.servers": config.bootstrap_servers,
+        "client.id": "txn-producer",
+        **KAFKA_SETTINGS,
+    }
+
+
+def lookup_schema_id(config: ProducerConfig, version: int) -> int:
+    """The registry id of contract ``version`` under ``config.subject``; never registers.
+
+    The subject follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default
+    topic it is the contract's own subject, the one ``txn-contract register`` registers.
+    """
+    from txn_contract import packaged_contract
+    from txn_contract import registry as reg
+
+    contract = packaged_contract()
+    if config.subject != contract.subject:
+        contract = dataclasses.replace(contract, subject=config.subject, topic=config.topic)
+    url = config.schema_registry_url
+    client = reg.registry_client(url, timeout_s=REGISTRY_TIMEOUT_S, retries=1)
+    try:
+        return reg.lookup_schema_id(client, contract, version, mask_url(url))
+    except ContractNotRegisteredError as exc:
+        if config.topic == packaged_contract().topic:
+            raise
+        raise ContractNotRegisteredError(
+            f"{str(exc).rstrip('.')}; note that `txn-contract register` registers subject "
+            f"{packaged_contract().subject}, and topic {config.topic} needs its own subject "
+            f"{config.subject}.",
+            subject=exc.subject,
+            version=exc.version,
+            http_status=exc.http_status,
+            error_code=exc.error_code,
+        ) from exc
+
+
+def _check_broker(producer, config: ProducerConfig, timeout: float) -> int:
+    """Partition count of the topic; a bounded metadata request proves the broker is there."""
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = producer.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else exc
+        reason = err.str() if hasattr(err, "str") else str(err)
+        raise BrokerUnavailableError(
+            f"The Kafka broker at {config.bootstrap_servers} could not be reached within "
+            f"{timeout:g} s ({reason}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
+            bootstrap_servers=config.bootstrap_servers,
+        ) from exc
+    topic = metadata.topics.get(config.topic)
+    if topic is None or topic.error is not None:
+        raise TopicNotFoundError(
+            f"Topic {config.topic} does not exist on the broker at {config.bootstrap_servers}; "
+            "create it first (`txn-platform up` creates bank_txn_stream; producers never "
+            "create topics).",
+            topic=config.topic,
+        )
+    return len(topic.partitions)
+
+
+class ProducerRun:
+    """One run of the producer: :meth:`start` (checks, population), then :meth:`run`.
+
+    ``producer_factory`` and ``schema_lookup`` are seams for unit tests; by default they are
+    confluent-kafka's ``Producer`` and :func:`lookup_schema_id`.
+    """
+
+    def __init__(
+        self,
+        config: ProducerConfig,
+        *,
+        log: Callable[[str], None] = lambda _m: None,
+        progress_stream: TextIO | None = None,
+        producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        schema_lookup: Callable[[ProducerConfig, int], int] = lookup_schema_id,
+        kafka_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.log = log
+        stream = progress_stream if progress_stream is not None else sys.stderr
+        enabled = config.progress if config.progress is not None else _isatty(stream)
+        self.progress = Progress(stream, enabled)
+        self._factory = producer_factory
+        self._schema_lookup = schema_lookup
+        self._kafka_overrides = dict(kafka_overrides or {})
+        self._stop = threading.Event()
+        self._force = threading.Event()
+        self.produced = 0
+        self.delivered = 0
+        self.failed = 0
+        self.first_error: str | None = None
+        self.fatal_error: str | None = None
+        self.schema_id: int | None = None
+        self.partitions: int | None = None
+        self._producer = None
+        self._generator = None
+        self._encoder = None
+        self._running = False
+        self._errors_seen: set[int] = set()
+
+    # --- delivery accounting (called from producer.poll/flush in this thread) ---
+    def _on_delivery(self, err, _msg) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            if self.first_error is None:
+                self.first_error = err.str()
+
+    def _on_error(self, err) -> None:
+        # Transport errors are retried by librdkafka; only fatal ones (e.g. the idempotent
+        # producer's sequence was lost) end the run.
+        if err.fatal():
+            self.fatal_error = err.str()
+            self._stop.set()
+        elif self._running and err.code() not in self._errors_seen:
+            # Once per kind: a broker that goes away mid-run must not flood stderr. Before the
+            # run the start-up checks report problems in one sentence instead.
+            self._errors_seen.add(err.code())
+            self.log(f"kafka: {err.str()} (retrying; events stay queued)")
+
+    def request_stop(self) -> None:
+        """Stop generating; what was produced is still flushed (signal handlers call this)."""
+        self._stop.set()
+
+    def force_stop(self) -> None:
+        """Give up flushing too (a second signal): unconfirmed events are counted failed."""
+        self._stop.set()
+        self._force.set()
+
+    def start(self) -> None:
+        """Look up the schema id, check the broker and topic, build the population."""
+        import logging
+
+        from confluent_kafka import Producer
+
+        from txn_contract import packaged_contract
+
+        from .encoding import EventEncoder
+        from .generator import EventGenerator
+        from .population import build_population
+
+        cfg = self.config
+        cv = packaged_contract().version(cfg.contract_version)
+        self.schema_id = self._schema_lookup(cfg, cfg.contract_version)
+        settings = {
+            **kafka_config(cfg),
+            **self._kafka_overrides,
+            "on_delivery": self._on_delivery,
+            "error_cb": self._on_error,
+        }
+        if self._factory is None:
+            # librdkafka logs every failed connection attempt; the checks below say it once.
+            quiet = logging.getLogger("txn_producer.librdkafka")
+            quiet.addHandler(logging.NullHandler())
+            quiet.propagate = False
+            settings["logger"] = quiet
+        factory = self._factory or Producer
+        self._producer = factory(settings)
+        self.partitions = _check_broker(self._producer, cfg, BROKER_CHECK_TIMEOUT_S)
+        t = time.monotonic()
+        population = build_population(cfg.customers, cfg.seed)
+        self._generator = EventGenerator(population, cfg.seed)
+        self._encoder = EventEncoder(population, cv, self.schema_id)
+        self.log(
+            f"contract v{cfg.contract_version} is schema id {self.schema_id} under subject "
+            f"{cfg.subject}; topic {cfg.topic} has {self.partitions} partitions; "
+            f"population built in {time.monotonic() - t:.1f} s: {population.describe()}"
+        )
+
+    def run(self) -> Summary:
+        """Produce until the count, the duration or a stop request; flush; summarise."""
+        from confluent_kafka import KafkaException
+
+        if self._producer is None:
+            raise RuntimeError("call start() first")
+        cfg = self.config
+        producer, generator, encoder = self._producer, self._generator, self._encoder
+        produce, poll = producer.produce, producer.poll
+        topic = cfg.topic
+        stop = self._stop
+        self._running = True
+        t0 = time.monotonic()
+        pacer = Pacer(cfg.rate, t0) if cfg.rate > 0 else None
+        deadline = t0 + cfg.duration if cfg.duration is not None else None
+        start_ms = None
+        ms_per_event = 1000.0 / cfg.simulated_rate
+        if cfg.start_time is not None:
+            start_ms = int(cfg.start_time.timestamp() * 1000)
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                n = _BATCH
+                if cfg.count is not None:
+                    n = min(n, cfg.count - self.produced)
+                    if n <= 0:
+                        break
+                if pacer is not None:
+                    due = pacer.due(now) - self.produced
+                    if due <= 0:
+                        # Serve delivery reports while waiting, but never past the next event.
+                        poll(min(pacer.wait(self.produced, now), 0.05))
+                        self._tick(now, t0)
+                        continue
+                    n = min(n, due)
+                draws = generator.draws(n)
+                timestamps = None
+                if start_ms is not None:
+                    first = self.produced
+                    timestamps = [
+                        start_ms + int((first + k) * ms_per_event) for k in range(len(draws))
+                    ]
+                queued = 0
+                try:
+                    for key, value in encoder.messages(draws, timestamps):
+                        try:
+                            produce(topic, value, key)
+                        except BufferError:
+                            # librdkafka's queue is full: serve reports until there is room.
+                            while True:
+                                poll(0.05)
+                                try:
+                                    produce(topic, value, key)
+                                    break
+                                except BufferError:
+                                    continue
+                        queued += 1
+                except KafkaException as exc:
+                    # The client refused the event itself (not a delivery failure): stop
+                    # generating, flush what was accepted, and report it.
+                    self.fatal_error = f"produce refused an event: {exc.args[0].str()}"
+                    stop.set()
+                finally:
+                    # Counted per batch: an attribute update per event costs measurable time.
+                    self.produced += queued
+                poll(0)
+                self._tick(time.monotonic(), t0)
+        finally:
+            self._flush(cfg.flush_timeout)
+            seconds = time.monotonic() - t0
+            self.progress.update(
+                time.monotonic(), seconds, self.produced, self.delivered, self.failed, True
+            )
+            self.progress.close()
+        if self.fatal_error:
+            self.log(f"the producer stopped on a fatal Kafka error: {self.fatal_error}")
+        if self.failed:
+            self.log(f"{self.failed:,} events were not delivered; first error: {self.first_error}")
+        return Summary(self.produced, self.delivered, self.failed, seconds)
+
+    def _tick(self, now: float, t0: float) -> None:
+        self.progress.update(now, now - t0, self.produced, self.delivered, self.failed)
+
+    def _flush(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for every delivery report; purge what is left."""
+        producer = self._producer
+        deadline = time.monotonic() + timeout
+        while len(producer) > 0 and not self._force.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            producer.flush(min(left, 0.2))
+            self._tick(time.monotonic(), deadline - timeout)
+        if len(producer) > 0:
+            self.log(
+                f"{len(producer):,} events still unconfirmed after the flush bound; "
+                "purging them (they count as failed)"
+            )
+            producer.purge(in_queue=True, in_flight=True, blocking=False)
+            # Purged messages get delivery reports with a purge error: serve them.
+            producer.flush(1.0)
+        # Anything the client never reported (it should not happen) still counts as failed.
+        missing = self.produced - self.delivered - self.failed
+        if missing > 0:
+            self.failed += missing
+            self.first_error = self.first_error or "no delivery report"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def stop_on_signals(run: ProducerRun) -> Iterator[None]:
+    """SIGINT/SIGTERM stop generation (the run then flushes); a second one stops the flush."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+
+    def handler(signum, _frame) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            run.request_stop()
+        else:
+            run.force_stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

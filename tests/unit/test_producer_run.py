@@ -1,0 +1,238 @@
+"""The producer loop's accounting, pacing, shutdown and start-up checks, against a fake client."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from txn_contract import packaged_contract, wire
+from txn_producer.config import load_config
+from txn_producer.producer import (
+    BrokerUnavailableError,
+    Pacer,
+    ProducerRun,
+    Progress,
+    Summary,
+    TopicNotFoundError,
+    stop_on_signals,
+)
+
+SCHEMA_ID = 42
+
+
+class FakeProducer:
+    """Just enough of confluent_kafka.Producer: a queue, delivery reports served by poll/flush."""
+
+    def __init__(
+        self,
+        settings,
+        *,
+        fail_every: int = 0,
+        capacity: int | None = None,
+        deliver: bool = True,
+        topics: dict[str, int] | None = None,
+        unreachable: bool = False,
+        fatal_after: int | None = None,
+        refuse_after: int | None = None,
+    ):
+        self.settings = settings
+        self.on_delivery = settings["on_delivery"]
+        self.error_cb = settings["error_cb"]
+        self.queue: list[tuple[str, bytes, bytes]] = []
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.purged = False
+        self.fail_every = fail_every
+        self.capacity = capacity
+        self.deliver = deliver
+        self.topics = {"bank_txn_stream": 3} if topics is None else topics
+        self.unreachable = unreachable
+        self.fatal_after = fatal_after
+        self.buffer_errors = 0
+        self.refuse_after = refuse_after
+        self.accepted = 0
+
+    def list_topics(self, timeout=None):
+        if self.unreachable:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return SimpleNamespace(
+            topics={
+                name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
+                for name, n in self.topics.items()
+            }
+        )
+
+    def produce(self, topic, value, key):
+        if self.capacity is not None and len(self.queue) >= self.capacity:
+            self.buffer_errors += 1
+            raise BufferError("Local: Queue full")
+        if self.refuse_after is not None and self.accepted >= self.refuse_after:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        self.accepted += 1
+        self.queue.append((topic, value, key))
+
+    def poll(self, timeout=0):
+        served = 0
+        if self.purged:
+            for _ in self.queue:
+                self.on_delivery(KafkaError(KafkaError._PURGE_QUEUE), None)
+                served += 1
+            self.queue.clear()
+        elif self.deliver:
+            for msg in self.queue:
+                self.sent.append(msg)
+                n = len(self.sent)
+                if self.fail_every and n % self.fail_every == 0:
+                    self.on_delivery(KafkaError(KafkaError._MSG_TIMED_OUT), None)
+                else:
+                    self.on_delivery(None, None)
+                served += 1
+                if self.fatal_after is not None and n == self.fatal_after:
+                    self.error_cb(KafkaError(KafkaError._FATAL, "boom", fatal=True))
+            self.queue.clear()
+        elif timeout:
+            time.sleep(min(timeout, 0.01))
+        return served
+
+    def flush(self, timeout=None):
+        self.poll(timeout or 0)
+        return len(self.queue)
+
+    def purge(self, in_queue=True, in_flight=True, blocking=True):
+        self.purged = True
+
+    def __len__(self):
+        return len(self.queue)
+
+
+def _run(flags: dict, **fake_options) -> tuple[ProducerRun, FakeProducer, Summary]:
+    config = load_config({"seed": 1, "customers": 100, "progress": False, **flags}, {})
+    made: list[FakeProducer] = []
+
+    def factory(settings):
+        made.append(FakeProducer(settings, **fake_options))
+        return made[0]
+
+    run = ProducerRun(config, producer_factory=factory, schema_lookup=lambda _c, _v: SCHEMA_ID)
+    run.start()
+    summary = run.run()
+    return run, made[0], summary
+
+
+def test_every_event_is_accounted_and_valid():
+    _, fake, summary = _run({"count": 5_000})
+    assert (summary.produced, summary.delivered, summary.failed) == (5_000, 5_000, 0)
+    assert summary.complete
+    assert set(json.loads(summary.to_json())) == {
+        "produced",
+        "delivered",
+        "failed",
+        "seconds",
+        "rate",
+    }
+    cv = packaged_contract().latest
+    for topic, value, key in fake.sent[:500]:
+        assert topic == "bank_txn_stream"
+        assert wire.split_header(value)[0] == SCHEMA_ID
+        assert wire.decode(value, cv.parsed)["customer_id"].encode() == key
+    # Idempotent, acks=all, compressed: the settings the issue promises.
+    assert fake.settings["enable.idempotence"] is True
+    assert fake.settings["acks"] == "all"
+    assert fake.settings["compression.type"] != "none"
+
+
+def test_failed_deliveries_are_counted_and_make_the_run_incomplete():
+    _, _fake, summary = _run({"count": 5_000}, fail_every=100)
+    assert (summary.produced, summary.delivered, summary.failed) == (5_000, 4_950, 50)
+    assert not summary.complete
+
+
+def test_a_full_queue_pushes_back_without_losing_events():
+    _, fake, summary = _run({"count": 3_000}, capacity=250)
+    assert fake.buffer_errors > 0
+    assert summary.delivered == summary.produced == 3_000
+
+
+def test_unconfirmed_events_are_purged_after_the_flush_bound_and_count_as_failed():
+    t = time.monotonic()
+    _, _fake, summary = _run({"count": 1_000, "flush_timeout": 0.3}, deliver=False)
+    assert time.monotonic() - t < 5
+    assert (summary.produced, summary.delivered, summary.failed) == (1_000, 0, 1_000)
+
+
+def test_a_fatal_kafka_error_stops_generation():
+    run, _fake, summary = _run({}, fatal_after=3_000)
+    assert run.fatal_error is not None
+    assert summary.produced < 100_000 and summary.complete
+
+
+def test_a_refused_event_stops_the_run_with_everything_accepted_accounted():
+    run, _, summary = _run({"count": 10_000}, refuse_after=2_500)
+    assert "produce refused an event" in run.fatal_error
+    assert (summary.produced, summary.delivered, summary.failed) == (2_500, 2_500, 0)
+
+
+def test_stop_request_flushes_what_was_produced():
+    config = load_config({"seed": 1, "customers": 50, "progress": False}, {})
+    run = ProducerRun(config, producer_factory=FakeProducer, schema_lookup=lambda _c, _v: SCHEMA_ID)
+    run.start()
+    threading.Timer(0.3, run.request_stop).start()
+    summary = run.run()
+    assert summary.produced > 0 and summary.complete
+
+
+def test_rate_is_held_by_the_schedule():
+    _, _fake, summary = _run({"rate": 4_000.0, "duration": 1.0})
+    assert abs(summary.produced - 4_000) <= 4_000 * 0.05
+
+
+def test_simulated_clock_spaces_events_by_rate():
+    start = "2026-01-31T09:00:00Z"
+    _, fake, _summary = _run({"count": 50, "start_time": start, "rate": 1_000.0})
+    cv = packaged_contract().latest
+    stamps = [wire.decode(v, cv.parsed)["timestamp"] for _t, v, _k in fake.sent]
+    base = stamps[0]
+    assert base.isoformat() == "2026-01-31T09:00:00+00:00"
+    assert [(s - base).total_seconds() * 1000 for s in stamps] == list(range(50))
+
+
+def test_unreachable_broker_and_missing_topic_are_sentences():
+    with pytest.raises(BrokerUnavailableError, match=r"could not be reached within 8 s"):
+        _run({"count": 1}, unreachable=True)
+    with pytest.raises(TopicNotFoundError, match="Topic bank_txn_stream does not exist"):
+        _run({"count": 1}, topics={"other": 3})
+
+
+def test_pacer_schedule():
+    p = Pacer(100.0, t0=10.0)
+    assert p.due(10.0) == 1
+    assert p.due(10.5) == 51
+    assert p.wait(51, 10.5) == pytest.approx(0.01)
+    assert p.wait(10, 10.5) == 0
+
+
+def test_progress_line_only_when_enabled():
+    shown, hidden = io.StringIO(), io.StringIO()
+    Progress(shown, True).update(1.0, 1.0, 10, 8, 1, force=True)
+    Progress(hidden, False).update(1.0, 1.0, 10, 8, 1, force=True)
+    assert shown.getvalue().startswith("\r") and "in flight 1" in shown.getvalue()
+    assert hidden.getvalue() == ""
+
+
+def test_signals_stop_then_force():
+    calls = []
+    run = SimpleNamespace(
+        request_stop=lambda: calls.append("stop"), force_stop=lambda: calls.append("force")
+    )
+    with stop_on_signals(run):
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    assert calls == ["stop", "force"]
