@@ -28,7 +28,15 @@ from .writer_schemas import IdVerdict
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-__all__ = ["REASONS", "classify", "finish", "header_columns", "lean_schema", "unresolved_ids"]
+__all__ = [
+    "INTERNAL_REASONS",
+    "REASONS",
+    "classify",
+    "finish",
+    "header_columns",
+    "lean_schema",
+    "tally",
+]
 
 REASONS = (
     "EMPTY_VALUE",
@@ -41,6 +49,8 @@ REASONS = (
 )
 _SUSPECT = "_SUSPECT"  # internal: settled by the Python fallback, never written
 _UNRESOLVED = "_UNRESOLVED"  # internal: an id outside the subject, judged after decoding
+# Placeholders that `finish` replaces; never written to an output.
+INTERNAL_REASONS = frozenset({_SUSPECT, _UNRESOLVED})
 
 
 def header_columns(raw: DataFrame) -> DataFrame:
@@ -160,9 +170,13 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
         df = df.withColumn(
             written, F.when(hit, from_avro(body, writer_str, {"mode": "PERMISSIVE"}))
         )
-        projected = from_avro(
-            body, writer_str, {"mode": "PERMISSIVE", "avroSchema": reader_schema_str}
-        )
+        if json.loads(writer_str) == reader:
+            # Written with the job's own version (the common case): decoding once is enough.
+            projected = F.col(written)
+        else:
+            projected = from_avro(
+                body, writer_str, {"mode": "PERMISSIVE", "avroSchema": reader_schema_str}
+            )
         event = (F.when if event is None else event.when)(hit, projected)
         failed = (F.when if failed is None else failed.when)(
             hit, _decode_failed(F.col(written), json.loads(writer_str))
@@ -237,12 +251,26 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     )
 
 
-def unresolved_ids(classified: DataFrame) -> list[int]:
-    """Schema ids of the batch that are not registered under the subject (usually none)."""
+def tally(classified: DataFrame) -> tuple[dict[str | None, int], list[int]]:
+    """One pass over the classified batch: rows per reason (None = good) and the schema ids
+    that are not registered under the subject (usually none)."""
     from pyspark.sql import functions as F
 
-    rows = classified.where(F.col("reason") == _UNRESOLVED).select("schema_id").distinct().collect()
-    return sorted(r[0] for r in rows)
+    rows = (
+        classified.groupBy(
+            "reason",
+            F.when(F.col("reason") == _UNRESOLVED, F.col("schema_id")).alias("unresolved_id"),
+        )
+        .count()
+        .collect()
+    )
+    counts: dict[str | None, int] = {}
+    ids = set()
+    for r in rows:
+        counts[r["reason"]] = counts.get(r["reason"], 0) + r["count"]
+        if r["unresolved_id"] is not None:
+            ids.add(r["unresolved_id"])
+    return counts, sorted(ids)
 
 
 def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
@@ -301,7 +329,7 @@ def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
     suspects = fixed.filter(F.col("reason") == _SUSPECT)
     others = fixed.filter((F.col("reason") != _SUSPECT) | F.col("reason").isNull())
     settled = (
-        suspects.withColumn("_judged", judge_udf(F.col("schema_id"), F.col("_body")))
+        suspects.withColumn("_judged", judge_udf(F.col("schema_id"), F.expr("substring(value, 6)")))
         .withColumn("reason", F.col("_judged.reason"))
         .withColumn("detail", F.col("_judged.detail"))
         .withColumn("event", F.when(F.col("reason").isNull(), F.col("event")))

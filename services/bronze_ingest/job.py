@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 
 from .config import BronzeConfig
-from .decode import classify, finish, unresolved_ids
+from .decode import INTERNAL_REASONS, classify, finish, tally
 from .writer_schemas import WriterSchemaResolver
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class BronzeJob:
             raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
             verdicts = self.resolver.subject_verdicts()
             classified = self._classified(raw, verdicts)
-            extra = unresolved_ids(classified)
+            counts, extra = tally(classified)
             if extra:
                 judged = self.resolver.resolve(extra)
                 if any(v.schema_str for v in judged.values()):
@@ -112,9 +112,16 @@ class BronzeJob:
                     classified.unpersist()
                     verdicts = self.resolver.subject_verdicts()
                     classified = self._classified(raw, verdicts)
-                    judged = self.resolver.resolve(unresolved_ids(classified))
+                    counts, extra = tally(classified)
+                    judged = self.resolver.resolve(extra)
                 verdicts = {**verdicts, **judged}
             settled = finish(classified, verdicts)
+            if counts.keys() & INTERNAL_REASONS:
+                # Rare: the final reasons are only known after `finish`; count them again.
+                counts = {
+                    r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()
+                }
+            counts = {(k or "BRONZE"): v for k, v in counts.items()}
             # One ingest time per batch, fixed on the driver: bronze and quarantine rows of a
             # batch agree on it, and so do the date/hour partitions derived from it (UTC).
             now = datetime.now(UTC).replace(tzinfo=None)
@@ -122,10 +129,6 @@ class BronzeJob:
                 "ingest_ts": F.lit(now).cast("timestamp"),
                 "date": F.lit(now.strftime("%Y-%m-%d")),
                 "hour": F.lit(now.hour),
-            }
-            counts = {
-                (r["reason"] or "BRONZE"): r["count"]
-                for r in settled.groupBy("reason").count().collect()
             }
             bronze_df = settled.where(F.col("reason").isNull()).select(
                 "event.*",
@@ -180,7 +183,6 @@ class BronzeJob:
                 "offset",
                 "timestamp",
                 "schema_id",
-                "_body",
                 "reason",
                 "detail",
                 "event",
