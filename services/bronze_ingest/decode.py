@@ -314,6 +314,7 @@ def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
         T.StructType(
             [T.StructField("reason", T.StringType()), T.StructField("detail", T.StringType())]
         ),
+        useArrow=False,  # a handful of rows: Arrow (and pandas) would only add weight
     )
     reason, detail = F.col("reason"), F.col("detail")
     if rejected:

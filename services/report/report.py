@@ -1,0 +1,149 @@
+"""Assemble and render the data-volume report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .kafka_stats import TopicStats, topic_stats
+from .lake import OutputStats, checkpoint_offsets, output_stats
+
+__all__ = ["Report", "build_report", "render_text"]
+
+
+@dataclass
+class Report:
+    """Every figure of the table; :meth:`as_json` gives the documented JSON keys."""
+
+    topic: str
+    lake: Path
+    kafka: TopicStats
+    bronze: OutputStats
+    quarantine: OutputStats
+    committed_offsets: dict[int, int] | None
+
+    @property
+    def lag(self) -> dict[int, int]:
+        """End offset minus the bronze job's committed offset, per partition."""
+        committed = self.committed_offsets or {}
+        return {
+            p: end - committed.get(p, self.kafka.start_offsets.get(p, 0))
+            for p, end in self.kafka.end_offsets.items()
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        lag = self.lag
+        return {
+            "topic": self.topic,
+            "lake": str(self.lake),
+            "topic_bytes": self.kafka.bytes_on_disk,
+            "topic_messages": {str(p): n for p, n in self.kafka.messages.items()},
+            "topic_messages_total": sum(self.kafka.messages.values()),
+            "bronze_rows": self.bronze.rows,
+            "bronze_bytes": self.bronze.bytes,
+            "bronze_files": self.bronze.files,
+            "avg_file_bytes": self.bronze.avg_file_bytes,
+            "min_file_bytes": self.bronze.min_file_bytes,
+            "max_file_bytes": self.bronze.max_file_bytes,
+            "quarantine_rows": self.quarantine.rows,
+            "quarantine_by_reason": self.quarantine.by_reason,
+            "quarantine_bytes": self.quarantine.bytes,
+            "quarantine_files": self.quarantine.files,
+            "uncommitted_files": self.bronze.uncommitted_files + self.quarantine.uncommitted_files,
+            "uncommitted_bytes": self.bronze.uncommitted_bytes + self.quarantine.uncommitted_bytes,
+            "lag": {
+                "partitions": {str(p): n for p, n in lag.items()},
+                "total": sum(lag.values()),
+                "checkpoint_found": self.committed_offsets is not None,
+            },
+        }
+
+
+def build_report(
+    *,
+    bootstrap: str,
+    topic: str,
+    lake: Path,
+    checkpoint: Path | None = None,
+    kafka_log_dir: Path | None = None,
+) -> Report:
+    """Read the broker, the lake's committed files and the job's checkpoint."""
+    checkpoint = checkpoint or lake / "_checkpoints" / "bronze_ingest"
+    offsets = checkpoint_offsets(checkpoint) if checkpoint.is_dir() else None
+    return Report(
+        topic=topic,
+        lake=lake,
+        kafka=topic_stats(bootstrap, topic, kafka_log_dir),
+        bronze=output_stats(lake / "bronze"),
+        quarantine=output_stats(lake / "quarantine", reasons=True),
+        committed_offsets=None if offsets is None else offsets.get(topic, {}),
+    )
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return "unknown"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def render_text(r: Report) -> str:
+    """The report's table, as the project report printed it, plus what it could not show."""
+    j = r.as_json()
+    lag = j["lag"]
+    per_part = ", ".join(f"p{p}={n:,}" for p, n in lag["partitions"].items())
+    rows = [
+        (
+            "Kafka topic size",
+            f"{_size(j['topic_bytes'])} ({j['topic_messages_total']:,} messages "
+            f"in {len(j['topic_messages'])} partitions)",
+        ),
+        ("Bronze Parquet size", _size(j["bronze_bytes"])),
+        ("Number of Parquet files", f"{j['bronze_files']:,}"),
+        (
+            "Average file size",
+            f"{_size(j['avg_file_bytes'])} (min {_size(j['min_file_bytes'])}, "
+            f"max {_size(j['max_file_bytes'])})",
+        ),
+        ("Bronze rows", f"{j['bronze_rows']:,}"),
+        (
+            "Quarantined rows",
+            f"{j['quarantine_rows']:,}"
+            + (
+                " (" + ", ".join(f"{k}={v:,}" for k, v in j["quarantine_by_reason"].items()) + ")"
+                if j["quarantine_by_reason"]
+                else ""
+            ),
+        ),
+        (
+            "Lag (offsets)",
+            f"{lag['total']:,} ({per_part})"
+            + ("" if lag["checkpoint_found"] else " - no bronze checkpoint yet"),
+        ),
+    ]
+    width = max(len(k) for k, _ in rows)
+    out = [
+        f"Data volume: topic {r.topic} -> {r.lake}",
+        "",
+        f"| {'Metric':<{width}} | Value",
+        f"|{'-' * (width + 2)}|{'-' * 40}",
+    ]
+    out += [f"| {k:<{width}} | {v}" for k, v in rows]
+    if j["uncommitted_files"]:
+        out.append("")
+        out.append(
+            f"Not counted: {j['uncommitted_files']} uncommitted file(s), "
+            f"{_size(j['uncommitted_bytes'])}, left by attempts that did not commit (Spark "
+            "readers ignore them)."
+        )
+    if j["topic_bytes"] is None:
+        out.append("")
+        out.append(
+            "Topic size needs the broker's log directory: pass --kafka-log-dir or "
+            "--state-dir of `txn-platform`."
+        )
+    return "\n".join(out)

@@ -1,0 +1,86 @@
+"""`txn-report` agrees with Spark on the same lake, ignores uncommitted files, measures lag."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from bronze_ingest.config import BronzeConfig
+from bronze_ingest.job import BronzeJob
+from tests.conftest import create_topic
+from txn_contract import packaged_contract, wire
+from txn_contract.strategies import avro_records
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = packaged_contract()
+BIN = Path(sys.executable).parent
+
+
+def _report(platform, lake: Path, topic: str) -> dict:
+    env = {**os.environ, **platform.env()}
+    args = [str(BIN / "txn-report"), "--lake", str(lake), "--topic", topic, "--format", "json"]
+    if platform.state_dir:
+        args += ["--state-dir", str(platform.state_dir)]
+    res = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def _produce(platform, topic: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": platform.bootstrap_servers})
+    for v in values:
+        producer.produce(topic, key=b"k", value=v)
+    assert producer.flush(30) == 0
+
+
+def test_report_agrees_with_spark_and_ignores_leftovers(
+    spark, platform, registered_contract, tmp_path
+):
+    topic = f"report_{uuid.uuid4().hex[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
+    record = avro_records(2).example()
+    good = [wire.encode(record, CONTRACT.latest.parsed, registered_contract[2])] * 500
+    _produce(platform, topic, [*good, b"", b"\x00\x01", b'{"a": 1}'])
+
+    lake = tmp_path / "lake"
+    cfg = BronzeConfig(
+        lake=lake,
+        bootstrap_servers=platform.bootstrap_servers,
+        registry_url=platform.registry_url,
+        topic=topic,
+        subject="bank_txn_stream-value",
+        available_now=True,
+    ).validated()
+    BronzeJob(cfg, spark, CONTRACT.latest.schema_str).run(emit=print)
+
+    # A killed attempt leaves a file that no batch committed: never data.
+    committed = next((lake / "bronze").rglob("*.parquet"))
+    shutil.copy(committed, committed.with_name("part-99999-leftover.c000.snappy.parquet"))
+
+    report = _report(platform, lake, topic)
+    assert report["bronze_rows"] == spark.read.parquet(str(lake / "bronze")).count() == 500
+    assert report["quarantine_rows"] == spark.read.parquet(str(lake / "quarantine")).count() == 3
+    assert report["quarantine_by_reason"] == {
+        "EMPTY_VALUE": 1,
+        "SHORT_HEADER": 1,
+        "BAD_MAGIC_BYTE": 1,
+    }
+    assert report["uncommitted_files"] == 1
+    assert report["bronze_files"] == len(spark.read.parquet(str(lake / "bronze")).inputFiles())
+    assert report["bronze_bytes"] > 0 and report["avg_file_bytes"] > 0
+    assert report["lag"]["total"] == 0 and report["lag"]["checkpoint_found"]
+    assert report["topic_messages_total"] == 503
+    if platform.state_dir:
+        assert report["topic_bytes"] > 0
+
+    _produce(platform, topic, good[:7])
+    assert _report(platform, lake, topic)["lag"]["total"] == 7
