@@ -1,22 +1,76 @@
 #!/usr/bin/env bash
-# `make demo`: the pipeline on the embedded default. Each step announces itself.
+# `make demo`: the whole pipeline on the embedded default (local Kafka + registry + Spark).
+#   RATE=3000 DURATION=60 TRIGGER=10s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
+# Each step announces itself; KEEP=1 leaves the platform up and says how to reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
-STATE_DIR=${TXN_STATE_DIR:-$PWD/.local}
+BIN=$PWD/.venv/bin
+STATE_DIR=$(realpath -m "${STATE_DIR:-.local}")
+LAKE=$(realpath -m "${LAKE:-$STATE_DIR/lake}")
+RATE=${RATE:-3000}
+DURATION=${DURATION:-60}
+TRIGGER=${TRIGGER:-10s}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
+BRONZE_PID=""
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 cleanup() {
-  if [ "${KEEP:-0}" = "1" ]; then
-    step "KEEP=1: the platform stays up; reach it with: . $STATE_DIR/platform.env ; stop it with: $BIN/txn-platform down --state-dir $STATE_DIR"
-  else
-    step "Stopping the local platform"
-    $BIN/txn-platform down --state-dir "$STATE_DIR"
+  status=$?
+  if [ -n "$BRONZE_PID" ] && kill -0 "$BRONZE_PID" 2>/dev/null; then
+    step "Stopping bronze-ingest"
+    kill -TERM "$BRONZE_PID" 2>/dev/null || true
+    wait "$BRONZE_PID" 2>/dev/null || true
   fi
+  if [ "${KEEP:-0}" = "1" ]; then
+    step "KEEP=1: the platform stays up. Reach it with:  set -a; . $STATE_DIR/platform.env; set +a
+    Stop it with:  $BIN/txn-platform down --state-dir $STATE_DIR"
+  else
+    step "Stopping the local platform (KEEP=1 leaves it up)"
+    "$BIN/txn-platform" down --state-dir "$STATE_DIR" || true
+  fi
+  exit "$status"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-step "Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
-$BIN/txn-platform up --state-dir "$STATE_DIR" >/dev/null
-step "Platform status"
-$BIN/txn-platform status --state-dir "$STATE_DIR"
+step "1/6 Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
+"$BIN/txn-platform" up --state-dir "$STATE_DIR" >/dev/null
+set -a; . "$STATE_DIR/platform.env"; set +a
+"$BIN/txn-platform" status --state-dir "$STATE_DIR"
+
+step "2/6 Checking and registering the contract (producers never auto-register)"
+"$BIN/txn-contract" check
+"$BIN/txn-contract" register
+
+step "3/6 Starting bronze-ingest (trigger $TRIGGER) into $LAKE; log: $STATE_DIR/logs/bronze.log"
+mkdir -p "$STATE_DIR/logs"
+"$BIN/bronze-ingest" --lake "$LAKE" --trigger "$TRIGGER" --master 'local[2]' \
+  >>"$STATE_DIR/logs/bronze.log" 2>&1 &
+BRONZE_PID=$!
+for _ in $(seq 1 120); do
+  grep -q "started: topic" "$STATE_DIR/logs/bronze.log" 2>/dev/null && break
+  kill -0 "$BRONZE_PID" 2>/dev/null || { tail -20 "$STATE_DIR/logs/bronze.log" >&2; exit 1; }
+  sleep 1
+done
+grep -q "started: topic" "$STATE_DIR/logs/bronze.log" || { echo "bronze-ingest did not start" >&2; exit 1; }
+
+step "4/6 Producing for ${DURATION}s at ${RATE} events/s (txn-producer)"
+"$BIN/txn-producer" --rate "$RATE" --duration "$DURATION"
+
+step "5/6 Waiting for bronze to catch up (lag 0, at most ${DRAIN_TIMEOUT}s)"
+deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
+while :; do
+  lag=$("$BIN/txn-report" --lake "$LAKE" --format json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["lag"]["total"])')
+  printf '    lag: %s offsets\n' "$lag" >&2
+  [ "$lag" = "0" ] && break
+  [ "$(date +%s)" -lt "$deadline" ] || { echo "bronze did not catch up in ${DRAIN_TIMEOUT}s" >&2; exit 1; }
+  kill -0 "$BRONZE_PID" 2>/dev/null || { tail -20 "$STATE_DIR/logs/bronze.log" >&2; exit 1; }
+  sleep 5
+done
+kill -TERM "$BRONZE_PID"
+wait "$BRONZE_PID"
+BRONZE_PID=""
+grep -E "^\[bronze-ingest\] (batch|stopped)" "$STATE_DIR/logs/bronze.log" | tail -5 >&2
+
+step "6/6 The report (txn-report)"
+"$BIN/txn-report" --lake "$LAKE"

@@ -27,7 +27,8 @@ def topic_stats(bootstrap: str, topic: str, log_dir: Path | None) -> TopicStats:
     """Offsets from the broker; size from ``log_dir`` (the broker's ``log.dirs``) when given.
 
     The Kafka protocol's DescribeLogDirs is not exposed by confluent-kafka's Python client, so
-    the size is read from the log directory of the local platform, as ``du`` would.
+    the size is read from the log directory of the local platform: the bytes of its segment
+    (``.log``) files, what the project report called the topic's size.
     """
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -60,7 +61,7 @@ def topic_stats(bootstrap: str, topic: str, log_dir: Path | None) -> TopicStats:
             f.stat().st_size
             for d in log_dir.glob(f"{topic}-*")
             if d.name.rsplit("-", 1)[-1].isdigit()
-            for f in d.iterdir()
-            if f.is_file()
+            # Segment data only: index files are preallocated (10 MB each) and would swamp it.
+            for f in d.glob("*.log")
         )
     return TopicStats(starts, ends, size)
