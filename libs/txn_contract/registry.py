@@ -66,7 +66,8 @@ def _call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None
     except transport_errors() as exc:
         raise RegistryUnavailableError(
             f"The schema registry at {url} could not be reached while {what} "
-            f"({type(exc).__name__}: {exc}); check SCHEMA_REGISTRY_URL or --schema-registry-url.",
+            f"({type(exc).__name__}: {exc}); check the registry URL (SCHEMA_REGISTRY_URL or the "
+            "command's registry flag).",
             subject=subject,
         ) from exc
 

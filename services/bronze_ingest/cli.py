@@ -165,10 +165,12 @@ def cli(
     from .job import BronzeJob, install_signal_handlers
     from .session import build_session
 
-    _emit(
-        f"starting Spark ({cfg.master}); Kafka {cfg.bootstrap_servers}, registry {cfg.registry_url}"
-    )
+    _emit("starting Spark")
     spark = build_session(master=cfg.master, driver_memory=cfg.driver_memory)
+    _emit(
+        f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
+        f"registry {cfg.registry_url}"
+    )
     job = BronzeJob(cfg, spark, packaged_contract().latest.schema_str)
     install_signal_handlers(job, _emit)
     totals = job.run(_emit)
