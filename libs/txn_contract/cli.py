@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
-from .errors import ConfigError, SchemaFileError, TxnError
+from .errors import ConfigError, RegistryError, SchemaFileError, TxnError
 
 __all__ = ["main"]
 
@@ -178,11 +178,14 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
 
     registry_verdicts = []
     if registry_url:
-        registry_verdicts = [
-            _registry_verdict(registry_url, file, new, [s for _, s in prev], lvl)
-            for file, new, prev, lvl in results
-            if prev
-        ]
+        try:
+            registry_verdicts = [
+                _registry_verdict(registry_url, file, new, [s for _, s in prev], lvl)
+                for file, new, prev, lvl in results
+                if prev
+            ]
+        except RegistryError as exc:  # unreachable: no verdict, the tool could not judge
+            raise ConfigError("--registry", f"no verdict from the registry: {exc}") from exc
 
     offline_ok = not violations_out and not immutability
     registry_ok = all(v["compatible"] for v in registry_verdicts)
@@ -208,6 +211,7 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
             click.echo(
                 f"{v['file']}: registry {registry_url} says "
                 f"{'compatible' if v['compatible'] else 'INCOMPATIBLE'} at {v['level']}"
+                + (f" ({v['detail']})" if v["detail"] else "")
             )
         judged = len(results)
         summary = f"{judged} schema(s) checked at {policy_level or results[0][3]}: " + (
@@ -273,43 +277,86 @@ def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
 
 
 def _registry_verdict(url: str, file: str, new, previous: list, level: str) -> dict:
-    """Register ``previous`` under a scratch subject at ``level`` and test ``new`` against it."""
+    """Register ``previous`` under a scratch subject at ``level`` and test ``new`` against it.
+
+    A registry that answers HTTP 422 to the test refuses to judge a schema it holds invalid
+    (e.g. a field whose aliases match two earlier fields); it would refuse to register it too,
+    so that is an incompatible verdict with the registry's reason. Any other registry error
+    means there is no verdict: :class:`ConfigError` (exit 2) with one sentence.
+    """
     from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     from .registry import _call, registry_client
 
     client = registry_client(url)
     subject = f"txn-contract-check-{uuid.uuid4().hex[:12]}"
+    detail = None
     try:
-        for i, schema in enumerate(previous):
-            _call(
-                "registering a scratch version",
-                url,
-                lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
-            )
-            if i == 0:
+        try:
+            for i, schema in enumerate(previous):
                 _call(
-                    "setting scratch level", url, lambda: client.set_compatibility(subject, "NONE")
+                    "registering a scratch version",
+                    url,
+                    lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
                 )
-        _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
-        ok = _call(
-            "testing compatibility",
-            url,
-            lambda: (
-                client.test_compatibility(subject, Schema(json.dumps(new), "AVRO"), "latest")
-                if not level.endswith("TRANSITIVE")
-                else client.test_compatibility_all_versions(
-                    subject, Schema(json.dumps(new), "AVRO")
-                )
-            ),
-        )
+                if i == 0:
+                    _call(
+                        "setting scratch level",
+                        url,
+                        lambda: client.set_compatibility(subject, "NONE"),
+                    )
+            _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
+        except SchemaRegistryError as exc:
+            raise _no_verdict(url, f"registering the previous schemas of {file}", exc) from exc
+        try:
+            ok = _call(
+                "testing compatibility",
+                url,
+                lambda: (
+                    client.test_compatibility(subject, Schema(json.dumps(new), "AVRO"), "latest")
+                    if not level.endswith("TRANSITIVE")
+                    else client.test_compatibility_all_versions(
+                        subject, Schema(json.dumps(new), "AVRO")
+                    )
+                ),
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code != 422:
+                raise _no_verdict(url, f"testing {file}", exc) from exc
+            ok, detail = False, f"HTTP 422: {exc.error_message}"
     finally:
         try:
             client.delete_subject(subject)
             client.delete_subject(subject, permanent=True)
         except Exception:  # noqa: BLE001 - scratch cleanup must not hide the verdict
             _log(f"could not delete scratch subject {subject}")
-    return {"file": file, "compatible": bool(ok), "level": level, "registry": url}
+    return {
+        "file": file,
+        "compatible": bool(ok),
+        "level": level,
+        "registry": url,
+        "detail": detail,
+    }
+
+
+def _no_verdict(url: str, what: str, exc) -> ConfigError:
+    """The registry failed, so it gave no verdict: the tool could not judge (exit 2)."""
+    answer = f"HTTP {exc.http_status_code}"
+    if exc.error_code not in (None, -1):
+        answer += f", error {exc.error_code}"
+    if exc.error_message:
+        answer += f" ({exc.error_message})"
+    hint = (
+        "; is the URL a Confluent-compatible registry API "
+        "(e.g. http://127.0.0.1:8081/apis/ccompat/v7)?"
+        if exc.http_status_code == 404
+        else ""
+    )
+    return ConfigError(
+        "--registry",
+        f"the registry at {url} gave no verdict: it answered {answer} while {what}{hint}",
+    )
 
 
 @cli.command()

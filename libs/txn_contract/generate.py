@@ -156,10 +156,21 @@ def _render_model(contract: Contract, contracts_dir: Path) -> str:
         if keyword.iskeyword(name):
             raise SchemaFileError(latest.path, f"field {name!r} is a Python keyword")
         py = _py_type(f["type"], enums, latest.path)
-        if isinstance(f["type"], dict) and f["type"].get("type") == "enum":
-            enum_defaults[f["type"]["name"]] = f["type"].get("default", "")
-            enum_docs[f["type"]["name"]] = f["type"].get("doc", "")
+        for enum in _enum_definitions(f["type"]):
+            enum_defaults[enum["name"]] = enum.get("default", "")
+            # an empty docstring would fail the lint the generated module is held to
+            enum_docs[enum["name"]] = enum.get("doc") or f"Symbols of {enum['name']}."
         fields.append((name, py, f.get("doc", ""), "default" in f, f.get("default")))
+    # Fields every released version has; the others are absent from older versions' records.
+    in_every_version = set.intersection(*(set(v.field_names) for v in contract.versions))
+    defaults = {
+        name: _default_literal(name, f_type, default, enums, latest.path)
+        for (name, _py, _doc, has_default, default), f_type in zip(
+            fields, [f["type"] for f in schema["fields"]], strict=True
+        )
+        if has_default
+    }
+    needs_factory = any(d.startswith("field(") for d in defaults.values())
 
     digest = hashlib.sha256(latest.schema_str.encode()).hexdigest()[:16]
     try:
@@ -177,7 +188,9 @@ def _render_model(contract: Contract, contracts_dir: Path) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from dataclasses import dataclass",
+        "from dataclasses import dataclass, field"
+        if needs_factory
+        else "from dataclasses import dataclass",
         "from datetime import datetime",
         "from decimal import Decimal",
         "from enum import StrEnum",
@@ -216,8 +229,8 @@ def _render_model(contract: Contract, contracts_dir: Path) -> str:
         lines += [
             "",
             f"class {enum_name}(StrEnum):",
-            f'    """{enum_docs.get(enum_name, "")}"""'
-            if len(enum_docs.get(enum_name, "")) < 80
+            f'    """{enum_docs[enum_name]}"""'
+            if len(enum_docs[enum_name]) < 80
             else '    """\n' + _wrap(enum_docs[enum_name], "    ") + '\n    """',
             "",
             *[f'    {s} = "{s}"' for s in symbols],
@@ -236,19 +249,33 @@ def _render_model(contract: Contract, contracts_dir: Path) -> str:
     for name, _py, doc, _has_default, _default in fields:
         lines.append(_wrap_hanging(f"{name}: {doc}", "        ", "            "))
     lines += ['    """', ""]
-    for name, py, _doc, has_default, default in fields:
+    for name, py, _doc, has_default, _default in fields:
         if has_default:
-            lines.append(f"    {name}: {py} = {default!r}")
+            lines.append(f"    {name}: {py} = {defaults[name]}")
         else:
             lines.append(f"    {name}: {py}")
     enum_fields = [n for n, py, *_ in fields if py.removesuffix(" | None") in enums]
+    nullable = {n for n, py, *_ in fields if py.endswith(" | None")}
+
+    def guards(n: str, container: str, value: str) -> list[str]:
+        # older released versions lack a later field; a nullable one may hold None
+        return [f"{json.dumps(n)} in {container}"] * (n not in in_every_version) + [
+            f"{value} is not None"
+        ] * (n in nullable)
+
     lines += [
         "",
         "    def to_avro(self, version: int = LATEST_VERSION) -> dict[str, Any]:",
         '        """The record as fastavro writes it for released ``version`` (later fields dropped)."""',
         "        names = FIELDS_BY_VERSION[version]",
         "        out = {name: getattr(self, name) for name in names}",
-        *[f"        out[{json.dumps(n)}] = self.{n}.value" for n in enum_fields],
+        *[
+            line
+            for n in enum_fields
+            for line in _guarded(
+                guards(n, "names", f"self.{n}"), f"out[{json.dumps(n)}] = self.{n}.value"
+            )
+        ],
         "        return out",
         "",
         "    @classmethod",
@@ -256,13 +283,70 @@ def _render_model(contract: Contract, contracts_dir: Path) -> str:
         '        """Build from a record decoded with the latest schema as reader."""',
         "        values = dict(record)",
         *[
-            f"        values[{json.dumps(n)}] = {_enum_of(n, fields, enums)}(values[{json.dumps(n)}])"
+            line
             for n in enum_fields
+            for line in _guarded(
+                guards(n, "values", f"values[{json.dumps(n)}]"),
+                f"values[{json.dumps(n)}] = {_enum_of(n, fields, enums)}(values[{json.dumps(n)}])",
+            )
         ],
         "        return cls(**values)",
         "",
     ]
     return "\n".join(lines)
+
+
+def _guarded(conditions: list[str], statement: str) -> list[str]:
+    """``statement`` as a line of a method body, under ``if`` the conditions when there are any."""
+    if not conditions:
+        return [f"        {statement}"]
+    return [f"        if {' and '.join(conditions)}:", f"            {statement}"]
+
+
+def _enum_definitions(avro_type: Any) -> list[dict[str, Any]]:
+    """Enum definitions inside a field's type (directly, or in a union, array or map)."""
+    if isinstance(avro_type, list):
+        return [e for branch in avro_type for e in _enum_definitions(branch)]
+    if not isinstance(avro_type, dict):
+        return []
+    if avro_type.get("type") == "enum":
+        return [avro_type]
+    if avro_type.get("type") in ("array", "map"):
+        return _enum_definitions(avro_type.get("items", avro_type.get("values")))
+    return []
+
+
+def _default_literal(
+    name: str, avro_type: Any, default: Any, enums: dict[str, list[str]], where: str
+) -> str:
+    """The Python expression of a field's Avro default, typed as the generated class types it.
+
+    Avro writes a default in the JSON of the type (of the first union branch): an enum symbol
+    as a string, bytes as a string of code points 0-255. The class holds an enum member, bytes,
+    and (dataclasses refusing mutable defaults) a fresh list or dict per instance.
+    """
+    if default is None:
+        return "None"
+    branch = avro_type[0] if isinstance(avro_type, list) else avro_type
+    if isinstance(branch, dict) and branch.get("logicalType"):
+        raise SchemaFileError(
+            where,
+            f"field {name!r}: a non-null default on a {branch['logicalType']} field is not "
+            "supported by the generator; make the field nullable with default null",
+        )
+    kind = branch.get("type") if isinstance(branch, dict) else branch
+    enum_name = (
+        branch.get("name")
+        if kind == "enum"
+        else (branch if isinstance(branch, str) and branch in enums else None)
+    )
+    if enum_name:
+        return f"{enum_name}.{default}"
+    if kind == "bytes":
+        return repr(default.encode("latin-1"))
+    if isinstance(default, list | dict):
+        return f"field(default_factory=lambda: {default!r})"
+    return repr(default)
 
 
 def _enum_of(name: str, fields: list, enums: dict) -> str:
