@@ -6,18 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from txn_contract.errors import ConfigError
+from txn_contract.levels import LEVELS
 
 __all__ = ["COMPATIBILITY_LEVELS", "PlatformSettings", "default_state_dir"]
 
-COMPATIBILITY_LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
+COMPATIBILITY_LEVELS = LEVELS
 
 
 def default_state_dir() -> Path:

@@ -13,18 +13,9 @@ import click
 
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
 from .errors import ConfigError, RegistryError, SchemaFileError, TxnError
+from .levels import LEVELS as _LEVELS
 
 __all__ = ["main"]
-
-_LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
 
 
 def _log(msg: str) -> None:

@@ -95,18 +95,10 @@ import avro.errors
 import avro.schema
 
 from .errors import SchemaFileError
+from .levels import LEVELS
 
 __all__ = ["LEVELS", "Violation", "check_level", "load_schema_file", "reader_writer_violations"]
 
-LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
 
 TYPE_MISMATCH = "TYPE_MISMATCH"
 NAME_MISMATCH = "NAME_MISMATCH"
