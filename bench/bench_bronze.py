@@ -67,6 +67,10 @@ def _produce(topic: str, extra: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# Local mode: the executors share the driver's heap; 500k-row batches want more than 2g.
+DRIVER_MEMORY = "3g"
+
+
 def _bronze_cmd(lake: Path, topic: str, extra: list[str]) -> list[str]:
     return [
         str(BIN / "bronze-ingest"),
@@ -76,6 +80,8 @@ def _bronze_cmd(lake: Path, topic: str, extra: list[str]) -> list[str]:
         topic,
         "--master",
         "local[2]",
+        "--driver-memory",
+        DRIVER_MEMORY,
         *extra,
     ]
 
@@ -192,7 +198,13 @@ def main() -> int:
     ap.add_argument("--sustained-rate", type=int, default=0)
     ap.add_argument("--sustained-seconds", type=int, default=60)
     ap.add_argument("--trigger", default="10s")
+    ap.add_argument(
+        "--driver-memory",
+        default=DRIVER_MEMORY,
+        help="bronze-ingest --driver-memory (local mode: executors share it)",
+    )
     args = ap.parse_args()
+    globals()["DRIVER_MEMORY"] = args.driver_memory
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     with tempfile.TemporaryDirectory(prefix="bench-bronze-") as tmp:
         work = Path(tmp)

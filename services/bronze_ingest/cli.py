@@ -105,7 +105,14 @@ def _emit(msg: str) -> None:
     show_default=True,
     help="Spark master when not under spark-submit. Env: TXN_SPARK_MASTER.",
 )
-@click.option("--driver-memory", default="1g", show_default=True, help="Local driver memory.")
+@click.option(
+    "--driver-memory",
+    envvar="TXN_DRIVER_MEMORY",
+    default="2g",
+    show_default=True,
+    help="Driver memory in local mode, where executors share it; raise it with "
+    "--max-offsets-per-trigger above ~300k. Env: TXN_DRIVER_MEMORY.",
+)
 @click.option(
     "--registry-timeout",
     type=float,

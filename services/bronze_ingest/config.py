@@ -57,7 +57,7 @@ class BronzeConfig:
     available_now: bool = False
     master: str | None = "local[*]"
     registry_timeout_s: float = 300.0
-    driver_memory: str = "1g"
+    driver_memory: str = "2g"
 
     @property
     def bronze_path(self) -> Path:
