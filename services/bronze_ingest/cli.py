@@ -170,7 +170,11 @@ def cli(
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from .job import BronzeJob, install_signal_handlers
+    from .preflight import preflight
     from .session import build_session
+
+    contract = packaged_contract()
+    preflight(cfg, contract)
 
     _emit("starting Spark")
     spark = build_session(master=cfg.master, driver_memory=cfg.driver_memory)
@@ -178,7 +182,7 @@ def cli(
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
         f"registry {cfg.registry_url}"
     )
-    job = BronzeJob(cfg, spark, packaged_contract().latest.schema_str)
+    job = BronzeJob(cfg, spark, contract.latest.schema_str)
     install_signal_handlers(job, _emit)
     totals = job.run(_emit)
     _emit(

@@ -124,7 +124,9 @@ class BronzeJob:
             counts = {(k or "BRONZE"): v for k, v in counts.items()}
             # One ingest time per batch, fixed on the driver: bronze and quarantine rows of a
             # batch agree on it, and so do the date/hour partitions derived from it (UTC).
-            now = datetime.now(UTC).replace(tzinfo=None)
+            # Tz-aware: PySpark reads a naive datetime as local time, which would shift
+            # ingest_ts by the host's UTC offset away from date/hour.
+            now = datetime.now(UTC)
             ingest = {
                 "ingest_ts": F.lit(now).cast("timestamp"),
                 "date": F.lit(now.strftime("%Y-%m-%d")),
@@ -226,6 +228,13 @@ class BronzeJob:
         except Exception as exc:
             if self.failure is not None:
                 raise self.failure from exc
+            from pyspark.errors import StreamingQueryException
+
+            if isinstance(exc, StreamingQueryException):
+                raise TxnError(
+                    f"The bronze query failed: {_first_line(str(exc))} The checkpoint is intact: "
+                    "fix the cause and start the job again to resume."
+                ) from exc
             raise
         if query.exception() is not None:
             if self.failure is not None:

@@ -405,14 +405,18 @@ class ProducerRun:
                         try:
                             produce(topic, value, key)
                         except BufferError:
-                            # librdkafka's queue is full: serve reports until there is room.
-                            while True:
+                            # librdkafka's queue is full: serve reports until there is room,
+                            # unless asked to stop (a dead broker keeps the queue full for
+                            # message.timeout.ms); the event is then simply not produced.
+                            while not stop.is_set():
                                 poll(0.05)
                                 try:
                                     produce(topic, value, key)
                                     break
                                 except BufferError:
                                     continue
+                            else:
+                                break
                         queued += 1
                 except KafkaException as exc:
                     # The client refused the event itself (not a delivery failure): stop

@@ -20,7 +20,10 @@ _LOG_NAME = re.compile(r"^(\d+)(\.compact)?$")
 
 
 def _url_to_path(url: str) -> Path:
-    return Path(re.sub(r"^file:(//)?", "", url))
+    """``file:///a%20b/x.parquet`` -> ``/a b/x.parquet`` (the log stores escaped URIs)."""
+    from urllib.parse import unquote, urlparse
+
+    return Path(unquote(urlparse(url).path))
 
 
 def committed_files(output: Path) -> dict[Path, int]:

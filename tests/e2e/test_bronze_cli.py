@@ -177,3 +177,23 @@ def test_bad_config_is_one_sentence_before_spark_starts(tmp_path):
     )
     assert res.returncode == 2
     assert "--trigger" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_topic_and_wrong_registry_are_refused_before_spark(
+    platform, registered_contract, tmp_path
+):
+    env = {**os.environ, **platform.env()}
+    base = [str(BIN / "bronze-ingest"), "--lake", str(tmp_path)]
+    res = subprocess.run(
+        [*base, "--topic", "no_such_topic"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode == 2
+    assert "--topic" in res.stderr and "no_such_topic does not exist" in res.stderr
+    # The Confluent API root of Apicurio is .../apis/ccompat/v7; the bare host is a common slip.
+    root = platform.registry_url.removesuffix("/apis/ccompat/v7")
+    res = subprocess.run(
+        [*base, "--schema-registry-url", root], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert res.returncode != 0
+    assert "txn-contract register" in res.stderr and "/apis/ccompat/v7" in res.stderr
+    assert "Traceback" not in res.stderr
