@@ -25,6 +25,9 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
     kafka = KafkaService(settings)
     registry = RegistryService(settings)
     timings: dict[str, float] = {}
+    # Only what this call starts is stopped on failure: a service an earlier `up` left running
+    # stays up.
+    ours = [svc for svc in (kafka, registry) if not svc.running()]
     try:
         timings["kafka_ready_s"] = kafka.start(log)
         log(f"kafka: serving on {settings.bootstrap_servers}")
@@ -35,8 +38,8 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
         log(f"registry: global compatibility level set to {settings.compatibility}")
     except BaseException:
         # A half-started platform is worse than none: stop what we started.
-        kafka.stop()
-        registry.stop()
+        for svc in ours:
+            svc.stop()
         raise
     settings.env_file.write_text(
         "# Written by `txn-platform up`; source it or read it to reach the local platform.\n"

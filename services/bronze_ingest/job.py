@@ -8,14 +8,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
 
 from .config import BronzeConfig
 from .decode import INTERNAL_REASONS, classify, finish, tally
-from .writer_schemas import WriterSchemaResolver
+from .writer_schemas import IdVerdict, WriterSchemaResolver
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -102,7 +104,11 @@ class BronzeJob:
         started = time.monotonic()
         try:
             raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
-            verdicts = self.resolver.subject_verdicts()
+            # A batch re-run after a crash must be judged as its first attempt was: one output
+            # may already hold it, and a verdict that changed since (an id registered in
+            # between) would send rows to neither output.
+            stored = self._stored_verdicts(batch_id)
+            verdicts = stored if stored is not None else self.resolver.subject_verdicts()
             classified = self._classified(raw, verdicts)
             counts, extra = tally(classified)
             if extra:
@@ -154,6 +160,8 @@ class BronzeJob:
                 "detail",
                 *[v.alias(k) for k, v in ingest.items()],
             )
+            if stored is None:
+                self._store_verdicts(batch_id, verdicts)
             self.bronze.add_batch(batch_id, bronze_df)
             self.quarantine.add_batch(batch_id, quarantine_df)
             classified.unpersist()
@@ -170,6 +178,27 @@ class BronzeJob:
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
         }
+
+    def _verdicts_file(self, batch_id: int) -> Path:
+        return self.cfg.checkpoint_path / "verdicts" / str(batch_id)
+
+    def _stored_verdicts(self, batch_id: int) -> dict[int, IdVerdict] | None:
+        path = self._verdicts_file(batch_id)
+        if not path.exists():
+            return None
+        return {int(k): IdVerdict(**v) for k, v in json.loads(path.read_text()).items()}
+
+    def _store_verdicts(self, batch_id: int, verdicts: dict[int, IdVerdict]) -> None:
+        """Written before either output commits the batch (temp file, then an atomic rename)."""
+        path = self._verdicts_file(batch_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps({str(k): asdict(v) for k, v in verdicts.items()}))
+        tmp.replace(path)
+        # Spark keeps ~100 batches of its own logs; older verdicts can never be needed again.
+        for old in path.parent.glob("[0-9]*"):
+            if old.name.isdigit() and int(old.name) < batch_id - 100:
+                old.unlink(missing_ok=True)
 
     def _classified(self, raw: DataFrame, verdicts) -> DataFrame:
         from pyspark import StorageLevel

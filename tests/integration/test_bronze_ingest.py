@@ -302,3 +302,12 @@ def _wait(cond, timeout: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_each_batch_records_its_verdicts_before_committing(mixed_run, foreign_schema_id):
+    """A re-run batch reuses them, so it is judged exactly as its first attempt was."""
+    stored = mixed_run["lake"] / "_checkpoints" / "bronze_ingest" / "verdicts" / "0"
+    verdicts = json.loads(stored.read_text())
+    assert verdicts[str(foreign_schema_id)]["reason"] == "FOREIGN_SCHEMA_ID"
+    assert verdicts["987654"]["reason"] == "UNKNOWN_SCHEMA_ID"
+    assert all(verdicts[str(i)]["schema_str"] for i in mixed_run["ids"])
