@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -199,7 +198,3 @@ def main(argv: list[str] | None = None) -> None:
     except TxnError as exc:
         click.echo(f"bronze-ingest: error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("bronze-ingest: interrupted", err=True)
-        # The checkpoint makes an interrupted batch safe to redo on the next start.
-        os._exit(130)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -334,7 +335,10 @@ def install_signal_handlers(job: BronzeJob, emit: Callable[[str], None]) -> None
 
     def handler(signum, _frame):
         if job._stop.is_set():
-            raise KeyboardInterrupt
+            # Second signal: leave now. The batch in flight is not committed; the checkpoint
+            # and the outputs' commit logs make it safe to run again on the next start.
+            emit("second signal: stopping immediately; the current batch is redone on restart")
+            os._exit(130)
         emit(f"received {signal.Signals(signum).name}; finishing the current batch")
         job.request_stop()
 
