@@ -35,15 +35,15 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
+
+from machine import load_average, machine  # bench/machine.py, beside this script
 
 __all__ = ["main"]
 
@@ -54,27 +54,6 @@ SCHEMA_ID = 1
 
 def _log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"{one:.2f} (1 min) / {five:.2f} (5 min)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpu = args.cpu if args.cpu is not None else allowed[-1]
     os.sched_setaffinity(0, {cpu})
     started = datetime.now(UTC)
-    load_before = _load()
+    load_before = load_average()
     _log(f"pinned to CPU {cpu}; drawing {args.events:,} events")
 
     contract = packaged_contract()
@@ -319,8 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python bench/bench_codec.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     print(f"# Contract codec benchmark, {started:%Y-%m-%d %H:%M} UTC")
     print(f"command: {command.strip()}")
-    print(f"machine: {_machine()}; pinned to CPU {cpu}")
-    print(f"load average: {load_before} before, {_load()} after")
+    print(f"machine: {machine()}; pinned to CPU {cpu}")
+    print(f"load average: {load_before} before, {load_average()} after")
     print(f"events: {args.events:,} per round, {args.rounds} interleaved rounds, contract v2\n")
     _table("serialize + frame (one core)", enc_rates)
     print()

@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import random
 import resource
 import shlex
@@ -38,6 +37,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import load_average, machine  # bench/machine.py, beside this script
+
 __all__ = ["main"]
 
 BIN = Path(sys.executable).parent
@@ -45,27 +46,6 @@ BIN = Path(sys.executable).parent
 
 def _log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def _machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} cores ({model}), {mem:.0f} GiB, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
-def _load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min)"
 
 
 class Platform:
@@ -436,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
 
     command = shlex.join([".venv/bin/python", "bench/bench_producer.py", *sys.argv[1:]])
     plat = Platform(args.bootstrap_servers, args.schema_registry_url, args.state_dir)
-    out: dict = {"machine": _machine(), "load_before": _load(), "command": command}
+    out: dict = {
+        "machine": machine(),
+        "load_before": ("load average " + load_average()),
+        "command": command,
+    }
     try:
         _log("encoding")
         out["encoding"] = bench_encoding(plat, plat.topic("codec"), args.encode_events)
@@ -459,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.rate_check:
             _log("rate check, 10 s at 20,000/s")
             out["rate_check"] = bench_rate(plat, 20_000, 10.0)
-        out["load_after"] = _load()
+        out["load_after"] = "load average " + load_average()
     finally:
         plat.cleanup()
     _print(out)
