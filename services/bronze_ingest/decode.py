@@ -251,26 +251,33 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     )
 
 
-def tally(classified: DataFrame) -> tuple[dict[str | None, int], list[int]]:
-    """One pass over the classified batch: rows per reason (None = good) and the schema ids
-    that are not registered under the subject (usually none)."""
+def tally(
+    classified: DataFrame,
+) -> tuple[dict[str | None, int], list[int], dict[int, int]]:
+    """One pass over the classified batch: rows per reason (None = good), the schema ids that
+    are not registered under the subject (usually none), and good rows per writer schema id."""
     from pyspark.sql import functions as F
 
+    reason = F.col("reason")
     rows = (
         classified.groupBy(
             "reason",
-            F.when(F.col("reason") == _UNRESOLVED, F.col("schema_id")).alias("unresolved_id"),
+            F.when(reason == _UNRESOLVED, F.col("schema_id")).alias("unresolved_id"),
+            F.when(reason.isNull(), F.col("schema_id")).alias("good_id"),
         )
         .count()
         .collect()
     )
     counts: dict[str | None, int] = {}
     ids = set()
+    good: dict[int, int] = {}
     for r in rows:
         counts[r["reason"]] = counts.get(r["reason"], 0) + r["count"]
         if r["unresolved_id"] is not None:
             ids.add(r["unresolved_id"])
-    return counts, sorted(ids)
+        if r["good_id"] is not None:
+            good[r["good_id"]] = r["count"]
+    return counts, sorted(ids), good
 
 
 def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:

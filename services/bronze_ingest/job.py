@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 
 from .config import BronzeConfig
-from .decode import INTERNAL_REASONS, classify, finish, tally
+from .decode import INTERNAL_REASONS, classify, finish, lean_schema, tally
 from .writer_schemas import IdVerdict, WriterSchemaResolver
 
 if TYPE_CHECKING:
@@ -77,7 +77,12 @@ class BronzeJob:
         self.batch_stats: dict[int, dict[str, Any]] = {}
         self.failure: BaseException | None = None
         self._stop = threading.Event()
-        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0}
+        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0, "newer_writer": 0}
+        from txn_contract import packaged_contract
+
+        self._compiled = [
+            json.loads(lean_schema(v.schema_str)) for v in packaged_contract().versions
+        ]
 
     # ------------------------------------------------------------------ the stream
 
@@ -111,7 +116,7 @@ class BronzeJob:
             stored = self._stored_verdicts(batch_id)
             verdicts = stored if stored is not None else self.resolver.subject_verdicts()
             classified = self._classified(raw, verdicts)
-            counts, extra = tally(classified)
+            counts, extra, good_by_id = tally(classified)
             if extra:
                 judged = self.resolver.resolve(extra)
                 if any(v.schema_str for v in judged.values()):
@@ -119,7 +124,7 @@ class BronzeJob:
                     classified.unpersist()
                     verdicts = self.resolver.subject_verdicts()
                     classified = self._classified(raw, verdicts)
-                    counts, extra = tally(classified)
+                    counts, extra, good_by_id = tally(classified)
                     judged = self.resolver.resolve(extra)
                 verdicts = {**verdicts, **judged}
             settled = finish(classified, verdicts)
@@ -171,14 +176,24 @@ class BronzeJob:
             raise
         bronze_rows = counts.pop("BRONZE", 0)
         quarantined = sum(counts.values())
+        # Rows whose writer is not a version compiled into this job (a newer one, registered
+        # since it was deployed): they decode, but fields that version added are not in bronze.
+        unknown_writers = {
+            i: n for i, n in good_by_id.items() if not self._is_compiled(verdicts[i].schema_str)
+        }
         self.totals["batches"] += 1
         self.totals["bronze"] += bronze_rows
         self.totals["quarantine"] += quarantined
+        self.totals["newer_writer"] += sum(unknown_writers.values())
         self.batch_stats[batch_id] = {
+            "newer_writer": unknown_writers,
             "bronze": bronze_rows,
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
         }
+
+    def _is_compiled(self, schema_str: str | None) -> bool:
+        return schema_str is None or json.loads(lean_schema(schema_str)) in self._compiled
 
     def _verdicts_file(self, batch_id: int) -> Path:
         return self.cfg.checkpoint_path / "verdicts" / str(batch_id)
@@ -296,6 +311,14 @@ class _ProgressLogger:
                     return  # a no-data trigger
                 lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
                 quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
+                newer = stats["newer_writer"]
+                if newer:
+                    emit_ref(
+                        f"batch {p.batchId}: {sum(newer.values())} rows were written with schema "
+                        f"id(s) {sorted(newer)}, a version this job's contract does not include: "
+                        "fields it added are not in bronze until the job is redeployed with the "
+                        "new txn_contract"
+                    )
                 emit_ref(
                     f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
                     f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "
