@@ -58,6 +58,7 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+from tests.avro_schema_walk import definitions, positions
 from txn_contract import packaged_contract
 from txn_contract.compatibility import check_level
 from txn_contract.registry import registry_client
@@ -311,48 +312,6 @@ def repair_defaults(schema: dict[str, Any]) -> None:
                     f["default"] = default
         if d["type"] == "enum" and "default" in d and d["default"] not in d["symbols"]:
             del d["default"]
-
-
-def definitions(schema: Any) -> list[dict[str, Any]]:
-    """Every record, enum and fixed definition in ``schema``, outermost first."""
-    out: list[dict[str, Any]] = []
-
-    def walk(t: Any) -> None:
-        if isinstance(t, list):
-            for b in t:
-                walk(b)
-        elif isinstance(t, dict):
-            if t["type"] in ("record", "enum", "fixed"):
-                out.append(t)
-            for f in t.get("fields", []):
-                walk(f["type"])
-            walk(t.get("items"))
-            walk(t.get("values"))
-
-    walk(schema)
-    return out
-
-
-def positions(schema: Any) -> list[tuple[Any, Any]]:
-    """``(container, key)`` of every type position below the root."""
-    out: list[tuple[Any, Any]] = []
-
-    def walk(t: Any) -> None:
-        if isinstance(t, list):
-            for i, b in enumerate(t):
-                out.append((t, i))
-                walk(b)
-        elif isinstance(t, dict):
-            for f in t.get("fields", []):
-                out.append((f, "type"))
-                walk(f["type"])
-            for key in ("items", "values"):
-                if key in t:
-                    out.append((t, key))
-                    walk(t[key])
-
-    walk(schema)
-    return out
 
 
 def strip_logical_types(t: Any) -> Any:

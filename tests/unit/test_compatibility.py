@@ -26,6 +26,8 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.avro_schema_walk import definitions
+from tests.avro_schema_walk import positions as walk_positions
 from txn_contract.compatibility import (
     LEVELS,
     Violation,
@@ -818,10 +820,10 @@ class _Gen:
     # --- evolution -----------------------------------------------------------------------
 
     def mutate(self, schema: dict[str, Any], writer_namespace: str | None) -> None:
-        records = [d for d in _definitions(schema) if d["type"] == "record"]
-        enums = [d for d in _definitions(schema) if d["type"] == "enum"]
-        fixeds = [d for d in _definitions(schema) if d["type"] == "fixed"]
-        positions = _positions(schema)
+        records = [d for d in definitions(schema) if d["type"] == "record"]
+        enums = [d for d in definitions(schema) if d["type"] == "enum"]
+        fixeds = [d for d in definitions(schema) if d["type"] == "fixed"]
+        positions = walk_positions(schema)
         ops = ["add_field", "add_field", "rename_type"]
         if positions:
             ops += ["retype", "retype", "retype"]
@@ -917,49 +919,8 @@ class _Gen:
 _NO = object()
 
 
-def _definitions(schema: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-
-    def walk(t: Any) -> None:
-        if isinstance(t, list):
-            for b in t:
-                walk(b)
-        elif isinstance(t, dict):
-            if t["type"] in ("record", "enum", "fixed"):
-                out.append(t)
-            for f in t.get("fields", []):
-                walk(f["type"])
-            walk(t.get("items"))
-            walk(t.get("values"))
-
-    walk(schema)
-    return out
-
-
-def _positions(schema: Any) -> list[tuple[Any, Any]]:
-    """(container, key) of every type position below the root."""
-    out: list[tuple[Any, Any]] = []
-
-    def walk(t: Any) -> None:
-        if isinstance(t, list):
-            for i, b in enumerate(t):
-                out.append((t, i))
-                walk(b)
-        elif isinstance(t, dict):
-            for f in t.get("fields", []):
-                out.append((f, "type"))
-                walk(f["type"])
-            for key in ("items", "values"):
-                if key in t:
-                    out.append((t, key))
-                    walk(t[key])
-
-    walk(schema)
-    return out
-
-
 def _rename_references(schema: Any, old: str, new: str) -> None:
-    for container, key in _positions(schema):
+    for container, key in walk_positions(schema):
         if container[key] == old:
             container[key] = new
 
@@ -990,7 +951,7 @@ def _valid_for_reference(schema: Any) -> bool:
 def _repeats_a_named_union_branch(schema: Any) -> bool:
     """A union naming the same named type twice, e.g. ``["Root", "Root"]``: the reference
     parser accepts it, the specification and Java reject it, and so do we (ValueError)."""
-    unions = [c[k] for c, k in _positions(schema) if isinstance(c[k], list)]
+    unions = [c[k] for c, k in walk_positions(schema) if isinstance(c[k], list)]
     if isinstance(schema, list):
         unions.append(schema)
     for union in unions:
