@@ -23,35 +23,9 @@ from .writer_schemas import IdVerdict, WriterSchemaResolver
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BRONZE_METADATA_COLUMNS", "QUARANTINE_COLUMNS", "BronzeJob"]
+__all__ = ["BronzeJob", "install_signal_handlers"]
 
 log = logging.getLogger("bronze_ingest")
-
-BRONZE_METADATA_COLUMNS = (
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "kafka_key",
-    "schema_id",
-    "ingest_ts",
-    "date",
-    "hour",
-)
-QUARANTINE_COLUMNS = (
-    "value",
-    "kafka_key",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "schema_id",
-    "reason",
-    "detail",
-    "ingest_ts",
-    "date",
-    "hour",
-)
 
 
 class BronzeJob:
@@ -246,7 +220,7 @@ class BronzeJob:
     def run(self, emit: Callable[[str], None]) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now)."""
         cfg = self.cfg
-        self.spark.streams.addListener(_ProgressLogger(self, emit))
+        self.spark.streams.addListener(_progress_listener(self, emit))
         writer = (
             self.source()
             .writeStream.queryName("bronze_ingest")
@@ -292,50 +266,44 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "no detail"
 
 
-class _ProgressLogger:
-    """Prints one line per batch: rows to bronze and quarantine, duration, rate, lag."""
+def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
+    """A listener printing one line per batch: rows to bronze and quarantine, duration, rate,
+    lag (pyspark is imported here, so the class is defined on first use)."""
+    from pyspark.sql.streaming import StreamingQueryListener
 
-    def __init__(self, job: BronzeJob, emit: Callable[[str], None]) -> None:
-        from pyspark.sql.streaming import StreamingQueryListener
+    class Listener(StreamingQueryListener):
+        def onQueryStarted(self, event) -> None:
+            pass
 
-        job_ref, emit_ref = job, emit
-
-        class Listener(StreamingQueryListener):
-            def onQueryStarted(self, event) -> None:
-                pass
-
-            def onQueryProgress(self, event) -> None:
-                p = event.progress
-                stats = job_ref.batch_stats.pop(p.batchId, None)
-                if stats is None:
-                    return  # a no-data trigger
-                lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
-                quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
-                newer = stats["newer_writer"]
-                if newer:
-                    emit_ref(
-                        f"batch {p.batchId}: {sum(newer.values())} rows were written with schema "
-                        f"id(s) {sorted(newer)}, a version this job's contract does not include: "
-                        "fields it added are not in bronze until the job is redeployed with the "
-                        "new txn_contract"
-                    )
-                emit_ref(
-                    f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
-                    f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "
-                    f"({quarantine}); input {p.inputRowsPerSecond:.0f} rows/s, "
-                    f"processed {p.processedRowsPerSecond:.0f} rows/s; lag {lag}"
+        def onQueryProgress(self, event) -> None:
+            p = event.progress
+            stats = job.batch_stats.pop(p.batchId, None)
+            if stats is None:
+                return  # a no-data trigger
+            lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
+            quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
+            newer = stats["newer_writer"]
+            if newer:
+                emit(
+                    f"batch {p.batchId}: {sum(newer.values())} rows were written with schema "
+                    f"id(s) {sorted(newer)}, a version this job's contract does not include: "
+                    "fields it added are not in bronze until the job is redeployed with the "
+                    "new txn_contract"
                 )
+            emit(
+                f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
+                f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "
+                f"({quarantine}); input {p.inputRowsPerSecond:.0f} rows/s, "
+                f"processed {p.processedRowsPerSecond:.0f} rows/s; lag {lag}"
+            )
 
-            def onQueryIdle(self, event) -> None:
-                pass
+        def onQueryIdle(self, event) -> None:
+            pass
 
-            def onQueryTerminated(self, event) -> None:
-                pass
+        def onQueryTerminated(self, event) -> None:
+            pass
 
-        self._listener = Listener()
-
-    def __getattr__(self, name):
-        return getattr(self._listener, name)
+    return Listener()
 
 
 def _lag(end: str | None, latest: str | None) -> int | None:
