@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -103,10 +105,8 @@ class KafkaService:
         classpath = f"{libs}/*"
         log4j = str(resources.files("local_platform") / "conf" / "log4j2.properties")
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = uuid.uuid4().bytes
-            import base64
-
-            cid = base64.urlsafe_b64encode(cluster_id).decode().rstrip("=")
+            # Kafka's cluster id: 16 random bytes, URL-safe base64 without padding.
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             out = _run_java(
                 [
                     java.path,
@@ -275,8 +275,6 @@ def registry_request(base: str, method: str, path: str, body=None, timeout: floa
 
 
 def _run_java(argv: list[str]) -> str | None:
-    import subprocess
-
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
     if proc.returncode == 0:
         return None
