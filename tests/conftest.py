@@ -98,10 +98,10 @@ def registered_contract(platform: PlatformEndpoints) -> dict[int, int]:
 
 @pytest.fixture(scope="session")
 def spark():
-    """One local SparkSession (2 cores) with Spark's Kafka and Avro connectors, per session."""
-    from bronze_ingest.session import build_session
+    """One local SparkSession (2 cores) with Delta and Spark's Kafka and Avro connectors."""
+    from txn_lake.spark import build_session
 
-    session = build_session(app_name="txn-tests", master="local[2]", driver_memory="1g")
+    session = build_session("txn-tests", master="local[2]", driver_memory="2g")
     yield session
     session.stop()
 

@@ -193,8 +193,8 @@ def status(
     help="Also fetch Spark's Kafka and Avro connector jars.",
 )
 def fetch(spark) -> None:
-    """Download and cache the Kafka broker, the registry and (with --spark) Spark's connector
-    jars, without starting anything. `make setup` runs this.
+    """Download and cache the Kafka broker, the registry and (with --spark) the Spark jobs'
+    jars (Kafka and Avro connectors, Delta Lake), without starting anything. `make setup` runs this.
 
     Example: txn-platform fetch --no-spark
     """
@@ -203,8 +203,12 @@ def fetch(spark) -> None:
     _log(f"kafka jars: {artifacts.ensure_kafka(_log)}")
     _log(f"registry: {artifacts.ensure_registry(_log)}")
     if spark:
-        jars = artifacts.ensure_spark_connectors(_log)
+        from txn_runtime.jars import delta_jars, spark_connector_jars
+
+        jars = spark_connector_jars(_log)
         _log(f"spark connectors: {len(jars)} jars under {jars[0].parent if jars else '-'}")
+        jars = delta_jars(_log)
+        _log(f"delta lake: {len(jars)} jars under {jars[0].parent if jars else '-'}")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``bronze-ingest``: Kafka topic -> bronze Snappy Parquet (and quarantine), exactly once."""
+"""``bronze-ingest``: Kafka topic -> bronze and quarantine Delta tables, exactly once."""
 
 from __future__ import annotations
 
@@ -137,10 +137,12 @@ def cli(
     driver_memory,
     registry_timeout,
 ) -> None:
-    """Ingest Confluent-framed Avro transactions from Kafka into bronze Snappy Parquet,
-    partitioned by date and hour of ingest (UTC). Each message is decoded with its own writer
-    schema and projected onto the newest contract version; anything else goes to quarantine
-    with a reason. Exactly once across restarts. SIGTERM/Ctrl-C stop after the current batch.
+    """Ingest Confluent-framed Avro transactions from Kafka into the bronze Delta table
+    (Snappy Parquet), partitioned by date and hour of ingest (UTC). Each message is decoded with
+    its own writer schema and projected onto the newest version registered under the subject;
+    a newer version's fields become new bronze columns without a restart. Anything else goes to
+    the quarantine table with its raw bytes and a reason. Exactly once across restarts.
+    SIGTERM/Ctrl-C stop after the current batch.
 
     Example: bronze-ingest --lake ./lake --available-now
     """
@@ -168,20 +170,21 @@ def cli(
     for noisy in ("py4j", "httpx", "httpx2", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    from txn_lake.spark import build_session
+
     from .job import BronzeJob, install_signal_handlers
     from .preflight import preflight
-    from .session import build_session
 
     contract = packaged_contract()
     preflight(cfg, contract)
 
     _emit("starting Spark")
-    spark = build_session(master=cfg.master, driver_memory=cfg.driver_memory)
+    spark = build_session("bronze-ingest", master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
         f"registry {cfg.registry_url}"
     )
-    job = BronzeJob(cfg, spark, contract.latest.schema_str)
+    job = BronzeJob(cfg, spark)
     install_signal_handlers(job, _emit)
     totals = job.run(_emit)
     _emit(

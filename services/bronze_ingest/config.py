@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from txn_contract.errors import ConfigError
+from txn_lake import BRONZE, QUARANTINE, Lake
 
 __all__ = ["BronzeConfig", "parse_duration"]
 
@@ -61,15 +62,15 @@ class BronzeConfig:
 
     @property
     def bronze_path(self) -> Path:
-        return self.lake / "bronze"
+        return Lake(self.lake).table_path(BRONZE)
 
     @property
     def quarantine_path(self) -> Path:
-        return self.lake / "quarantine"
+        return Lake(self.lake).table_path(QUARANTINE)
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.checkpoint or (self.lake / "_checkpoints" / "bronze_ingest")
+        return self.checkpoint or Lake(self.lake).checkpoint("bronze_ingest")
 
     @property
     def trigger_seconds(self) -> float:

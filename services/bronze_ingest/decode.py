@@ -253,9 +253,10 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
 
 def tally(
     classified: DataFrame,
-) -> tuple[dict[str | None, int], list[int], dict[int, int]]:
+) -> tuple[dict[str | None, int], list[int], dict[int, int], dict[str, dict[str, list[int]]]]:
     """One pass over the classified batch: rows per reason (None = good), the schema ids that
-    are not registered under the subject (usually none), and good rows per writer schema id."""
+    are not registered under the subject (usually none), good rows per writer schema id, and
+    the offset range ``[first, last + 1)`` read from each topic partition."""
     from pyspark.sql import functions as F
 
     reason = F.col("reason")
@@ -264,20 +265,31 @@ def tally(
             "reason",
             F.when(reason == _UNRESOLVED, F.col("schema_id")).alias("unresolved_id"),
             F.when(reason.isNull(), F.col("schema_id")).alias("good_id"),
+            "topic",
+            "partition",
         )
-        .count()
+        .agg(
+            F.count(F.lit(1)).alias("count"),
+            F.min("offset").alias("lo"),
+            F.max("offset").alias("hi"),
+        )
         .collect()
     )
     counts: dict[str | None, int] = {}
     ids = set()
     good: dict[int, int] = {}
+    ranges: dict[str, dict[str, list[int]]] = {}
     for r in rows:
         counts[r["reason"]] = counts.get(r["reason"], 0) + r["count"]
         if r["unresolved_id"] is not None:
             ids.add(r["unresolved_id"])
         if r["good_id"] is not None:
-            good[r["good_id"]] = r["count"]
-    return counts, sorted(ids), good
+            good[r["good_id"]] = good.get(r["good_id"], 0) + r["count"]
+        span = ranges.setdefault(r["topic"], {}).setdefault(
+            str(r["partition"]), [r["lo"], r["hi"] + 1]
+        )
+        span[0], span[1] = min(span[0], r["lo"]), max(span[1], r["hi"] + 1)
+    return counts, sorted(ids), good, ranges
 
 
 def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:

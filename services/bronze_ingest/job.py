@@ -1,4 +1,4 @@
-"""The bronze streaming job: Kafka -> per-message ``from_avro`` -> bronze + quarantine Parquet."""
+"""The bronze streaming job: Kafka -> per-message ``from_avro`` -> bronze + quarantine Delta."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
+from txn_lake import Lake
 
 from .config import BronzeConfig
-from .decode import INTERNAL_REASONS, classify, finish, lean_schema, tally
-from .writer_schemas import IdVerdict, WriterSchemaResolver
+from .decode import INTERNAL_REASONS, classify, finish, tally
+from .frames import output_frames
+from .outputs import BatchPlan, BronzeOutputs
+from .writer_schemas import WriterSchemaResolver
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -29,34 +30,29 @@ log = logging.getLogger("bronze_ingest")
 
 
 class BronzeJob:
-    """One streaming query whose ``foreachBatch`` decodes each message once and feeds two
-    exactly-once Parquet sinks (bronze and quarantine)."""
+    """One streaming query whose ``foreachBatch`` decodes each message once and appends to two
+    Delta tables (bronze and quarantine), each exactly once per batch id."""
 
-    def __init__(self, config: BronzeConfig, spark: SparkSession, reader_schema_str: str) -> None:
-        from .sink import ExactlyOnceParquetSink
-
+    def __init__(self, config: BronzeConfig, spark: SparkSession) -> None:
         self.cfg = config
         self.spark = spark
-        self.reader_schema_str = reader_schema_str
         self.resolver = WriterSchemaResolver(
             config.registry_url, config.subject, timeout_s=config.registry_timeout_s
         )
-        opts = {}
-        if config.max_records_per_file:
-            opts["maxRecordsPerFile"] = str(config.max_records_per_file)
-        self.bronze = ExactlyOnceParquetSink(spark, str(config.bronze_path), ["date", "hour"], opts)
-        self.quarantine = ExactlyOnceParquetSink(
-            spark, str(config.quarantine_path), ["date", "hour"], opts
-        )
+        self.outputs = BronzeOutputs(spark, Lake(config.lake), config.subject)
         self.batch_stats: dict[int, dict[str, Any]] = {}
         self.failure: BaseException | None = None
         self._stop = threading.Event()
-        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0, "newer_writer": 0}
-        from txn_contract import packaged_contract
+        self._first_batch = True
+        self._announced: set[int] = set()
+        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0}
 
-        self._compiled = [
-            json.loads(lean_schema(v.schema_str)) for v in packaged_contract().versions
-        ]
+    def prepare(self, emit: Callable[[str], None]) -> None:
+        """Create the tables (with the newest registered version's schema) before the query."""
+        verdicts = self.resolver.subject_verdicts()
+        version, reader_id = self.resolver.newest()
+        self._announced.add(reader_id)
+        self.outputs.ensure(verdicts[reader_id].schema_str, version, emit)
 
     # ------------------------------------------------------------------ the stream
 
@@ -77,125 +73,100 @@ class BronzeJob:
             reader = reader.option("maxTriggerDelay", cfg.max_trigger_delay)
         return reader.load()
 
-    def process_batch(self, df: DataFrame, batch_id: int) -> None:
-        """Decode one micro-batch and write both outputs; re-running a batch id is a no-op."""
-        from pyspark.sql import functions as F
+    def _plan(self, batch_id: int) -> BatchPlan:
+        """The batch's verdicts and reader: those its first attempt committed, else fresh."""
+        plan = None
+        if self._first_batch:
+            # Only the first batch of a process can be a re-run of a committed one.
+            plan = self.outputs.replayed_plan(batch_id, self.resolver)
+            self._first_batch = False
+        if plan is None:
+            verdicts = self.resolver.subject_verdicts()
+            plan = BatchPlan(verdicts, self.resolver.newest()[1])
+        else:
+            self.resolver.subject_verdicts()  # the subject's versions, to name them in logs
+        return plan
 
+    def _decode(self, raw: DataFrame, plan: BatchPlan):
+        """Classify the batch; ids outside the plan are judged now and the batch re-decoded if
+        one was registered under the subject since the plan was made."""
+        reader_str = plan.verdicts[plan.reader_id].schema_str
+        classified = self._classified(raw, plan.verdicts, reader_str)
+        counts, extra, good_by_id, ranges = tally(classified)
+        if extra:
+            judged = self.resolver.resolve(extra)
+            if any(v.schema_str for v in judged.values()):
+                classified.unpersist()
+                plan = BatchPlan(self.resolver.subject_verdicts(), self.resolver.newest()[1])
+                reader_str = plan.verdicts[plan.reader_id].schema_str
+                classified = self._classified(raw, plan.verdicts, reader_str)
+                counts, extra, good_by_id, ranges = tally(classified)
+                judged = self.resolver.resolve(extra)
+            plan = BatchPlan({**plan.verdicts, **judged}, plan.reader_id)
+        settled = finish(classified, plan.verdicts)
+        if counts.keys() & INTERNAL_REASONS:
+            # Rare: the final reasons are only known after `finish`; count them again.
+            counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
+        return plan, classified, settled, counts, good_by_id, ranges
+
+    def process_batch(self, df: DataFrame, batch_id: int) -> None:
+        """Decode one micro-batch and append it to both outputs; a committed batch id is a no-op."""
         started = time.monotonic()
         try:
             raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
-            # A batch re-run after a crash must be judged as its first attempt was: one output
-            # may already hold it, and a verdict that changed since (an id registered in
-            # between) would send rows to neither output.
-            stored = self._stored_verdicts(batch_id)
-            verdicts = stored if stored is not None else self.resolver.subject_verdicts()
-            classified = self._classified(raw, verdicts)
-            counts, extra, good_by_id = tally(classified)
-            if extra:
-                judged = self.resolver.resolve(extra)
-                if any(v.schema_str for v in judged.values()):
-                    # Registered under the subject between our listing and now: decode again.
-                    classified.unpersist()
-                    verdicts = self.resolver.subject_verdicts()
-                    classified = self._classified(raw, verdicts)
-                    counts, extra, good_by_id = tally(classified)
-                    judged = self.resolver.resolve(extra)
-                verdicts = {**verdicts, **judged}
-            settled = finish(classified, verdicts)
-            if counts.keys() & INTERNAL_REASONS:
-                # Rare: the final reasons are only known after `finish`; count them again.
-                counts = {
-                    r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()
-                }
+            plan = self._plan(batch_id)
+            plan, classified, settled, counts, good_by_id, ranges = self._decode(raw, plan)
             counts = {(k or "BRONZE"): v for k, v in counts.items()}
-            # One ingest time per batch, fixed on the driver: bronze and quarantine rows of a
-            # batch agree on it, and so do the date/hour partitions derived from it (UTC).
-            # Tz-aware: PySpark reads a naive datetime as local time, which would shift
-            # ingest_ts by the host's UTC offset away from date/hour.
-            now = datetime.now(UTC)
-            ingest = {
-                "ingest_ts": F.lit(now).cast("timestamp"),
-                "date": F.lit(now.strftime("%Y-%m-%d")),
-                "hour": F.lit(now.hour),
-            }
-            bronze_df = settled.where(F.col("reason").isNull()).select(
-                "event.*",
-                F.col("topic").alias("kafka_topic"),
-                F.col("partition").alias("kafka_partition"),
-                F.col("offset").alias("kafka_offset"),
-                F.col("timestamp").alias("kafka_timestamp"),
-                F.col("key").cast("string").alias("kafka_key"),
-                F.col("schema_id").cast("int").alias("schema_id"),
-                *[v.alias(k) for k, v in ingest.items()],
+            bronze_rows = counts.pop("BRONZE", 0)
+            bronze_df, quarantine_df = output_frames(
+                settled, plan.verdicts[plan.reader_id].schema_str, datetime.now(UTC)
             )
-            quarantine_df = settled.where(F.col("reason").isNotNull()).select(
-                "value",
-                F.col("key").alias("kafka_key"),
-                F.col("topic").alias("kafka_topic"),
-                F.col("partition").alias("kafka_partition"),
-                F.col("offset").alias("kafka_offset"),
-                F.col("timestamp").alias("kafka_timestamp"),
-                F.col("schema_id").cast("int").alias("schema_id"),
-                "reason",
-                "detail",
-                *[v.alias(k) for k, v in ingest.items()],
+            self._announce_evolution(plan, bronze_df)
+            versions = {self.resolver.version_of(i) for i in (*good_by_id, plan.reader_id)}
+            self.outputs.write(
+                batch_id,
+                plan,
+                bronze_df if bronze_rows else None,
+                quarantine_df if counts else None,
+                ranges,
+                {v for v in versions if v is not None},
             )
-            if stored is None:
-                self._store_verdicts(batch_id, verdicts)
-            self.bronze.add_batch(batch_id, bronze_df)
-            self.quarantine.add_batch(batch_id, quarantine_df)
             classified.unpersist()
         except TxnError as exc:
             self.failure = exc
             raise
-        bronze_rows = counts.pop("BRONZE", 0)
         quarantined = sum(counts.values())
-        # Rows whose writer is not a version compiled into this job (a newer one, registered
-        # since it was deployed): they decode, but fields that version added are not in bronze.
-        unknown_writers = {
-            i: n for i, n in good_by_id.items() if not self._is_compiled(verdicts[i].schema_str)
-        }
         self.totals["batches"] += 1
         self.totals["bronze"] += bronze_rows
         self.totals["quarantine"] += quarantined
-        self.totals["newer_writer"] += sum(unknown_writers.values())
         self.batch_stats[batch_id] = {
-            "newer_writer": unknown_writers,
             "bronze": bronze_rows,
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
         }
 
-    def _is_compiled(self, schema_str: str | None) -> bool:
-        return schema_str is None or json.loads(lean_schema(schema_str)) in self._compiled
+    def _announce_evolution(self, plan: BatchPlan, bronze_df: DataFrame) -> None:
+        """Log once per reader version the columns it adds to bronze."""
+        if plan.reader_id in self._announced:
+            return
+        self._announced.add(plan.reader_id)
+        added = self.outputs.new_columns(bronze_df)
+        if added:
+            log.info(
+                "contract version %s (schema id %s) is now the newest under %s: bronze gains "
+                "column(s) %s in this batch; earlier rows read them as null",
+                self.resolver.version_of(plan.reader_id),
+                plan.reader_id,
+                self.cfg.subject,
+                ", ".join(added),
+            )
 
-    def _verdicts_file(self, batch_id: int) -> Path:
-        return self.cfg.checkpoint_path / "verdicts" / str(batch_id)
-
-    def _stored_verdicts(self, batch_id: int) -> dict[int, IdVerdict] | None:
-        path = self._verdicts_file(batch_id)
-        if not path.exists():
-            return None
-        return {int(k): IdVerdict(**v) for k, v in json.loads(path.read_text()).items()}
-
-    def _store_verdicts(self, batch_id: int, verdicts: dict[int, IdVerdict]) -> None:
-        """Written before either output commits the batch (temp file, then an atomic rename)."""
-        path = self._verdicts_file(batch_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({str(k): asdict(v) for k, v in verdicts.items()}))
-        tmp.replace(path)
-        # Spark keeps ~100 batches of its own logs; older verdicts can never be needed again.
-        for old in path.parent.glob("[0-9]*"):
-            if old.name.isdigit() and int(old.name) < batch_id - 100:
-                old.unlink(missing_ok=True)
-
-    def _classified(self, raw: DataFrame, verdicts) -> DataFrame:
+    def _classified(self, raw: DataFrame, verdicts, reader_schema_str: str) -> DataFrame:
         from pyspark import StorageLevel
 
         # Persisted: the counts and both writes read it; without it each would decode again.
         return (
-            classify(raw, verdicts, self.reader_schema_str)
+            classify(raw, verdicts, reader_schema_str)
             .select(
                 "key",
                 "value",
@@ -220,6 +191,7 @@ class BronzeJob:
     def run(self, emit: Callable[[str], None]) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now)."""
         cfg = self.cfg
+        self.prepare(emit)
         self.spark.streams.addListener(_progress_listener(self, emit))
         writer = (
             self.source()
@@ -282,14 +254,6 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
                 return  # a no-data trigger
             lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
             quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
-            newer = stats["newer_writer"]
-            if newer:
-                emit(
-                    f"batch {p.batchId}: {sum(newer.values())} rows were written with schema "
-                    f"id(s) {sorted(newer)}, a version this job's contract does not include: "
-                    "fields it added are not in bronze until the job is redeployed with the "
-                    "new txn_contract"
-                )
             emit(
                 f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
                 f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "

@@ -1,5 +1,6 @@
-"""Checks before Spark starts: the broker serves the topic, the registry holds the contract, and
-the checkpoint matches the outputs. Each failure is one sentence; none costs a JVM start."""
+"""Checks before Spark starts: the lake is Delta, the broker serves the topic, the registry holds
+the contract under a transitive level, and the checkpoint matches the tables. Each failure is
+one sentence; none costs a JVM start."""
 
 from __future__ import annotations
 
@@ -7,16 +8,25 @@ import dataclasses
 
 from txn_contract import Contract
 from txn_contract.errors import ConfigError, ContractNotRegisteredError, TxnError
+from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_lake.facts import is_delta_table
 
 from .config import BronzeConfig
 
-__all__ = ["check_checkpoint_matches_outputs", "preflight"]
+__all__ = [
+    "check_checkpoint_matches_outputs",
+    "check_lake_format",
+    "check_subject_level",
+    "preflight",
+]
 
 
 def preflight(cfg: BronzeConfig, contract: Contract) -> None:
     """Raise a :class:`TxnError` naming what to fix when the job could only idle or quarantine."""
+    check_lake_format(cfg)
     _check_topic(cfg)
     _check_contract_registered(cfg, contract)
+    check_subject_level(cfg)
     check_checkpoint_matches_outputs(cfg)
 
 
@@ -60,31 +70,72 @@ def _check_contract_registered(cfg: BronzeConfig, contract: Contract) -> None:
 
 
 def check_checkpoint_matches_outputs(cfg: BronzeConfig) -> None:
-    """Refuse a checkpoint that is behind an output's commit log.
+    """Refuse a missing or emptied checkpoint when the tables already hold committed batches.
 
-    Spark's file sink skips batch ids it has already committed; with a new or deleted checkpoint
-    the query restarts at batch 0 and every batch up to the outputs' last one would be skipped,
-    advancing offsets while writing nothing.
+    Delta skips a batch id at or below the one an output has committed; a new checkpoint starts
+    again at batch 0, so every batch up to the tables' last one would be skipped, advancing
+    offsets while writing nothing. (A checkpoint that exists but is behind is caught at its
+    first batch, from the tables' transaction ids.)
     """
-    committed = _last_id(cfg.checkpoint_path / "commits")
-    for output in (cfg.bronze_path, cfg.quarantine_path):
-        written = _last_id(output / "_spark_metadata")
-        # One ahead is normal: the job died after the output committed a batch and before the
-        # checkpoint recorded it; that batch is re-run and the output skips it.
-        if written is not None and written > (committed if committed is not None else -1) + 1:
+    from txn_lake.outputs import StreamOutput
+
+    from .outputs import JOB
+
+    lake = Lake(cfg.lake)
+    committed = [
+        (out.path, out.committed_batch())
+        for out in (StreamOutput(lake, JOB, BRONZE), StreamOutput(lake, JOB, QUARANTINE))
+    ]
+    fresh = not cfg.checkpoint_path.is_dir() or not any(cfg.checkpoint_path.iterdir())
+    for path, batch in committed:
+        if batch is not None and fresh:
             raise ConfigError(
                 "--checkpoint",
-                f"{output} already holds batches up to {written}, but the checkpoint "
-                f"{cfg.checkpoint_path} has committed "
-                + (f"only up to {committed}" if committed is not None else "none")
-                + "; a new checkpoint would make those batch ids be skipped. Use the checkpoint "
-                "that wrote this lake, or a new --lake",
+                f"{path} already holds batches up to {batch} of {JOB}, but the checkpoint "
+                f"{cfg.checkpoint_path} is empty or missing; a new checkpoint would make those "
+                "batch ids be skipped. Use the checkpoint that wrote this lake, or a new --lake",
             )
 
 
-def _last_id(log_dir) -> int | None:
-    """Highest batch id in a Spark metadata log directory (``N`` or ``N.compact`` files)."""
-    if not log_dir.is_dir():
-        return None
-    ids = [int(p.name.split(".")[0]) for p in log_dir.iterdir() if p.name.split(".")[0].isdigit()]
-    return max(ids) if ids else None
+def check_lake_format(cfg: BronzeConfig) -> None:
+    """Refuse a lake written by the plain-Parquet layout (before Delta), naming the converter."""
+    for path in (cfg.bronze_path, cfg.quarantine_path):
+        if (path / "_spark_metadata").is_dir() and not is_delta_table(path):
+            raise ConfigError(
+                "--lake",
+                f"{path} is a plain Parquet output of an earlier bronze-ingest, not a Delta "
+                f"table; convert the lake once with `txn-lake migrate --lake {cfg.lake}` (it "
+                "keeps the checkpoint, so nothing is lost or read twice), then start again",
+            )
+
+
+_TRANSITIVE = ("FULL_TRANSITIVE", "BACKWARD_TRANSITIVE")
+
+
+def check_subject_level(cfg: BronzeConfig) -> None:
+    """The subject must be transitively backward compatible: bronze projects every version onto
+    the newest registered one, which only then is guaranteed to read them all."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from txn_contract.registry import registry_client
+
+    client = registry_client(cfg.registry_url)
+    try:
+        level = client.get_compatibility(cfg.subject)
+        where = f"subject {cfg.subject}'s compatibility level is {level}"
+    except SchemaRegistryError as exc:
+        if exc.http_status_code != 404:
+            raise TxnError(
+                f"Could not read subject {cfg.subject}'s compatibility level from "
+                f"{cfg.registry_url}: {exc.error_message}"
+            ) from exc
+        level = client.get_compatibility()
+        where = (
+            f"subject {cfg.subject} has no compatibility level, and the registry default is {level}"
+        )
+    if level not in _TRANSITIVE:
+        raise ConfigError(
+            "--subject",
+            f"{where}; bronze decodes every version as the newest registered one, which only "
+            f"{' or '.join(_TRANSITIVE)} guarantees; set the level with `txn-contract register`",
+        )

@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from txn_contract.errors import RegistryUnavailableError
+from txn_contract.errors import ContractNotRegisteredError, RegistryUnavailableError
 
 __all__ = ["IdVerdict", "WriterSchemaResolver"]
 
@@ -53,6 +53,23 @@ class WriterSchemaResolver:
         self._verdicts = {i: v for i, v in self._verdicts.items() if v.schema_str}
         self._retrying("listing the subject's versions", self._refresh_subject)
         return self.resolve(sorted(self._subject_ids))
+
+    def newest(self) -> tuple[int, int]:
+        """``(subject version, schema id)`` of the newest version known under the subject (as of
+        the last :meth:`subject_verdicts`). The subject's transitive level guarantees that it
+        reads every earlier version, so the job projects every event onto it."""
+        if not self._subject_ids:
+            raise ContractNotRegisteredError(
+                f"No version is registered under subject {self.subject} at {self.url}; run "
+                "`txn-contract register`.",
+                subject=self.subject,
+            )
+        schema_id, version = max(self._subject_ids.items(), key=lambda kv: kv[1])
+        return version, schema_id
+
+    def version_of(self, schema_id: int) -> int | None:
+        """The subject version of ``schema_id`` (None if it is not under the subject)."""
+        return self._subject_ids.get(schema_id)
 
     def resolve(self, ids: list[int]) -> dict[int, IdVerdict]:
         """Verdicts for ``ids``; refreshes the subject's versions once if an id is new."""

@@ -1,8 +1,8 @@
-"""Bronze ingest against a real broker, registry and Spark: evolution, poison, types, layout."""
+"""Bronze ingest against a real broker, registry and Spark with Delta: evolution, poison, types,
+layout, table self-description."""
 
 from __future__ import annotations
 
-import glob
 import json
 import threading
 import time
@@ -55,7 +55,11 @@ def _job(spark, platform, lake: Path, topic: str, subject: str, **extra) -> Bron
         subject=subject,
         **extra,
     ).validated()
-    return BronzeJob(cfg, spark, CONTRACT.latest.schema_str)
+    return BronzeJob(cfg, spark)
+
+
+def _delta(spark, path: Path):
+    return spark.read.format("delta").load(str(path))
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +110,8 @@ def mixed_run(spark, platform, registered_contract, foreign_schema_id, tmp_path_
     lake = tmp_path_factory.mktemp("lake")
     job = _job(spark, platform, lake, topic, "bank_txn_stream-value", available_now=True)
     totals = job.run(emit=print)
-    bronze = spark.read.parquet(str(lake / "bronze"))
-    quarantine = spark.read.parquet(str(lake / "quarantine"))
+    bronze = _delta(spark, lake / "bronze")
+    quarantine = _delta(spark, lake / "quarantine")
     return {
         "lake": lake,
         "totals": totals,
@@ -118,10 +122,6 @@ def mixed_run(spark, platform, registered_contract, foreign_schema_id, tmp_path_
         "messages": messages,
         "ids": (v1_id, v2_id),
     }
-
-
-def test_compiled_versions_are_not_reported_as_newer_writers(mixed_run):
-    assert mixed_run["totals"]["newer_writer"] == 0
 
 
 def test_every_offset_lands_exactly_once(mixed_run):
@@ -216,17 +216,18 @@ def test_each_poison_kind_is_quarantined_with_its_reason_and_exact_bytes(mixed_r
             assert bytes(r.kafka_key) == f"poison-{reason}".encode()
 
 
-def test_output_is_snappy_parquet_partitioned_by_date_and_hour(mixed_run):
+def test_output_is_snappy_parquet_delta_partitioned_by_date_and_hour(mixed_run):
     import pyarrow.parquet as pq
+    from deltalake import DeltaTable
 
     lake = mixed_run["lake"]
     for output in ("bronze", "quarantine"):
-        committed = []
-        for log in sorted((lake / output / "_spark_metadata").glob("[0-9]*")):
-            committed += [json.loads(line)["path"] for line in log.read_text().splitlines()[1:]]
+        table = DeltaTable(str(lake / output))
+        assert table.metadata().partition_columns == ["date", "hour"]
+        committed = table.file_uris()
         assert committed, output
-        for path in committed:
-            local = path.removeprefix("file:")
+        for uri in committed:
+            local = uri.removeprefix("file://")
             assert "/date=" in local and "/hour=" in local
             meta = pq.ParquetFile(local).metadata
             codecs = {
@@ -235,7 +236,55 @@ def test_output_is_snappy_parquet_partitioned_by_date_and_hour(mixed_run):
                 for c in range(meta.num_columns)
             }
             assert codecs == {"SNAPPY"}
-    assert glob.glob(str(lake / "bronze" / "date=*" / "hour=*"))
+        # The default protocol: delta-rs, polars and DuckDB (through delta-rs) read it.
+        assert table.protocol().min_reader_version == 1
+
+
+def test_tables_describe_themselves(mixed_run):
+    """Column comments from the contract's docs, properties naming the subject and versions,
+    and commit metadata naming the batch and its Kafka offsets."""
+    from deltalake import DeltaTable
+
+    lake = mixed_run["lake"]
+    bronze = DeltaTable(str(lake / "bronze"))
+    comments = {f.name: (f.metadata or {}).get("comment") for f in bronze.schema().fields}
+    docs = {f["name"]: f["doc"] for f in json.loads(CONTRACT.latest.schema_str)["fields"]}
+    for name, doc in docs.items():
+        assert comments[name] == doc, name
+    for name in ("kafka_offset", "schema_id", "ingest_ts", "date", "hour"):
+        assert comments[name], name
+    props = bronze.metadata().configuration
+    assert props["txn.contract.subject"] == "bank_txn_stream-value"
+    assert props["txn.contract.versions"] == "1,2"
+    writes = [h for h in bronze.history() if h.get("userMetadata")]
+    meta = json.loads(writes[0]["userMetadata"])
+    assert meta["batch_id"] == 0
+    topic = mixed_run["bronze"].select("kafka_topic").first()[0]
+    ends = mixed_run["bronze"].groupBy("kafka_partition").agg({"kafka_offset": "max"}).collect()
+    quarantine_ends = (
+        mixed_run["quarantine"].groupBy("kafka_partition").agg({"kafka_offset": "max"}).collect()
+    )
+    expected = {}
+    for r in [*ends, *quarantine_ends]:
+        p = str(r["kafka_partition"])
+        expected[p] = max(expected.get(p, 0), r["max(kafka_offset)"] + 1)
+    assert meta["end_offsets"] == {topic: expected}
+    assert meta["offsets"][topic] == {p: [0, n] for p, n in expected.items()}
+    quarantine = DeltaTable(str(lake / "quarantine"))
+    q_comments = {f.name: (f.metadata or {}).get("comment") for f in quarantine.schema().fields}
+    assert all(q_comments.values()), q_comments
+
+
+def test_an_empty_quarantine_is_a_readable_table(spark, platform, registered_contract, tmp_path):
+    topic = f"bronze_clean_{uuid.uuid4().hex[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
+    rec = _sample(2, 1)[0]
+    value = wire.encode(rec, CONTRACT.latest.parsed, registered_contract[2])
+    _produce(platform.bootstrap_servers, topic, [(b"k", value)])
+    _job(spark, platform, tmp_path, topic, "bank_txn_stream-value", available_now=True).run(print)
+    assert _delta(spark, tmp_path / "quarantine").count() == 0
+    assert "reason" in _delta(spark, tmp_path / "quarantine").columns
+    assert _delta(spark, tmp_path / "bronze").count() == 1
 
 
 def test_rerunning_a_drained_job_writes_nothing_new(spark, platform, mixed_run):
@@ -245,18 +294,18 @@ def test_rerunning_a_drained_job_writes_nothing_new(spark, platform, mixed_run):
         spark, platform, mixed_run["lake"], topic, "bank_txn_stream-value", available_now=True
     )
     job.run(emit=print)
-    assert spark.read.parquet(str(mixed_run["lake"] / "bronze")).count() == before
+    assert _delta(spark, mixed_run["lake"] / "bronze").count() == before
 
 
-def test_version_registered_while_job_runs_lands_in_bronze(spark, platform, tmp_path):
-    """A continuously running job decodes a version registered after it started."""
+def test_v3_registered_while_job_runs_gains_columns_without_restart(spark, platform, tmp_path):
+    """A running job projects onto the newest registered version: a v3 with an added optional
+    field and an added enum symbol lands with its values, and older rows read null."""
     from confluent_kafka.schema_registry import Schema
 
     topic = f"bronze_evo_{uuid.uuid4().hex[:8]}"
     subject = f"{topic}-value"
     create_topic(platform.bootstrap_servers, topic)
     client = registry_client(platform.registry_url)
-    # The released versions under this test's own subject.
     contract = type(CONTRACT)(subject, topic, CONTRACT.compatibility, CONTRACT.versions)
     register_contract(client, contract, platform.registry_url)
     v2_id = client.lookup_schema(subject, Schema(CONTRACT.latest.schema_str, "AVRO")).schema_id
@@ -276,12 +325,24 @@ def test_version_registered_while_job_runs_lands_in_bronze(spark, platform, tmp_
     try:
         _wait(lambda: job.totals["bronze"] >= 20, 120, "the first events")
         v3 = json.loads(CONTRACT.latest.schema_str)
-        v3["fields"].append({"name": "terminal_id", "type": ["null", "string"], "default": None})
+        v3["fields"].append(
+            {
+                "name": "terminal_id",
+                "type": ["null", "string"],
+                "default": None,
+                "doc": "Terminal that captured the transaction (v3).",
+            }
+        )
+        channel = next(f for f in v3["fields"] if f["name"] == "channel")
+        channel["type"]["symbols"].append("WALLET")
         v3_id = client.register_schema(subject, Schema(json.dumps(v3), "AVRO"))
         import fastavro
 
         v3_parsed = fastavro.parse_schema(v3)
-        after = [dict(r, terminal_id=f"T{i}") for i, r in enumerate(_sample(2, 30))]
+        after = [
+            dict(r, terminal_id=f"T{i}", channel="WALLET" if i % 2 else r["channel"])
+            for i, r in enumerate(_sample(2, 30))
+        ]
         _produce(
             platform.bootstrap_servers,
             topic,
@@ -293,12 +354,18 @@ def test_version_registered_while_job_runs_lands_in_bronze(spark, platform, tmp_
         runner.join(120)
     assert not runner.is_alive()
     assert job.totals["quarantine"] == 0
-    # v3 is not compiled into the job: its rows are counted (and logged) as such.
-    assert job.totals["newer_writer"] == 30
-    bronze = spark.read.parquet(str(tmp_path / "bronze"))
+    bronze = _delta(spark, tmp_path / "bronze")
     assert bronze.count() == 50
-    assert bronze.where(f"schema_id = {v3_id}").count() == 30
-    assert "terminal_id" not in bronze.columns  # projected onto the job's contract version
+    v3_rows = bronze.where(f"schema_id = {v3_id}")
+    assert sorted(r.terminal_id for r in v3_rows.collect()) == sorted(f"T{i}" for i in range(30))
+    assert v3_rows.where("channel = 'WALLET'").count() == 15  # kept, not the enum default
+    assert bronze.where(f"schema_id = {v2_id} AND terminal_id IS NOT NULL").count() == 0
+    from deltalake import DeltaTable
+
+    table = DeltaTable(str(tmp_path / "bronze"))
+    comments = {f.name: (f.metadata or {}).get("comment") for f in table.schema().fields}
+    assert comments["terminal_id"] == "Terminal that captured the transaction (v3)."
+    assert table.metadata().configuration["txn.contract.versions"] == "2,3"
 
 
 def _wait(cond, timeout: float, what: str) -> None:
@@ -310,10 +377,14 @@ def _wait(cond, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_each_batch_records_its_verdicts_before_committing(mixed_run, foreign_schema_id):
+def test_each_batch_commits_its_verdicts_with_its_rows(mixed_run, foreign_schema_id):
     """A re-run batch reuses them, so it is judged exactly as its first attempt was."""
-    stored = mixed_run["lake"] / "_checkpoints" / "bronze_ingest" / "verdicts" / "0"
-    verdicts = json.loads(stored.read_text())
-    assert verdicts[str(foreign_schema_id)]["reason"] == "FOREIGN_SCHEMA_ID"
-    assert verdicts["987654"]["reason"] == "UNKNOWN_SCHEMA_ID"
-    assert all(verdicts[str(i)]["schema_str"] for i in mixed_run["ids"])
+    from deltalake import DeltaTable
+
+    history = DeltaTable(str(mixed_run["lake"] / "quarantine")).history()
+    meta = json.loads(next(h for h in history if h.get("userMetadata"))["userMetadata"])
+    verdicts = meta["verdicts"]
+    assert verdicts[str(foreign_schema_id)][0] == "FOREIGN_SCHEMA_ID"
+    assert verdicts["987654"][0] == "UNKNOWN_SCHEMA_ID"
+    assert all(verdicts[str(i)] is None for i in mixed_run["ids"])
+    assert meta["reader_schema_id"] == mixed_run["ids"][1]

@@ -1,0 +1,46 @@
+"""Where everything lives under a lake root: the tables and the streaming checkpoints.
+
+Example::
+
+    lake = Lake(Path("lake"))
+    lake.table_path(BRONZE)        # lake/bronze
+    lake.checkpoint("bronze_ingest")  # lake/_checkpoints/bronze_ingest
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BRONZE", "QUARANTINE", "SILVER", "SILVER_REJECTS", "TABLE_NAMES", "Lake"]
+
+BRONZE = "bronze"
+QUARANTINE = "quarantine"
+SILVER = "silver"
+SILVER_REJECTS = "silver_rejects"
+TABLE_NAMES = (BRONZE, QUARANTINE, SILVER, SILVER_REJECTS)
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake root: ``LAKE/<table>`` Delta tables and ``LAKE/_checkpoints/<job>``."""
+
+    root: Path
+
+    def table_path(self, name: str) -> Path:
+        """The directory of table ``name`` (one of :data:`TABLE_NAMES`)."""
+        if name not in TABLE_NAMES:
+            from txn_contract.errors import ConfigError
+
+            raise ConfigError(
+                "--table", f"{name!r} is not a lake table; choose from {', '.join(TABLE_NAMES)}"
+            )
+        return self.root / name
+
+    def checkpoint(self, job: str) -> Path:
+        """The default streaming checkpoint of ``job`` (``bronze_ingest``, ``silver_refine``)."""
+        return self.root / "_checkpoints" / job
+
+    def existing_tables(self) -> list[str]:
+        """Names of the tables that exist as Delta tables, in flow order."""
+        return [n for n in TABLE_NAMES if (self.table_path(n) / "_delta_log").is_dir()]

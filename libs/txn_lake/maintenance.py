@@ -1,0 +1,135 @@
+"""Maintenance of the lake's tables: compaction of closed partitions and vacuum.
+
+Compaction is Delta's OPTIMIZE, one partition at a time, restricted to partitions whose time
+window ended at least ``min_age`` ago, so it does not rewrite the files a streaming job is still
+appending to. OPTIMIZE commits with ``dataChange=false``: rows do not change, and streaming
+readers of the table (silver reads bronze) skip the commit. A blind append never conflicts with
+it; a concurrent metadata change (schema evolution) can, so a conflicting partition is retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from txn_contract.errors import TxnError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["CompactResult", "closed_partitions", "compact_table", "partition_end", "vacuum_table"]
+
+Emit = Callable[[str], None]
+
+
+def partition_end(values: dict[str, str]) -> datetime | None:
+    """When a partition's time window ends: ``date``/``hour`` (bronze, quarantine) close at the
+    end of that hour, ``event_date`` (silver) at the end of that day (UTC)."""
+    if "date" in values and "hour" in values:
+        start = datetime.strptime(values["date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        return start + timedelta(hours=int(values["hour"]) + 1)
+    for key in ("event_date", "date"):
+        if key in values:
+            start = datetime.strptime(str(values[key])[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+            return start + timedelta(days=1)
+    return None
+
+
+def closed_partitions(path: Path, min_age_s: float, now: datetime | None = None) -> list[dict]:
+    """Partitions (as ``{column: value}``) whose window ended at least ``min_age_s`` ago and that
+    hold more than one file (one file is already compact)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(str(path))
+    cols = list(dt.metadata().partition_columns)
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if not cols or not actions.num_rows:
+        return []
+    files: dict[tuple, int] = {}
+    for key in zip(*(actions.column(f"partition.{c}").to_pylist() for c in cols), strict=True):
+        files[key] = files.get(key, 0) + 1
+    now = now or datetime.now(UTC)
+    out = []
+    for key, n in sorted(files.items(), key=lambda kv: [str(v) for v in kv[0]]):
+        values = {c: str(v) for c, v in zip(cols, key, strict=True)}
+        end = partition_end(values)
+        if n > 1 and (
+            min_age_s == 0 or (end is not None and (now - end).total_seconds() >= min_age_s)
+        ):
+            out.append(values)
+    return out
+
+
+@dataclass
+class CompactResult:
+    """What one table's compaction did."""
+
+    table: str
+    partitions: int = 0
+    files_removed: int = 0
+    files_added: int = 0
+    retries: int = 0
+
+
+def _where(values: dict[str, str], types: dict[str, str]) -> str:
+    parts = []
+    for col, val in values.items():
+        if types.get(col) in ("integer", "long", "short", "byte"):
+            parts.append(f"`{col}` = {int(val)}")
+        else:
+            parts.append(f"`{col}` = '{val.replace(chr(39), chr(39) * 2)}'")
+    return " AND ".join(parts)
+
+
+def compact_table(
+    spark: SparkSession, name: str, path: Path, min_age_s: float, emit: Emit, attempts: int = 5
+) -> CompactResult:
+    """OPTIMIZE every closed partition of the table at ``path`` (see :func:`closed_partitions`)."""
+    from delta import exceptions as dx
+    from delta.tables import DeltaTable
+
+    conflicts = tuple(getattr(dx, n) for n in dx.__all__)
+    result = CompactResult(name)
+    table = DeltaTable.forPath(spark, str(path))
+    types = {f.name: f.dataType.typeName() for f in table.toDF().schema.fields}
+    for values in closed_partitions(path, min_age_s):
+        where = _where(values, types)
+        for attempt in range(1, attempts + 1):
+            try:
+                metrics = table.optimize().where(where).executeCompaction().collect()[0].metrics
+                break
+            except conflicts as exc:
+                if attempt == attempts:
+                    raise TxnError(
+                        f"Compacting {name} partition {where} kept conflicting with concurrent "
+                        f"commits ({attempts} attempts): {str(exc).splitlines()[0]}"
+                    ) from exc
+                result.retries += 1
+                emit(f"{name} {where}: a concurrent commit conflicted; retrying ({attempt})")
+                time.sleep(0.5 * attempt)
+        result.partitions += 1
+        result.files_removed += int(metrics.numFilesRemoved)
+        result.files_added += int(metrics.numFilesAdded)
+        emit(f"{name} {where}: {metrics.numFilesRemoved} file(s) -> {metrics.numFilesAdded}")
+    return result
+
+
+def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
+    """VACUUM with Delta's retention safety check left on (under 168 h is refused by Delta).
+
+    Returns the number of files on disk before minus after.
+    """
+    from delta.tables import DeltaTable
+
+    before = sum(1 for _ in path.rglob("*.parquet"))
+    table = DeltaTable.forPath(spark, str(path))
+    if retain_hours is None:
+        table.vacuum()
+    else:
+        table.vacuum(retain_hours)
+    return before - sum(1 for _ in path.rglob("*.parquet"))
