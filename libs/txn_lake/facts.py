@@ -28,8 +28,10 @@ __all__ = [
 
 
 def is_delta_table(path: Path) -> bool:
-    """True when ``path`` holds a Delta transaction log."""
-    return (path / "_delta_log").is_dir()
+    """True when ``path`` holds a Delta transaction log with at least one commit (a table being
+    created has the directory a moment before its first commit)."""
+    log = path / "_delta_log"
+    return log.is_dir() and any(log.glob("*.json"))
 
 
 def _open(path: Path):

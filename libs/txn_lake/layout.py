@@ -43,4 +43,6 @@ class Lake:
 
     def existing_tables(self) -> list[str]:
         """Names of the tables that exist as Delta tables, in flow order."""
-        return [n for n in TABLE_NAMES if (self.table_path(n) / "_delta_log").is_dir()]
+        from .facts import is_delta_table
+
+        return [n for n in TABLE_NAMES if is_delta_table(self.table_path(n))]

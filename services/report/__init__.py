@@ -1,8 +1,8 @@
 """``txn-report``: the project report's data-volume table, from live figures.
 
-Modules: :mod:`.lake` (committed files of Spark's file-sink outputs and the bronze job's
-checkpoint), :mod:`.kafka_stats` (topic offsets and on-disk size), :mod:`.report` (assembling
-and rendering), :mod:`.cli`.
+Table figures and committed offsets come from :mod:`txn_lake.facts` (the Delta logs);
+:mod:`.kafka_stats` gives topic offsets and on-disk size, :mod:`.report` assembles and renders,
+:mod:`.cli` is the command.
 """
 
 __all__: list[str] = []

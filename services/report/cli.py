@@ -44,13 +44,6 @@ __all__ = ["main"]
     help="Topic the bronze job reads. Env: TXN_TOPIC.",
 )
 @click.option(
-    "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TXN_CHECKPOINT",
-    default=None,
-    help="The bronze job's checkpoint (default: LAKE/_checkpoints/bronze_ingest).",
-)
-@click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="TXN_STATE_DIR",
@@ -63,10 +56,11 @@ __all__ = ["main"]
     default=None,
     help="The broker's log.dirs, to read the topic's size (overrides --state-dir).",
 )
-def cli(lake, fmt, bootstrap_servers, topic, checkpoint, state_dir, kafka_log_dir) -> None:
+def cli(lake, fmt, bootstrap_servers, topic, state_dir, kafka_log_dir) -> None:
     """Print the data-volume table of the project report from live figures: topic size and
     messages, bronze rows, bytes and Parquet files (min/avg/max), quarantined rows by reason,
-    and lag per partition. Counts only files the Spark sink committed.
+    and lag per partition, all from the Delta logs: only committed files count, and lag is
+    measured from the offsets bronze's last commit recorded.
 
     Example: txn-report --lake ./lake --format json
     """
@@ -86,7 +80,6 @@ def cli(lake, fmt, bootstrap_servers, topic, checkpoint, state_dir, kafka_log_di
         bootstrap=bootstrap_servers,
         topic=topic,
         lake=lake.resolve(),
-        checkpoint=checkpoint,
         kafka_log_dir=log_dir,
     )
     if fmt == "json":

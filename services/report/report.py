@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_lake.facts import TableFacts, count_by, table_facts
+from txn_lake.outputs import StreamOutput, committed_end_offsets
+
 from .kafka_stats import TopicStats, topic_stats
-from .lake import OutputStats, checkpoint_offsets, output_stats
 
 __all__ = ["Report", "build_report", "render_text"]
 
@@ -19,8 +22,9 @@ class Report:
     topic: str
     lake: Path
     kafka: TopicStats
-    bronze: OutputStats
-    quarantine: OutputStats
+    bronze: TableFacts
+    quarantine: TableFacts
+    quarantine_by_reason: dict[str, int]
     committed_offsets: dict[int, int] | None
 
     @property
@@ -47,11 +51,15 @@ class Report:
             "min_file_bytes": self.bronze.min_file_bytes,
             "max_file_bytes": self.bronze.max_file_bytes,
             "quarantine_rows": self.quarantine.rows,
-            "quarantine_by_reason": self.quarantine.by_reason,
+            "quarantine_by_reason": self.quarantine_by_reason,
             "quarantine_bytes": self.quarantine.bytes,
             "quarantine_files": self.quarantine.files,
-            "uncommitted_files": self.bronze.uncommitted_files + self.quarantine.uncommitted_files,
-            "uncommitted_bytes": self.bronze.uncommitted_bytes + self.quarantine.uncommitted_bytes,
+            # Files on disk that the tables' current versions do not reference: left by killed
+            # attempts or replaced by OPTIMIZE, until VACUUM. Never counted as data.
+            "uncommitted_files": self.bronze.unreferenced_files
+            + self.quarantine.unreferenced_files,
+            "uncommitted_bytes": self.bronze.unreferenced_bytes
+            + self.quarantine.unreferenced_bytes,
             "lag": {
                 "partitions": {str(p): n for p, n in lag.items()},
                 "total": sum(lag.values()),
@@ -65,19 +73,23 @@ def build_report(
     bootstrap: str,
     topic: str,
     lake: Path,
-    checkpoint: Path | None = None,
     kafka_log_dir: Path | None = None,
 ) -> Report:
-    """Read the broker, the lake's committed files and the job's checkpoint."""
-    checkpoint = checkpoint or lake / "_checkpoints" / "bronze_ingest"
-    offsets = checkpoint_offsets(checkpoint) if checkpoint.is_dir() else None
+    """Read the broker and the Delta logs of bronze and quarantine (lag from their commits)."""
+    root = Lake(lake)
+    outputs = [StreamOutput(root, "bronze_ingest", t) for t in (BRONZE, QUARANTINE)]
+    _, offsets = committed_end_offsets(outputs)
+    committed = None
+    if offsets is not None:
+        committed = {int(p): o for p, o in offsets.get(topic, {}).items()}
     return Report(
         topic=topic,
         lake=lake,
         kafka=topic_stats(bootstrap, topic, kafka_log_dir),
-        bronze=output_stats(lake / "bronze"),
-        quarantine=output_stats(lake / "quarantine", reasons=True),
-        committed_offsets=None if offsets is None else offsets.get(topic, {}),
+        bronze=table_facts(BRONZE, root.table_path(BRONZE), history=0),
+        quarantine=table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0),
+        quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),
+        committed_offsets=committed,
     )
 
 
@@ -102,7 +114,7 @@ def render_text(r: Report) -> str:
             f"{_size(j['topic_bytes'])} ({j['topic_messages_total']:,} messages "
             f"in {len(j['topic_messages'])} partitions)",
         ),
-        ("Bronze Parquet size", _size(j["bronze_bytes"])),
+        ("Bronze size (Delta, Snappy Parquet)", _size(j["bronze_bytes"])),
         ("Number of Parquet files", f"{j['bronze_files']:,}"),
         (
             "Average file size",
@@ -122,7 +134,7 @@ def render_text(r: Report) -> str:
         (
             "Lag (offsets)",
             f"{lag['total']:,} ({per_part})"
-            + ("" if lag["checkpoint_found"] else " - no bronze checkpoint yet"),
+            + ("" if lag["checkpoint_found"] else " - bronze has committed no batch yet"),
         ),
     ]
     width = max(len(k) for k, _ in rows)
@@ -137,8 +149,9 @@ def render_text(r: Report) -> str:
         out.append("")
         out.append(
             f"Not counted: {j['uncommitted_files']} uncommitted file(s), "
-            f"{_size(j['uncommitted_bytes'])}, left by attempts that did not commit (Spark "
-            "readers ignore them)."
+            f"{_size(j['uncommitted_bytes'])}, not in the tables' current versions (left by "
+            "killed attempts or replaced by compaction; Delta readers ignore them, VACUUM "
+            "deletes them)."
         )
     if j["topic_bytes"] is None:
         out.append("")

@@ -1,10 +1,10 @@
-"""`bronze-ingest` as an operator runs it: killed with SIGKILL at an arbitrary moment, restarted,
-stopped with SIGTERM — and bronze plus quarantine still hold every offset exactly once."""
+"""`bronze-ingest` as an operator runs it: killed with SIGKILL while a batch is being written,
+restarted, stopped with SIGTERM — and bronze plus quarantine still hold every offset exactly
+once, for Spark and for delta-rs alike, although the killed attempt left its files on disk."""
 
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -12,11 +12,13 @@ import time
 import uuid
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
 from tests.conftest import create_topic
 from txn_contract import packaged_contract, wire
+from txn_lake.facts import is_delta_table
 
 pytestmark = pytest.mark.e2e
 
@@ -25,20 +27,30 @@ CONTRACT = packaged_contract()
 
 
 def _committed_batches(output: Path) -> int:
-    meta = output / "_spark_metadata"
-    return (
-        len([p for p in meta.glob("[0-9]*") if not p.name.endswith(".tmp")]) if meta.exists() else 0
-    )
+    """Batches the job committed to ``output``, from the Delta log (0 before the first)."""
+    from txn_lake.facts import committed_batch
+
+    app = f"txn-pipeline.bronze_ingest.{output.name}"
+    last = committed_batch(output, app)
+    return 0 if last is None else last + 1
 
 
-def _rows(spark, output: Path) -> int:
-    """Rows Spark reads from a sink output; 0 while no batch has committed a file yet."""
-    from pyspark.errors import AnalysisException
+def _rows(output: Path) -> int:
+    """Rows delta-rs reads from a table; 0 before the job created it."""
+    from deltalake import DeltaTable
 
-    try:
-        return spark.read.parquet(str(output)).count()
-    except AnalysisException:  # no committed file yet: Spark cannot infer a schema
-        return 0
+    return DeltaTable(str(output)).count() if is_delta_table(output) else 0
+
+
+def _unreferenced(output: Path) -> list[Path]:
+    """Parquet files on disk that the table's current version does not list: the files of a
+    batch being written (Delta writes them in place and commits the list afterwards)."""
+    from deltalake import DeltaTable
+
+    if not is_delta_table(output):
+        return []
+    listed = {Path(u.removeprefix("file://")) for u in DeltaTable(str(output)).file_uris()}
+    return [p for p in output.rglob("*.parquet") if p not in listed]
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -98,7 +110,7 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
         "--master",
         "local[2]",
         "--max-offsets-per-trigger",
-        "2000",
+        "4000",
         "--trigger",
         "1s",
     ]
@@ -110,14 +122,19 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
         assert first.poll() is None, log.read_text()[-2000:]
         assert time.monotonic() < deadline, "no batch committed in time"
         time.sleep(0.2)
-    time.sleep(random.uniform(0.0, 2.0))  # somewhere inside a later batch
+    # Kill while a later batch is being written: some of its files are on disk, not committed.
+    while not (leftovers := _unreferenced(lake / "bronze")):
+        assert first.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, "never saw a batch being written"
+        time.sleep(0.01)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(30)
+    assert all(p.exists() for p in leftovers)
 
     second = _start(common, env, log)
     deadline = time.monotonic() + 300
     while True:
-        if _rows(spark, lake / "bronze") + _rows(spark, lake / "quarantine") >= total:
+        if _rows(lake / "bronze") + _rows(lake / "quarantine") >= total:
             break
         assert second.poll() is None, log.read_text()[-2000:]
         assert time.monotonic() < deadline, f"not all {total} offsets landed after restart"
@@ -126,16 +143,26 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
     assert second.wait(120) == 0, log.read_text()[-2000:]
     assert "received SIGTERM" in log.read_text()
 
-    coords = [
-        (r.kafka_partition, r.kafka_offset)
-        for out in ("bronze", "quarantine")
-        for r in spark.read.parquet(str(lake / out))
-        .select("kafka_partition", "kafka_offset")
-        .collect()
-    ]
-    assert len(coords) == total
-    assert len(set(coords)) == total
-    q = spark.read.parquet(str(lake / "quarantine"))
+    from deltalake import DeltaTable
+
+    def spark_coords(out: str) -> list[tuple[int, int]]:
+        df = spark.read.format("delta").load(str(lake / out))
+        return [(r.kafka_partition, r.kafka_offset) for r in df.collect()]
+
+    def rs_coords(out: str) -> list[tuple[int, int]]:
+        t = DeltaTable(str(lake / out)).to_pyarrow_table(
+            columns=["kafka_partition", "kafka_offset"]
+        )
+        return list(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True))
+
+    for read in (spark_coords, rs_coords):
+        coords = read("bronze") + read("quarantine")
+        assert len(coords) == total, read.__name__
+        assert len(set(coords)) == total, read.__name__
+    # The killed attempt's files are still on disk: a glob over them would over-count.
+    on_disk = sum(pq.ParquetFile(p).metadata.num_rows for p in (lake / "bronze").rglob("*.parquet"))
+    assert on_disk > _rows(lake / "bronze")
+    q = spark.read.format("delta").load(str(lake / "quarantine"))
     assert q.count() == total // 1000
     assert {r.reason for r in q.select("reason").collect()} == {"BAD_MAGIC_BYTE"}
 
@@ -196,4 +223,29 @@ def test_missing_topic_and_wrong_registry_are_refused_before_spark(
     )
     assert res.returncode != 0
     assert "txn-contract register" in res.stderr and "/apis/ccompat/v7" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_subject_without_a_transitive_level_is_refused(platform, registered_contract, tmp_path):
+    """Bronze projects every version onto the newest registered one: only a transitive level
+    guarantees that it reads them all."""
+    from confluent_kafka.schema_registry import Schema
+
+    from txn_contract.registry import registry_client
+
+    subject = f"plain_backward_{uuid.uuid4().hex[:8]}-value"
+    client = registry_client(platform.registry_url)
+    client.register_schema(subject, Schema(CONTRACT.latest.schema_str, "AVRO"))
+    client.set_compatibility(subject, "BACKWARD")
+    env = {**os.environ, **platform.env()}
+    res = subprocess.run(
+        [str(BIN / "bronze-ingest"), "--lake", str(tmp_path), "--subject", subject],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "--subject" in res.stderr and "BACKWARD" in res.stderr
+    assert "FULL_TRANSITIVE or BACKWARD_TRANSITIVE" in res.stderr
     assert "Traceback" not in res.stderr

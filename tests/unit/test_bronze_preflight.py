@@ -1,4 +1,4 @@
-"""Bronze start-up checks and registry retries that need no Spark."""
+"""Bronze start-up checks and registry retries that need no Spark (tables made by delta-rs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bronze_ingest.config import BronzeConfig
-from bronze_ingest.preflight import check_checkpoint_matches_outputs
+from bronze_ingest.preflight import check_checkpoint_matches_outputs, check_lake_format
 from bronze_ingest.writer_schemas import WriterSchemaResolver
 from txn_contract import packaged_contract
 from txn_contract.errors import ConfigError, RegistryUnavailableError
@@ -17,29 +17,49 @@ def _cfg(tmp_path: Path, **kw) -> BronzeConfig:
     return BronzeConfig(lake=tmp_path, bootstrap_servers="x:1", registry_url="http://r", **kw)
 
 
-def _batches(d: Path, *names: str) -> None:
-    d.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        (d / n).write_text("v1\n")
+def _delta_table(path: Path, app_id: str | None = None, batch: int = 0) -> None:
+    """A small Delta table written by delta-rs; with ``app_id``, as if that app committed
+    ``batch`` (Delta's idempotent-write transaction id)."""
+    import pyarrow as pa
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    props = CommitProperties(app_transactions=[Transaction(app_id, batch)]) if app_id else None
+    write_deltalake(str(path), pa.table({"x": [1]}), commit_properties=props)
 
 
-def test_a_checkpoint_behind_the_outputs_is_refused(tmp_path):
+def _app(table: str) -> str:
+    from txn_lake import Lake
+    from txn_lake.outputs import StreamOutput
+
+    return StreamOutput(Lake(Path("/unused")), "bronze_ingest", table).app_id
+
+
+def test_an_empty_checkpoint_beside_committed_tables_is_refused(tmp_path):
     cfg = _cfg(tmp_path)
-    _batches(cfg.bronze_path / "_spark_metadata", "0", "1", ".1.crc", "2")
-    with pytest.raises(ConfigError, match=r"--checkpoint.*up to 2.*none"):
+    _delta_table(cfg.bronze_path, _app("bronze"), batch=2)
+    with pytest.raises(ConfigError, match=r"--checkpoint.*up to 2.*empty or missing"):
         check_checkpoint_matches_outputs(cfg)
-    _batches(cfg.checkpoint_path / "commits", "0")
-    with pytest.raises(ConfigError, match="only up to 0"):
+    cfg.checkpoint_path.mkdir(parents=True)
+    with pytest.raises(ConfigError, match="empty or missing"):
         check_checkpoint_matches_outputs(cfg)
+    (cfg.checkpoint_path / "offsets").mkdir()
+    check_checkpoint_matches_outputs(cfg)  # a checkpoint exists: its first batch is checked
 
 
-def test_outputs_one_batch_ahead_of_the_checkpoint_are_normal(tmp_path):
+def test_tables_no_app_committed_to_need_no_checkpoint(tmp_path):
     cfg = _cfg(tmp_path)
-    _batches(cfg.checkpoint_path / "commits", "0", "1")
-    _batches(cfg.bronze_path / "_spark_metadata", "0", "1", "2")  # died before commit 2
-    _batches(cfg.quarantine_path / "_spark_metadata", "0", "1")
+    _delta_table(cfg.quarantine_path)  # e.g. created empty, nothing committed by the job
     check_checkpoint_matches_outputs(cfg)
     check_checkpoint_matches_outputs(_cfg(tmp_path / "fresh"))  # nothing yet: fine
+
+
+def test_a_plain_parquet_lake_is_refused_with_the_migration_command(tmp_path):
+    cfg = _cfg(tmp_path)
+    (cfg.bronze_path / "_spark_metadata").mkdir(parents=True)
+    (cfg.bronze_path / "_spark_metadata" / "0").write_text("v1\n")
+    with pytest.raises(ConfigError, match=r"--lake.*txn-lake migrate --lake"):
+        check_lake_format(cfg)
+    check_lake_format(_cfg(tmp_path / "fresh"))
 
 
 class _FlakyClient:
