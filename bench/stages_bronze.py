@@ -118,15 +118,25 @@ class Stages:
         self.version, self.reader_id = self.resolver.newest()
         self.reader_str = self.verdicts[self.reader_id].schema_str
         self.plan = BatchPlan(self.verdicts, self.reader_id)
+        self.work = args.work
+        self.events = self.work / "events"
+        self.events.mkdir(parents=True, exist_ok=True)
+        self.round = "setup"
         t = time.monotonic()
         self.spark = build_session(
-            "bronze-stages", master=args.master, driver_memory=args.driver_memory
+            "bronze-stages",
+            master=args.master,
+            driver_memory=args.driver_memory,
+            # The event log times every Spark job, Delta's own included.
+            extra_conf={
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": str(self.events),
+                "spark.eventLog.compress": "false",
+                "spark.eventLog.rolling.enabled": "false",
+            },
         )
-        _log(
-            f"Spark {self.spark.version} on {self.spark.sparkContext.master} in {time.monotonic() - t:.1f} s"
-        )
-        self.work = args.work
-        self.work.mkdir(parents=True, exist_ok=True)
+        took = time.monotonic() - t
+        _log(f"Spark {self.spark.version} on {self.spark.sparkContext.master} in {took:.1f} s")
         self.lake = Lake(self.work / "lake")
         self.outputs = BronzeOutputs(self.spark, self.lake, self.subject)
         self.outputs.ensure(self.reader_str, self.version, _log)
@@ -176,93 +186,103 @@ class Stages:
             *CLASSIFIED
         )
 
-    def bronze_frame(self):
-        return output_frames(self.classified(), self.reader_str, datetime.now(UTC))[0]
-
     # ------------------------------------------------------------------ runs
 
-    @staticmethod
-    def noop(df) -> dict:
+    def step(self, name: str) -> None:
+        """Tag the Spark jobs that follow (the event log's job properties)."""
+        self.spark.sparkContext.setLocalProperty("bench.step", f"{self.round}/{name}")
+
+    def noop(self, df) -> dict:
         t = time.perf_counter()
         df.write.format("noop").mode("overwrite").save()
         return {"total": time.perf_counter() - t}
 
-    def parquet(self) -> dict:
-        self.parquet_n += 1
-        out = self.work / f"parquet-{self.parquet_n}"
+    def tally_only(self) -> dict:
+        """``decode.tally`` straight over the classified rows, without the cache."""
         t = time.perf_counter()
-        self.bronze_frame().write.mode("overwrite").partitionBy("date", "hour").parquet(str(out))
+        tally(self.classified())
         return {"total": time.perf_counter() - t}
 
     def _next_batch(self) -> int:
         self.batch_id += 1
         return self.batch_id
 
-    def _split(self, t0_wall: float, t_end: float, version_before: int) -> dict:
-        """Data files done (newest new data file), commit written (its log JSON), returned."""
-        path = self.outputs.bronze.path
-        files = [
-            p.stat().st_mtime
-            for p in path.rglob("*.parquet")
-            if "_delta_log" not in p.parts and p.stat().st_mtime >= t0_wall
-        ]
-        logs = sorted((path / "_delta_log").glob("*.json"))
-        newest = logs[-1]
-        version = int(newest.stem)
-        out = {"total": t_end - t0_wall}
-        if files and version > version_before:
-            out["files"] = max(files) - t0_wall
-            out["commit"] = newest.stat().st_mtime - max(files)
-            out["post_commit"] = t_end - newest.stat().st_mtime
-        return out
-
     def _version(self) -> int:
         logs = sorted((self.outputs.bronze.path / "_delta_log").glob("*.json"))
         return int(logs[-1].stem)
 
-    def delta(self) -> dict:
-        df = self.bronze_frame()
-        v0 = self._version()
-        t0 = time.time()
-        self.outputs.bronze.append(df, self._next_batch(), {"bench": "stages"})
-        return self._split(t0, time.time(), v0)
-
     def delta_empty(self) -> dict:
-        df = self.bronze_frame().limit(0)
+        """An append of no rows: one commit with its transaction id, no data files."""
+        df = self.spark.createDataFrame(
+            [], self.spark.read.format("delta").load(str(self.outputs.bronze.path)).schema
+        )
         t0 = time.perf_counter()
         self.outputs.bronze.append(df, self._next_batch(), {"bench": "stages-empty"})
         return {"total": time.perf_counter() - t0}
 
-    def job_path(self) -> dict:
-        """``BronzeJob.process_batch`` for a batch whose ids are all known (the common case)."""
+    def _split(self, root: Path, t0_wall: float, t_end: float, log_dir: Path | None) -> dict:
+        """Data files done (the newest new data file's mtime), commit written (the newest log
+        JSON's mtime), returned."""
+        files = [
+            p.stat().st_mtime
+            for p in root.rglob("*.parquet")
+            if "_delta_log" not in p.parts and p.stat().st_mtime >= t0_wall
+        ]
+        out: dict = {}
+        if not files:
+            return out
+        out["files"] = max(files) - t0_wall
+        if log_dir is None:
+            out["commit"] = t_end - max(files)
+            return out
+        newest = max(log_dir.glob("*.json"), key=lambda p: int(p.stem))
+        out["commit"] = newest.stat().st_mtime - max(files)
+        out["post_commit"] = t_end - newest.stat().st_mtime
+        return out
+
+    def job_path(self, sink: str = "delta") -> dict:
+        """``BronzeJob.process_batch`` for a batch whose ids are all known (the common case);
+        ``sink="parquet"`` writes the bronze frame as plain Parquet instead of the Delta
+        append (a reference for the write alone)."""
         from pyspark import StorageLevel
 
+        tag = "job" if sink == "delta" else "job-parquet"
+        self.step(f"{tag}:pass1")
         t0 = time.perf_counter()
         classified = self.classified().persist(StorageLevel.MEMORY_AND_DISK)
         counts, extra, good_by_id, ranges = tally(classified)
         t1 = time.perf_counter()
         if extra:
             raise SystemExit(f"unexpected schema ids outside the subject: {extra}")
+        self.step(f"{tag}:prepare")
         settled = finish(classified, self.verdicts)
         counts = {(k or "BRONZE"): v for k, v in counts.items()}
         bronze_rows = counts.pop("BRONZE", 0)
         bronze_df, quarantine_df = output_frames(settled, self.reader_str, datetime.now(UTC))
         versions = {self.resolver.version_of(i) for i in (*good_by_id, self.reader_id)}
-        v0 = self._version()
+        self.step(f"{tag}:pass2")
         w0 = time.time()
         t2 = time.perf_counter()
-        self.outputs.write(
-            self._next_batch(),
-            self.plan,
-            bronze_df if bronze_rows else None,
-            quarantine_df if counts else None,
-            ranges,
-            {v for v in versions if v is not None},
-        )
+        if sink == "delta":
+            root, log_dir = self.outputs.bronze.path, self.outputs.bronze.path / "_delta_log"
+            self.outputs.write(
+                self._next_batch(),
+                self.plan,
+                bronze_df if bronze_rows else None,
+                quarantine_df if counts else None,
+                ranges,
+                {v for v in versions if v is not None},
+            )
+        else:
+            self.parquet_n += 1
+            root, log_dir = self.work / f"parquet-{self.parquet_n}", None
+            bronze_df.write.mode("overwrite").partitionBy("date", "hour").parquet(str(root))
         t3 = time.perf_counter()
-        split = self._split(w0, time.time(), v0)
+        split = self._split(root, w0, time.time(), log_dir)
+        self.step(f"{tag}:unpersist")
         classified.unpersist()
         t4 = time.perf_counter()
+        self.step("other")
         if bronze_rows + sum(counts.values()) != self.rows:
             raise SystemExit(f"the batch held {bronze_rows} + {counts} rows, not {self.rows}")
         return {
@@ -270,12 +290,36 @@ class Stages:
             "pass1": t1 - t0,
             "prepare": t2 - t1,
             "pass2": t3 - t2,
-            "files": split.get("files"),
-            "commit": split.get("commit"),
-            "post_commit": split.get("post_commit"),
+            **split,
             "unpersist": t4 - t3,
             "quarantine": sum(counts.values()),
         }
+
+
+def _events(event_dir: Path) -> list[dict]:
+    """Spark jobs from the event log: step tag, description, tasks, seconds."""
+    jobs: dict[int, dict] = {}
+    for path in event_dir.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        for line in path.read_text().splitlines():
+            e = json.loads(line)
+            kind = e.get("Event")
+            if kind == "SparkListenerJobStart":
+                props = e.get("Properties") or {}
+                stages = e.get("Stage Infos") or []
+                jobs[e["Job ID"]] = {
+                    "step": props.get("bench.step", "other"),
+                    "description": props.get("spark.job.description")
+                    or (stages[-1]["Stage Name"] if stages else ""),
+                    "tasks": sum(s.get("Number of Tasks", 0) for s in stages),
+                    "start": e["Submission Time"],
+                }
+            elif kind == "SparkListenerJobEnd" and e["Job ID"] in jobs:
+                jobs[e["Job ID"]]["seconds"] = (
+                    e["Completion Time"] - jobs[e["Job ID"]]["start"]
+                ) / 1000
+    return [jobs[k] for k in sorted(jobs)]
 
 
 def _med(runs: list[dict], key: str) -> float | None:
@@ -310,20 +354,22 @@ def main() -> int:
             "3 from_avro": lambda: s.noop(s.decoded(check=False)),
             "4 exact": lambda: s.noop(s.decoded(check=True)),
             "5 classify": lambda: s.noop(s.classified()),
-            "6 frames": lambda: s.noop(s.bronze_frame()),
-            "7 delta": s.delta,
-            "ref parquet": s.parquet,
             "ref classify mp4": lambda: s.noop(s.classified(min_partitions=4)),
+            "ref tally no cache": s.tally_only,
             "ref empty commit": s.delta_empty,
-            "job path": s.job_path,
+            "job parquet": lambda: s.job_path("parquet"),
+            "job": s.job_path,
         }
         _log("warm-up: one untimed run of the job's path")
+        s.round = "warm-up"
         t = time.perf_counter()
         s.job_path()
         _log(f"warm-up took {time.perf_counter() - t:.1f} s; load {load_average()}")
         runs: dict[str, list[dict]] = {k: [] for k in plans}
         for r in range(args.repeats):
+            s.round = f"r{r + 1}"
             for name, fn in plans.items():
+                s.step(name)
                 runs[name].append(fn())
                 _log(f"round {r + 1} {name}: {runs[name][-1]['total']:.2f} s")
         from txn_lake.facts import table_facts
@@ -331,10 +377,13 @@ def main() -> int:
         history = table_facts("bronze", s.outputs.bronze.path, history=1000).recent
         optimize = sum(1 for c in history if c.operation == "OPTIMIZE")
         s.spark.stop()
+        jobs = _events(s.events)
 
     med = {k: _med(v, "total") for k, v in runs.items()}
-    delta = runs["7 delta"]
-    files_t, commit_t, post_t = (_med(delta, k) for k in ("files", "commit", "post_commit"))
+    job = runs["job"]
+    jt = med["job"]
+    pieces = {k: _med(job, k) for k in ("pass1", "prepare", "files", "commit", "post_commit")}
+    pieces["unpersist"] = _med(job, "unpersist")
     rows = [
         ("1. Kafka read (batch source, 6 columns)", med["1 kafka"], runs["1 kafka"]),
         ("2. header parse (header_columns)", med["2 header"] - med["1 kafka"], runs["2 header"]),
@@ -344,77 +393,84 @@ def main() -> int:
             runs["3 from_avro"],
         ),
         (
-            "4. exact-length check (to_avro + compare)",
+            "4. exact-length check (to_avro re-encode + compare)",
             med["4 exact"] - med["3 from_avro"],
             runs["4 exact"],
         ),
         (
-            "5. rest of classify (checks, reason, event)",
+            "5. rest of classify (checks, reason, detail, event)",
             med["5 classify"] - med["4 exact"],
             runs["5 classify"],
         ),
         (
-            "6. bronze columns (output_frames)",
-            med["6 frames"] - med["5 classify"],
-            runs["6 frames"],
+            "6. persist (MEMORY_AND_DISK) + tally (groupBy, collect) = pass 1 - stage 5",
+            pieces["pass1"] - med["5 classify"],
+            None,
         ),
+        ("7. finish + output_frames (driver: planning)", pieces["prepare"], None),
+        (
+            "8. pass 2: cache -> finish's union -> Delta data files (+ stats)",
+            pieces["files"],
+            None,
+        ),
+        ("9. Delta commit (until the commit's log JSON exists)", pieces["commit"], None),
+        ("10. post-commit (until BronzeOutputs.write returns)", pieces["post_commit"], None),
+        ("11. unpersist", pieces["unpersist"], None),
     ]
-    if files_t is not None:
-        rows += [
-            ("7a. Delta write: data files (+ stats)", files_t - med["6 frames"], None),
-            ("7b. Delta commit (log JSON written)", commit_t, None),
-            ("7c. post-commit (until save() returns)", post_t, None),
-        ]
-    else:
-        rows.append(("7. Delta write + commit", med["7 delta"] - med["6 frames"], delta))
-    total = med["7 delta"]
     print(
-        f"\nA. one batch of {n:,} rows, cumulative plans (stage k = stages 1..k, noop sink; "
-        f"7 = the real Delta append); median of {args.repeats} runs, {args.master}"
+        f"\nOne batch of {n:,} rows, {args.master}, median of {args.repeats} runs. Stages 1-5: "
+        "cumulative one-pass plans to the noop sink (stage k = stages 1..k; its cost = its plan "
+        "minus the previous one); 6-11: the job's own path (process_batch), timed in place."
     )
-    print("| stage | seconds | rows/s | share | cumulative s (range) |")
+    print("| stage | seconds | rows/s | share | plan s (range) |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, sec, rr in rows:
-        rate = f"{n / sec:,.0f}" if sec and sec > 0 else "-"
+        if sec is None:
+            continue
+        rate = f"{n / sec:,.0f}" if sec > 0 else "-"
         cum = f"{_med(rr, 'total'):.2f} ({_rng(rr, 'total')})" if rr else ""
-        print(f"| {label} | {sec:.2f} | {rate} | {sec / total:.0%} | {cum} |")
+        print(f"| {label} | {sec:.2f} | {rate} | {sec / jt:.0%} | {cum} |")
     print(
-        f"| **total, one pass to Delta** | **{total:.2f}** | **{n / total:,.0f}** | 100% | "
-        f"{_rng(delta, 'total')} |"
+        f"| **the job's path, total** | **{jt:.2f}** | **{n / jt:,.0f}** | 100% | "
+        f"{_rng(job, 'total')} |"
     )
-    print("\nreference plans (median, range):")
-    for key, label in (
-        ("ref parquet", "stages 1-6 + plain Parquet write (Snappy, date/hour) instead of Delta"),
-        ("ref classify mp4", "stages 1-5 with Kafka minPartitions=4 (vs 5 above)"),
-        ("ref empty commit", "an empty Delta append (one commit's fixed cost)"),
-    ):
-        print(
-            f"  {label}: {med[key]:.2f} s ({_rng(runs[key], 'total')})"
-            + (f" = {n / med[key]:,.0f} rows/s" if key != "ref empty commit" else "")
-        )
-    job = runs["job path"]
-    jt = med["job path"]
+    jp = runs["job parquet"]
+    print("\nreferences (median, range):")
     print(
-        f"\nB. the job's path for the same batch (process_batch: persist, tally, finish, "
-        f"write, unpersist); median of {args.repeats}"
+        f"  pass 1 of the job's path (Kafka + classify + persist + tally): {pieces['pass1']:.2f} s "
+        f"({_rng(job, 'pass1')}); tally straight over classify, no cache: "
+        f"{med['ref tally no cache']:.2f} s ({_rng(runs['ref tally no cache'], 'total')})"
     )
-    print("| step | seconds | share |")
-    print("| --- | ---: | ---: |")
-    for key, label in (
-        ("pass1", "pass 1: Kafka + classify + fill the cache (persist) + tally (groupBy, collect)"),
-        ("prepare", "finish + output_frames (driver, planning)"),
-        ("files", "pass 2: from the cache, finish's union, data files (+ stats)"),
-        ("commit", "Delta commit (log JSON written)"),
-        ("post_commit", "post-commit (until write() returns)"),
-        ("unpersist", "unpersist"),
-    ):
-        v = _med(job, key)
-        if v is not None:
-            print(f"| {label} | {v:.2f} | {v / jt:.0%} |")
-    print(f"| **total** | **{jt:.2f}** ({_rng(job, 'total')}) = {n / jt:,.0f} rows/s | 100% |")
-    print(f"the job's path vs one pass to Delta (A total): {jt / total:.2f}x the time")
+    print(
+        f"  stages 1-5 with the Kafka source's minPartitions=4 (3 topic partitions, 2 cores): "
+        f"{med['ref classify mp4']:.2f} s ({_rng(runs['ref classify mp4'], 'total')}) vs "
+        f"{med['5 classify']:.2f} s"
+    )
+    print(
+        f"  pass 2 as plain Parquet (Snappy, date/hour) instead of the Delta append: "
+        f"{_med(jp, 'pass2'):.2f} s ({_rng(jp, 'pass2')}) vs {_med(job, 'pass2'):.2f} s "
+        f"({_rng(job, 'pass2')}); whole path with Parquet {med['job parquet']:.2f} s"
+    )
+    print(
+        f"  an empty Delta append (one commit, no files): {med['ref empty commit']:.2f} s "
+        f"({_rng(runs['ref empty commit'], 'total')})"
+    )
     if optimize:
-        print(f"note: auto-compaction ran {optimize} OPTIMIZE commit(s) during the runs")
+        print(f"  note: auto-compaction ran {optimize} OPTIMIZE commit(s) during the runs")
+    last = f"r{args.repeats}/job"
+    mine = [j for j in jobs if j["step"].startswith(last)]
+    if mine:
+        print(
+            f"\nSpark jobs of the last timed run of the job's path (event log, {len(mine)} jobs):"
+        )
+        print("| step | job | tasks | seconds |")
+        print("| --- | --- | ---: | ---: |")
+        for j in mine:
+            desc = " ".join(str(j["description"]).split())[:90]
+            print(
+                f"| {j['step'].split(':', 1)[1]} | {desc} | {j['tasks']} | "
+                f"{j.get('seconds', 0):.2f} |"
+            )
     print(f"\nload at end: {load_average()}")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     return 0

@@ -156,8 +156,8 @@ def compact(lake: Path, tables, min_age: str, master: str, driver_memory: str) -
     "--retain-hours",
     type=float,
     default=None,
-    help="Keep replaced files this many hours (Delta default 168; less is refused by Delta's "
-    "retention check, which stays on).",
+    help="Must equal the table's retention (delta.deletedFileRetentionDuration, default 168): "
+    "Delta 4.4 vacuums with that. Shorter is refused (Delta's retention check stays on).",
 )
 @_spark_options
 def vacuum(lake: Path, tables, retain_hours, master: str, driver_memory: str) -> None:
@@ -175,15 +175,14 @@ def vacuum(lake: Path, tables, retain_hours, master: str, driver_memory: str) ->
             try:
                 removed = vacuum_table(spark, root.table_path(t), retain_hours)
             except Exception as exc:
-                from pyspark.errors import PySparkException
+                from pyspark.errors import IllegalArgumentException
 
-                if isinstance(exc, PySparkException) and "retention" in str(exc).lower():
+                # Delta's own retention check (RETAIN 0 HOURS): its message, as one sentence.
+                if isinstance(exc, IllegalArgumentException) and "retention" in str(exc).lower():
                     raise ConfigError(
                         "--retain-hours",
-                        f"Delta refuses to vacuum {t} with a retention of {retain_hours} h: it "
-                        "is shorter than the table's retention (delta.deletedFileRetentionDuration, "
-                        "7 days by default), and would delete files a reader or a running job "
-                        "may still need",
+                        f"Delta's retention check refuses to vacuum {t} with {retain_hours:g} h: "
+                        "files a reader or a running job may still need would be deleted",
                     ) from exc
                 raise
             _emit(f"{t}: vacuum removed {removed} file(s)")

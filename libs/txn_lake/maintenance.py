@@ -9,6 +9,7 @@ it; a concurrent metadata change (schema evolution) can, so a conflicting partit
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +17,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from txn_contract.errors import TxnError
+from txn_contract.errors import ConfigError, TxnError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["CompactResult", "closed_partitions", "compact_table", "partition_end", "vacuum_table"]
+__all__ = [
+    "CompactResult",
+    "closed_partitions",
+    "compact_table",
+    "partition_end",
+    "retention_hours",
+    "vacuum_table",
+]
 
 Emit = Callable[[str], None]
 
@@ -119,17 +127,51 @@ def compact_table(
     return result
 
 
-def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
-    """VACUUM with Delta's retention safety check left on (under 168 h is refused by Delta).
+_INTERVAL = re.compile(
+    r"^\s*interval\s+(\d+(?:\.\d+)?)\s+(week|day|hour|minute|second)s?\s*$", re.I
+)
+_UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600}
 
-    Returns the number of files on disk before minus after.
+
+def retention_hours(properties: dict[str, str]) -> float:
+    """The table's ``delta.deletedFileRetentionDuration`` in hours (Delta's default: 7 days)."""
+    text = properties.get("delta.deletedFileRetentionDuration", "interval 7 days")
+    m = _INTERVAL.match(text)
+    if not m:
+        raise TxnError(
+            f"delta.deletedFileRetentionDuration {text!r} is not an interval Delta writes"
+        )
+    return float(m.group(1)) * _UNIT_HOURS[m.group(2).lower()]
+
+
+def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
+    """VACUUM with Delta's retention safety check left on.
+
+    Delta 4.4 vacuums with the table's ``delta.deletedFileRetentionDuration`` and ignores any
+    other non-zero ``RETAIN`` value, so a ``retain_hours`` other than the table's is refused
+    here with the reason, rather than silently ignored; ``0`` goes to Delta, whose safety check
+    refuses it. Returns the number of files on disk before minus after.
     """
     from delta.tables import DeltaTable
 
+    from .facts import table_facts
+
+    table_retention = retention_hours(table_facts(path.name, path, history=0).properties)
+    if retain_hours is not None and retain_hours != 0 and retain_hours != table_retention:
+        shorter = retain_hours < table_retention
+        raise ConfigError(
+            "--retain-hours",
+            f"{retain_hours:g} h is {'shorter' if shorter else 'longer'} than {path.name}'s "
+            f"retention (delta.deletedFileRetentionDuration, {table_retention:g} h), which is "
+            "what Delta vacuums with; "
+            + (
+                "a shorter retention would delete files a reader or a running job may still "
+                "need, so Delta's retention check refuses it"
+                if shorter
+                else "raise that table property to keep files longer"
+            ),
+        )
     before = sum(1 for _ in path.rglob("*.parquet"))
     table = DeltaTable.forPath(spark, str(path))
-    if retain_hours is None:
-        table.vacuum()
-    else:
-        table.vacuum(retain_hours)
+    table.vacuum() if retain_hours is None else table.vacuum(retain_hours)
     return before - sum(1 for _ in path.rglob("*.parquet"))

@@ -121,7 +121,8 @@ def migrate_lake(spark: SparkSession, lake: Lake, emit: Callable[[str], None]) -
         _to_delta(spark, outputs[t], logs[t], emit)
     end_offsets = _end_offsets(spark, [o.path for o in outputs.values()])
     for t in pending:
-        _describe(spark, lake, outputs[t])
+        if logs[t] is not None and logs[t].files:  # converted; a created table has it all
+            _describe(spark, lake, outputs[t])
         last = logs[t].last_batch if logs[t] is not None else None
         if last is not None:
             _record_batch(spark, lake, outputs[t], last, end_offsets, emit)
@@ -158,7 +159,7 @@ def _to_delta(
             out.path,
             _schema(spark, out.table),
             lake_tables.PARTITION_BY,
-            {},
+            _properties(out.table),
             _description(out.table),
         )
         emit(f"{out.table}: no committed file; created an empty Delta table at {out.path}")
@@ -239,16 +240,23 @@ def _describe(spark: SparkSession, lake: Lake, out: StreamOutput) -> None:
     )
     if changes:
         spark.sql(f"ALTER TABLE delta.`{_ident(out.path)}` ALTER COLUMN {changes}")
+    # Delta keeps the "comment" property as the table's description.
     props = {
         **DEFAULT_TABLE_PROPERTIES,
-        lake_tables.PROP_LAYER: out.table,
-        lake_tables.PROP_SUBJECT: packaged_contract().subject,
-        # Delta keeps the "comment" property as the table's description.
+        **_properties(out.table),
         "comment": _description(out.table),
     }
     if out.table == BRONZE:
         props[lake_tables.PROP_CONTRACT_VERSIONS] = _contract_versions(spark, lake, out.path)
     set_properties(spark, out.path, props)
+
+
+def _properties(table: str) -> dict[str, str]:
+    """The txn.* properties bronze-ingest gives a table it creates (besides the defaults)."""
+    props = {lake_tables.PROP_LAYER: table, lake_tables.PROP_SUBJECT: packaged_contract().subject}
+    if table == BRONZE:
+        props[lake_tables.PROP_CONTRACT_VERSIONS] = str(packaged_contract().latest.version)
+    return props
 
 
 def _contract_versions(spark: SparkSession, lake: Lake, bronze: Path) -> str:

@@ -191,14 +191,14 @@ def migrated(spark, platform, old_lake):
     return {**old_lake, "cfg": cfg, "refused": str(refused.value), "messages": messages}
 
 
-def _migration_commit(spark, path: Path) -> dict:
-    """The userMetadata of the commit migrate wrote (Spark reads the whole history)."""
+def _migration_commit(spark, path: Path) -> tuple[int, dict]:
+    """Version and userMetadata of the commit migrate wrote (Spark reads the whole history)."""
     from delta.tables import DeltaTable
 
     for row in DeltaTable.forPath(spark, str(path)).history().collect():
         meta = json.loads(row["userMetadata"]) if row["userMetadata"] else {}
         if meta.get("migrated_from") == "parquet":
-            return meta
+            return row["version"], meta
     raise AssertionError(f"no migration commit in {path}")
 
 
@@ -233,7 +233,7 @@ def test_the_last_committed_batch_is_delta_transaction_version(spark, migrated):
     assert last >= 1
     txn = DeltaTable(str(bronze.path)).transaction_version(bronze.app_id)
     assert txn is not None and txn >= last
-    meta = _migration_commit(spark, bronze.path)
+    _, meta = _migration_commit(spark, bronze.path)
     assert meta["batch_id"] == last and meta["app_id"] == bronze.app_id
     per_partition: dict[str, int] = {}
     for p, o in migrated["produced"]:
@@ -244,7 +244,7 @@ def test_the_last_committed_batch_is_delta_transaction_version(spark, migrated):
 def test_the_old_verdicts_of_the_last_batch_are_committed_as_the_new_plan(
     spark, migrated, registered_contract
 ):
-    meta = _migration_commit(spark, migrated["lake"] / BRONZE)
+    _, meta = _migration_commit(spark, migrated["lake"] / BRONZE)
     assert meta["reader_schema_id"] == registered_contract[2]
     assert meta["verdicts"] == {
         **{str(i): None for i in registered_contract.values()},
@@ -252,13 +252,13 @@ def test_the_old_verdicts_of_the_last_batch_are_committed_as_the_new_plan(
     }
 
 
-def test_converted_tables_describe_themselves(migrated):
+def test_converted_tables_describe_themselves(spark, migrated):
     from deltalake import DeltaTable
 
     from txn_lake.tables import BRONZE_METADATA, QUARANTINE_COLUMNS
 
     lake = migrated["lake"]
-    bronze = DeltaTable(str(lake / BRONZE))
+    bronze = DeltaTable(str(lake / BRONZE), version=_migration_commit(spark, lake / BRONZE)[0])
     comments = {f.name: (f.metadata or {}).get("comment") for f in bronze.schema().fields}
     for f in CONTRACT.latest.schema["fields"]:
         assert comments[f["name"]] == f["doc"], f["name"]
@@ -267,7 +267,7 @@ def test_converted_tables_describe_themselves(migrated):
     props = bronze.metadata().configuration
     assert props["txn.layer"] == "bronze"
     assert props["txn.contract.subject"] == CONTRACT.subject
-    assert props["txn.contract.versions"] in ("2", "1,2")  # "1,2" once the job saw v1
+    assert props["txn.contract.versions"] == "2"  # only v2 events so far
     assert props["delta.autoOptimize.autoCompact"] == "true"
     assert CONTRACT.subject in (bronze.metadata().description or "")
     assert bronze.protocol().min_reader_version == 1
@@ -317,3 +317,30 @@ def test_bronze_ingest_resumes_with_every_offset_exactly_once(
     assert len(coords) == len(set(coords)), "an offset landed twice"
     assert set(coords) == produced
     assert spark.read.format("delta").load(str(lake / QUARANTINE)).count() == len(poison)
+    from deltalake import DeltaTable
+
+    bronze = StreamOutput(Lake(lake), "bronze_ingest", BRONZE)
+    assert DeltaTable(str(bronze.path)).transaction_version(bronze.app_id) > migrated["last_batch"]
+    assert DeltaTable(str(bronze.path)).metadata().configuration["txn.contract.versions"] == "1,2"
+
+
+def test_the_sink_log_is_the_newest_compact_entry_plus_later_batches(tmp_path):
+    """What the file sink writes every 10 batches: ``N.compact`` holds every file so far."""
+    from txn_lake.migrate import read_sink_log
+
+    log = tmp_path / "_spark_metadata"
+    log.mkdir()
+
+    def entry(name: str, *files: str, action: str = "add") -> None:
+        lines = ["v1", *(json.dumps({"path": f, "action": action}) for f in files)]
+        (log / name).write_text("\n".join(lines) + "\n")
+
+    entry("8", "file:///old-8")  # superseded by the compact entry (Spark deletes these later)
+    entry("9.compact", "file:///a", "file:///b")
+    entry("10", "file:///c")
+    entry("11", "file:///a", action="delete")
+    (log / ".11.crc").write_bytes(b"\x00crc")
+    (log / ".12.3f2a.tmp").write_text("v1\n")  # an entry being written
+    assert read_sink_log(tmp_path).last_batch == 11
+    assert read_sink_log(tmp_path).files == {"file:///b", "file:///c"}
+    assert read_sink_log(tmp_path / "nothing") is None
