@@ -96,7 +96,10 @@ def cli() -> None:
     help="text for people, json for machines.",
 )
 @click.option("--history", type=int, default=5, show_default=True, help="Recent commits to show.")
-def describe(lake: Path, tables, fmt: str, history: int) -> None:
+@click.option(
+    "--columns/--no-columns", default=True, show_default=True, help="List columns and comments."
+)
+def describe(lake: Path, tables, fmt: str, history: int, columns: bool) -> None:
     """Each table's version, rows, files, average file size, properties, columns with their
     comments, and recent operations, read from the Delta log (no Spark).
 
@@ -110,7 +113,7 @@ def describe(lake: Path, tables, fmt: str, history: int) -> None:
     if fmt == "json":
         click.echo(json.dumps([facts_json(f) for f in facts], indent=2))
     else:
-        click.echo("\n\n".join(render_facts(f) for f in facts))
+        click.echo("\n\n".join(render_facts(f, columns=columns) for f in facts))
 
 
 @cli.command()

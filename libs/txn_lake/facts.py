@@ -82,6 +82,22 @@ class TableFacts:
         return self.bytes / self.files if self.files else None
 
 
+def _history(dt, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` commits, newest first.
+
+    delta-rs 1.6.6 cannot parse the commit that Delta's CONVERT TO DELTA writes at version 0
+    (``readVersion: -1``); version 0 is always the table's creation and never holds a job's
+    metadata, so it is left out when reading it fails.
+    """
+    from deltalake.exceptions import DeltaProtocolError
+
+    try:
+        return dt.history(limit)
+    except DeltaProtocolError:
+        newest = dt.version()
+        return dt.history(min(limit, newest)) if newest > 0 else []
+
+
 def _commit(entry: dict[str, Any]) -> CommitInfo:
     meta = entry.get("userMetadata")
     parsed = None
@@ -129,7 +145,7 @@ def table_facts(name: str, path: Path, *, history: int = 5) -> TableFacts:
         (f.name, _type_name(f.type), (f.metadata or {}).get("comment", ""))
         for f in dt.schema().fields
     ]
-    facts.recent = [_commit(e) for e in dt.history(history)]
+    facts.recent = [_commit(e) for e in _history(dt, history)]
     referenced = {str((path / p).resolve()) for p in actions.column("path").to_pylist()}
     for p in path.rglob("*.parquet"):
         if "_delta_log" in p.parts or str(p.resolve()) in referenced:
@@ -155,7 +171,7 @@ def latest_commit(path: Path, app_id: str, *, scan: int = 200) -> CommitInfo | N
     """The newest commit written by ``app_id`` (its ``userMetadata`` names the app)."""
     if not is_delta_table(path):
         return None
-    for entry in _open(path).history(scan):
+    for entry in _history(_open(path), scan):
         info = _commit(entry)
         if info.user_metadata and info.user_metadata.get("app_id") == app_id:
             return info
@@ -166,7 +182,7 @@ def batch_commit(path: Path, app_id: str, batch_id: int, *, scan: int = 200) -> 
     """The commit in which ``app_id`` wrote batch ``batch_id``, if it is in recent history."""
     if not is_delta_table(path):
         return None
-    for entry in _open(path).history(scan):
+    for entry in _history(_open(path), scan):
         info = _commit(entry)
         meta = info.user_metadata or {}
         if meta.get("app_id") == app_id and meta.get("batch_id") == batch_id:

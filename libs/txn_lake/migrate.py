@@ -41,19 +41,11 @@ from .writes import DEFAULT_TABLE_PROPERTIES, ensure_table, set_properties
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["SinkLog", "migrate_lake", "read_sink_log"]
+__all__ = ["SinkLog", "migrate_lake", "read_sink_log", "unmigrated"]
 
 JOB = "bronze_ingest"  # the job that wrote the plain-Parquet lake and writes the Delta one
 OUTPUTS = (BRONZE, QUARANTINE)
 SINK_LOG = "_spark_metadata"
-
-# Table comments of the tables bronze-ingest creates (kept equal to its own).
-_DESCRIPTIONS = {
-    BRONZE: "Contract events of subject {subject}, one row per Kafka message that decoded, as of "
-    "the newest registered contract version; partitioned by ingest date/hour.",
-    QUARANTINE: "Kafka messages of subject {subject} that are not contract events: raw bytes, "
-    "coordinates and the reason; partitioned by ingest date/hour.",
-}
 
 _LOG_NAME = re.compile(r"^(\d+)(\.compact)?$")
 
@@ -95,6 +87,18 @@ def read_sink_log(output: Path) -> SinkLog | None:
             else:  # "delete": a file a later batch removed
                 files.discard(entry["path"])
     return SinkLog(max(entries), frozenset(files))
+
+
+def unmigrated(lake: Lake) -> list[Path]:
+    """Outputs of ``lake`` written by the plain-Parquet layout and not (completely) migrated:
+    not Delta yet, or converted without the last batch recorded (an interrupted migration)."""
+    out = []
+    for table in OUTPUTS:
+        output = StreamOutput(lake, JOB, table)
+        log = read_sink_log(output.path)
+        if log is not None and not _finished(output, log):
+            out.append(output.path)
+    return out
 
 
 def migrate_lake(spark: SparkSession, lake: Lake, emit: Callable[[str], None]) -> None:
@@ -217,7 +221,7 @@ def _schema(spark: SparkSession, table: str):
 
 
 def _description(table: str) -> str:
-    return _DESCRIPTIONS[table].format(subject=packaged_contract().subject)
+    return lake_tables.table_comment(table, packaged_contract().subject)
 
 
 def _column_comments(table: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ __all__ = [
     "bronze_schema",
     "contract_columns",
     "quarantine_schema",
+    "table_comment",
     "with_comments",
 ]
 
@@ -88,6 +89,18 @@ QUARANTINE_COLUMNS = (
 )
 
 PARTITION_BY = ("date", "hour")
+
+_TABLE_COMMENTS = {
+    "bronze": "Contract events of subject {subject}, one row per Kafka message that decoded, as "
+    "of the newest registered contract version; partitioned by ingest date/hour.",
+    "quarantine": "Kafka messages of subject {subject} that are not contract events: raw bytes, "
+    "coordinates and the reason; partitioned by ingest date/hour.",
+}
+
+
+def table_comment(table: str, subject: str) -> str:
+    """The Delta table comment (description) of lake table ``table``."""
+    return _TABLE_COMMENTS[table].format(subject=subject)
 
 
 def contract_columns(spark: SparkSession, avro_schema_str: str) -> StructType:

@@ -23,6 +23,7 @@ __all__ = [
     "SPARK_CONNECTOR_COORDINATES",
     "SPARK_VERSION",
     "delta_jars",
+    "prune_shipped",
     "spark_connector_jars",
     "spark_jars",
 ]
@@ -82,6 +83,16 @@ def delta_jars(log: Log = None) -> list[Path]:
 def spark_jars(log: Log = None) -> list[Path]:
     """Every jar a job needs on ``spark.jars``: the connectors, then Delta."""
     return [*spark_connector_jars(log), *delta_jars(log)]
+
+
+def prune_shipped(jars: Path, spark_jars_dir: Path) -> list[Path]:
+    """Delete from ``jars`` every jar whose artifact Spark's own ``jars/`` already has (at
+    Spark's version, which must win); returns what was deleted. Used to build the image."""
+    shipped = {_artifact_name(p.name) for p in spark_jars_dir.glob("*.jar")}
+    gone = [p for p in jars.glob("*.jar") if _artifact_name(p.name) in shipped]
+    for p in gone:
+        p.unlink()
+    return gone
 
 
 def _artifact_name(jar: str) -> str:

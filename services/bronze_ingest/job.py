@@ -44,6 +44,7 @@ class BronzeJob:
         self.failure: BaseException | None = None
         self._stop = threading.Event()
         self._first_batch = True
+        self._replayed: int | None = None
         self._announced: set[int] = set()
         self.totals = {"batches": 0, "bronze": 0, "quarantine": 0}
 
@@ -80,6 +81,7 @@ class BronzeJob:
             # Only the first batch of a process can be a re-run of a committed one.
             plan = self.outputs.replayed_plan(batch_id, self.resolver)
             self._first_batch = False
+            self._replayed = batch_id if plan is not None else None
         if plan is None:
             verdicts = self.resolver.subject_verdicts()
             plan = BatchPlan(verdicts, self.resolver.newest()[1])
@@ -143,6 +145,7 @@ class BronzeJob:
             "bronze": bronze_rows,
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
+            "replayed": batch_id == self._replayed,
         }
 
     def _announce_evolution(self, plan: BatchPlan, bronze_df: DataFrame) -> None:
@@ -254,6 +257,11 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
                 return  # a no-data trigger
             lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
             quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
+            if stats["replayed"]:
+                emit(
+                    f"batch {p.batchId}: a re-run after a restart; outputs that had committed "
+                    "it skipped it, so its counts below were written at most once"
+                )
             emit(
                 f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
                 f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "

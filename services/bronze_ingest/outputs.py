@@ -77,8 +77,7 @@ class BronzeOutputs:
                 lake_tables.PROP_LAYER: BRONZE,
                 lake_tables.PROP_CONTRACT_VERSIONS: str(reader_version),
             },
-            f"Contract events of subject {self.subject}, one row per Kafka message that decoded, "
-            "as of the newest registered contract version; partitioned by ingest date/hour.",
+            lake_tables.table_comment(BRONZE, self.subject),
         )
         if created:
             emit(f"created Delta table {self.bronze.path} (contract version {reader_version})")
@@ -88,8 +87,7 @@ class BronzeOutputs:
             lake_tables.quarantine_schema(),
             lake_tables.PARTITION_BY,
             {**props, lake_tables.PROP_LAYER: QUARANTINE},
-            f"Kafka messages of subject {self.subject} that are not contract events: raw bytes, "
-            "coordinates and the reason; partitioned by ingest date/hour.",
+            lake_tables.table_comment(QUARANTINE, self.subject),
         ):
             emit(f"created Delta table {self.quarantine.path}")
         facts = table_facts(BRONZE, self.bronze.path, history=0)

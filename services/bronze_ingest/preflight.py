@@ -9,7 +9,6 @@ import dataclasses
 from txn_contract import Contract
 from txn_contract.errors import ConfigError, ContractNotRegisteredError, TxnError
 from txn_lake import BRONZE, QUARANTINE, Lake
-from txn_lake.facts import is_delta_table
 
 from .config import BronzeConfig
 
@@ -98,15 +97,19 @@ def check_checkpoint_matches_outputs(cfg: BronzeConfig) -> None:
 
 
 def check_lake_format(cfg: BronzeConfig) -> None:
-    """Refuse a lake written by the plain-Parquet layout (before Delta), naming the converter."""
-    for path in (cfg.bronze_path, cfg.quarantine_path):
-        if (path / "_spark_metadata").is_dir() and not is_delta_table(path):
-            raise ConfigError(
-                "--lake",
-                f"{path} is a plain Parquet output of an earlier bronze-ingest, not a Delta "
-                f"table; convert the lake once with `txn-lake migrate --lake {cfg.lake}` (it "
-                "keeps the checkpoint, so nothing is lost or read twice), then start again",
-            )
+    """Refuse a lake written by the plain-Parquet layout (before Delta), or one whose migration
+    was interrupted, naming the converter."""
+    from txn_lake.migrate import unmigrated
+
+    pending = unmigrated(Lake(cfg.lake))
+    if pending:
+        raise ConfigError(
+            "--lake",
+            f"{pending[0]} is a plain Parquet output of an earlier bronze-ingest (or its "
+            f"migration did not finish), not a Delta table; convert the lake with `txn-lake "
+            f"migrate --lake {cfg.lake}` (it keeps the checkpoint, so nothing is lost or read "
+            "twice), then start again",
+        )
 
 
 _TRANSITIVE = ("FULL_TRANSITIVE", "BACKWARD_TRANSITIVE")

@@ -756,20 +756,63 @@ def test_spark_image_and_connectors_are_the_pyspark_version():
         scala = re.search(r"scala(\d+\.\d+)", tag)
         assert scala is None or scala.group(1) == "2.13", f"{where}: {ref}"
 
+
+def _pom_versions(pom: Path) -> dict[str, str]:
+    """``{groupId:artifactId: version}`` of a pom's dependencies, properties resolved."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    root = ET.parse(pom).getroot()
+    props = {p.tag.split("}")[1]: p.text for p in root.find("m:properties", ns)}
+    out = {}
+    for dep in root.iterfind("m:dependencies/m:dependency", ns):
+        version = dep.findtext("m:version", namespaces=ns)
+        for key, value in props.items():
+            version = version.replace("${" + key + "}", value)
+        out[
+            f"{dep.findtext('m:groupId', namespaces=ns)}:{dep.findtext('m:artifactId', namespaces=ns)}"
+        ] = version
+    return out
+
+
+def test_the_image_bakes_the_jars_the_jobs_resolve_locally():
+    """The spark image resolves the same poms as `txn-platform fetch` (txn_runtime.jars), at
+    pyspark's version and the pinned Delta version, so image and laptop run the same jars."""
+    import pyspark
+
+    from txn_runtime import jars
+
+    poms = ROOT / "libs" / "txn_runtime" / "maven"
+    connectors = _pom_versions(poms / "spark-connectors-pom.xml")
+    assert {k.split(":")[1].rpartition("_")[0] for k in connectors} == SPARK_CONNECTORS
+    assert set(connectors.values()) == {pyspark.__version__}
+    assert sorted(f"{k}:{v}" for k, v in connectors.items()) == sorted(
+        jars.SPARK_CONNECTOR_COORDINATES
+    )
+    delta = _pom_versions(poms / "delta-pom.xml")
+    assert sorted(f"{k}:{v}" for k, v in delta.items()) == sorted(jars.DELTA_COORDINATES)
+    pins = [d.replace(" ", "") for d in PYPROJECT["project"]["dependencies"]]
+    assert f"delta-spark=={jars.DELTA_VERSION}" in pins
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    for pom in ("spark-connectors-pom.xml", "delta-pom.xml"):
+        assert f"-f /poms/{pom}" in text, f"the image does not resolve {pom}"
+    assert "COPY libs/txn_runtime/maven/ /poms/" in text
+    assert "COPY --from=jars /jars /opt/txn/jars" in text
+
+
+def test_driver_and_executors_load_the_baked_jars_without_network():
     inv = cli_invocation("bronze-ingest")
     args = inv.spark_submit_args
-    assert "--packages" in args, "spark-submit must bring the Kafka and Avro connectors"
-    coordinates = args[args.index("--packages") + 1].split(",")
-    artifacts = set()
-    for coordinate in coordinates:
-        group, artifact, got = coordinate.split(":")
-        assert group == "org.apache.spark" and got == version, (
-            f"{coordinate}: the connectors must be Spark's own, at pyspark's version {version}"
-        )
-        base, _, scala = artifact.rpartition("_")
-        assert scala == "2.13", f"{coordinate}: Spark 4 is built for Scala 2.13"
-        artifacts.add(base)
-    assert artifacts == SPARK_CONNECTORS, f"--packages brings {artifacts}"
+    assert "--packages" not in args, "no resolution at start: the jars are in the image"
+    confs = {
+        args[i + 1].split("=", 1)[0]: args[i + 1].split("=", 1)[1]
+        for i, a in enumerate(args)
+        if a in ("--conf", "-c")
+    }
+    for role in ("driver", "executor"):
+        assert confs.get(f"spark.{role}.extraClassPath") == "/opt/txn/jars/*", role
+    # Workers run the same image as the driver, so the executors find the same path.
+    assert build_of("spark-worker") == build_of(inv.service)
 
 
 def test_clients_reach_kafka_and_the_registry_on_addresses_they_advertise():
