@@ -11,6 +11,7 @@ driver and nothing is resolved on the cluster.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from txn_contract.errors import PlatformError
@@ -81,7 +82,19 @@ def delta_jars(log: Log = None) -> list[Path]:
 
 
 def spark_jars(log: Log = None) -> list[Path]:
-    """Every jar a job needs on ``spark.jars``: the connectors, then Delta."""
+    """Every jar a job needs on ``spark.jars``: the connectors, then Delta.
+
+    ``$TXN_JARS_DIR`` names a directory that already holds them (the ``spark`` image bakes them
+    into ``/opt/txn/jars``): its jars are used as they are, and Maven is not needed.
+    """
+    baked = os.environ.get("TXN_JARS_DIR")
+    if baked:
+        jars = sorted(Path(baked).glob("*.jar"))
+        if not jars:
+            raise PlatformError(
+                f"TXN_JARS_DIR={baked} holds no jar; unset it to fetch through Maven."
+            )
+        return jars
     return [*spark_connector_jars(log), *delta_jars(log)]
 
 

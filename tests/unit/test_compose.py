@@ -798,6 +798,8 @@ def test_the_image_bakes_the_jars_the_jobs_resolve_locally():
         assert f"-f /poms/{pom}" in text, f"the image does not resolve {pom}"
     assert "COPY libs/txn_runtime/maven/ /poms/" in text
     assert "COPY --from=jars /jars /opt/txn/jars" in text
+    # Local-mode commands in the image (txn-lake compact) take the baked jars, not Maven.
+    assert "TXN_JARS_DIR=/opt/txn/jars" in text
 
 
 def test_driver_and_executors_load_the_baked_jars_without_network():
