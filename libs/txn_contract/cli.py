@@ -132,11 +132,13 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
     precision/scale and logical-type/timestamp-unit rules. Exit 0 compatible, 1 incompatible,
     2 when the tool could not judge.
 
-    With no arguments: every version in contracts/ against all earlier ones at the policy's level.
+    With no arguments: every version in contracts/ against all earlier ones at the policy's level,
+    and silver's quality rules (expectations.yaml: columns, Spark SQL syntax, actions, ids).
 
     Example: txn-contract check --schema new.avsc --previous v1.avsc --previous v2.avsc --level FULL_TRANSITIVE
     """
     from .compatibility import check_level, load_schema_file
+    from .rules import check_rules_of
 
     results = []  # (file, new_schema, [(label, schema)], level)
     if schema_file or previous_files:
@@ -146,9 +148,11 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
         prev = [(str(p), load_schema_file(p)) for p in previous_files]
         results.append((str(schema_file), new, prev, (level or "FULL_TRANSITIVE").upper()))
         policy_level = None
+        rules_check = None
     else:
         cdir = _contracts_dir(contracts_dir)
         contract = load_contract(cdir)
+        rules_check = check_rules_of(contract)
         policy_level = (level or contract.compatibility).upper()
         for i, cv in enumerate(contract.versions):
             earlier = [(f"v{p.version}", p.schema) for p in contract.versions[:i]]
@@ -178,7 +182,12 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
         except RegistryError as exc:  # unreachable: no verdict, the tool could not judge
             raise ConfigError("--registry", f"no verdict from the registry: {exc}") from exc
 
+    schema_lines = len(lines)
+    if rules_check is not None:
+        lines.extend(rules_check["lines"])
+
     offline_ok = not violations_out and not immutability
+    rules_ok = rules_check is None or not rules_check["violations"]
     registry_ok = all(v["compatible"] for v in registry_verdicts)
     if fmt == "json":
         click.echo(
@@ -191,6 +200,9 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
                         "immutability": immutability,
                     },
                     "registry": registry_verdicts if registry_url else None,
+                    "rules": None
+                    if rules_check is None
+                    else {k: v for k, v in rules_check.items() if k != "lines"},
                 },
                 indent=2,
             )
@@ -206,14 +218,18 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
             )
         judged = len(results)
         summary = f"{judged} schema(s) checked at {policy_level or results[0][3]}: " + (
-            "compatible" if offline_ok else f"{len(lines)} violation(s)"
+            "compatible" if offline_ok else f"{schema_lines} violation(s)"
         )
+        if rules_check is not None:
+            summary += f"; {rules_check['rules']} rule(s) in {rules_check['file']}: " + (
+                "valid" if rules_ok else f"{len(rules_check['violations'])} problem(s)"
+            )
         if registry_url:
             summary += "; registry: " + ("compatible" if registry_ok else "incompatible")
             if registry_ok != (not violations_out):
                 summary += " (the offline checker also judges decimal and logical-type changes)"
         click.echo(summary, err=True)
-    sys.exit(0 if offline_ok and registry_ok else 1)
+    sys.exit(0 if offline_ok and registry_ok and rules_ok else 1)
 
 
 def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .contract import Contract, ContractVersion
 from .errors import SchemaFileError
+from .rules import RULES_FILE
 
 __all__ = ["GeneratedFile", "check_generated", "render", "write_generated"]
 
@@ -33,12 +34,16 @@ class GeneratedFile:
 
 
 def render(contract: Contract, contracts_dir: Path) -> list[GeneratedFile]:
-    """Everything generated from ``contract``: schema copies, the policy, and ``model.py``."""
+    """Everything generated from ``contract``: schema copies, the policy, the quality rules
+    (``expectations.yaml``, when the subject has one) and ``model.py``."""
     out = []
     subject_dir = Path(contract.root)
     for v in contract.versions:
         out.append(GeneratedFile(f"schemas/v{v.version}.avsc", Path(v.path).read_text()))
     out.append(GeneratedFile("schemas/policy.json", (subject_dir / "policy.json").read_text()))
+    rules = subject_dir / RULES_FILE
+    if rules.exists():  # silver's quality rules ship with the schemas, under the same gate
+        out.append(GeneratedFile(f"schemas/{RULES_FILE}", rules.read_text()))
     out.append(GeneratedFile(MODEL_FILE, _render_model(contract, contracts_dir)))
     return out
 
