@@ -1,8 +1,11 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Everything else is plumbing.
+# Any supported interpreter (3.11, 3.12, 3.13): make setup PYTHON=python3.13
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# Per interpreter: `make setup PYTHON=python3.13` after a 3.11 setup rebuilds the venv.
+STAMP := $(VENV)/.installed-$(PYVER)
 
 .PHONY: setup test demo lint format clean
 
@@ -11,19 +14,23 @@ setup: $(STAMP)
 	$(BIN)/txn-platform fetch
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.version_info[:2] == (3, 11) or sys.exit("Python 3.11 is required, found " + sys.version.split()[0] + "; install it or run: make PYTHON=/path/to/python3.11")' 
+	@$(PYTHON) -c 'import sys; (3, 11) <= sys.version_info[:2] <= (3, 13) or sys.exit("Python 3.11, 3.12 or 3.13 is required, found " + sys.version.split()[0] + "; install one or run: make PYTHON=/path/to/python3.X")'
+	@# A venv of another interpreter than PYTHON is rebuilt, so PYTHON= always takes effect.
+	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys, subprocess; want = subprocess.check_output(["$(PYTHON)", "-c", "import sys; print(sys.version_info[:2])"], text=True).strip(); sys.exit(0 if str(sys.version_info[:2]) == want else 1)' || { echo "rebuilding $(VENV) with $(PYTHON)"; rm -rf $(VENV); }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## test: the whole suite, plus the contract gates and lint
+## test: the whole suite, plus the contract gates and lint; then the unit tests and contract
+## gates on every other supported Python present (scripts/other_pythons.sh)
 test: setup
 	$(BIN)/txn-contract generate --check
 	$(BIN)/txn-contract check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+	bash scripts/other_pythons.sh
 
 ## demo: the pipeline on the embedded default (local broker + registry + Spark)
 demo: setup
@@ -36,4 +43,4 @@ format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .local .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.* .local .pytest_cache .ruff_cache

@@ -550,10 +550,7 @@ def test_load_schema_file_returns_parsed_json(tmp_path: Path) -> None:
             "bad_default.avsc",
             "field 'score' of record Event has default \"zero\", which is not a valid int value",
         ),
-        (
-            "not_json.avsc",
-            "is not valid JSON (Expecting property name enclosed in double quotes at line 2, column 35)",
-        ),
+        ("not_json.avsc", "is not valid JSON ({json_error})"),
         (
             "undefined_type.avsc",
             'is not a valid Avro schema (Type property "Money" not a valid Avro schema',
@@ -567,6 +564,14 @@ def test_load_schema_file_returns_parsed_json(tmp_path: Path) -> None:
 )
 def test_load_schema_file_errors(name: str, reason: str) -> None:
     path = FIXTURES / "invalid" / name
+    if "{json_error}" in reason:
+        # The interpreter's own words and position: they differ between Python versions
+        # (3.13 names the trailing comma), what we add around them does not.
+        try:
+            json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            reason = reason.format(json_error=f"{err.msg} at line {err.lineno}, column {err.colno}")
+        assert "{" not in reason, "the fixture must not be valid JSON"
     with pytest.raises(SchemaFileError) as exc:
         load_schema_file(path)
     assert exc.value.path == str(path)
