@@ -64,20 +64,36 @@ def _port_options(f):
         help="Registry health/metrics port. Env: TXN_REGISTRY_MANAGEMENT_PORT. "
         "Default: registry port + 1.",
     )(f)
+    f = click.option(
+        "--spark-master-port",
+        type=int,
+        default=7077,
+        show_default=True,
+        envvar="TXN_SPARK_MASTER_PORT",
+        help="Spark master port (with --spark). Env: TXN_SPARK_MASTER_PORT.",
+    )(f)
+    f = click.option(
+        "--spark-master-webui-port",
+        type=int,
+        default=8080,
+        show_default=True,
+        envvar="TXN_SPARK_MASTER_WEBUI_PORT",
+        help="Spark master web UI and /json/ API port. Env: TXN_SPARK_MASTER_WEBUI_PORT.",
+    )(f)
+    f = click.option(
+        "--spark-worker-webui-port",
+        type=int,
+        default=8083,
+        show_default=True,
+        envvar="TXN_SPARK_WORKER_WEBUI_PORT",
+        help="Spark worker web UI port. Env: TXN_SPARK_WORKER_WEBUI_PORT.",
+    )(f)
     return f
 
 
-def _settings(
-    state_dir, kafka_port, controller_port, registry_port, registry_management_port, **extra
-) -> PlatformSettings:
-    return PlatformSettings(
-        state_dir=(state_dir or default_state_dir()).resolve(),
-        kafka_port=kafka_port,
-        controller_port=controller_port,
-        registry_port=registry_port,
-        registry_management_port=registry_management_port,
-        **extra,
-    )
+def _settings(state_dir, **options) -> PlatformSettings:
+    """Settings from the commands' options (ports, and ``up``'s extras)."""
+    return PlatformSettings(state_dir=(state_dir or default_state_dir()).resolve(), **options)
 
 
 @click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,22 +116,36 @@ def cli() -> None:
     envvar="TXN_COMPATIBILITY",
     help="Registry-wide compatibility level to set. Env: TXN_COMPATIBILITY.",
 )
-def up(
-    state_dir, kafka_port, controller_port, registry_port, registry_management_port, compatibility
-) -> None:
+@click.option(
+    "--spark",
+    is_flag=True,
+    envvar="TXN_SPARK",
+    help="Also start a Spark standalone master and one worker (from the installed pyspark); "
+    "platform.env then has SPARK_MASTER_URL. Env: TXN_SPARK.",
+)
+@click.option(
+    "--spark-worker-cores",
+    type=int,
+    default=2,
+    show_default=True,
+    envvar="TXN_SPARK_WORKER_CORES",
+    help="Cores the worker offers. Env: TXN_SPARK_WORKER_CORES.",
+)
+@click.option(
+    "--spark-worker-memory",
+    default="6g",
+    show_default=True,
+    envvar="TXN_SPARK_WORKER_MEMORY",
+    help="Memory the worker offers to executors. Env: TXN_SPARK_WORKER_MEMORY.",
+)
+def up(state_dir, **options) -> None:
     """Fetch (first use), start and wait for the broker and registry; create topic
-    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. Safe to run twice.
+    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. With --spark, also a Spark
+    standalone master and worker on loopback. Safe to run twice.
 
-    Example: txn-platform up --state-dir /tmp/txn && . /tmp/txn/platform.env
+    Example: txn-platform up --spark --state-dir /tmp/txn && . /tmp/txn/platform.env
     """
-    s = _settings(
-        state_dir,
-        kafka_port,
-        controller_port,
-        registry_port,
-        registry_management_port,
-        compatibility=compatibility,
-    )
+    s = _settings(state_dir, **options)
     timings = platform.up(s, _log)
     _log(f"up in {timings['total_s']:.1f} s; environment written to {s.env_file}")
     click.echo(s.env_file.read_text(), nl=False)
@@ -127,18 +157,12 @@ def up(
 @click.option(
     "--wipe", is_flag=True, help="Also delete the state directory (topics, schemas, logs)."
 )
-def down(
-    state_dir, kafka_port, controller_port, registry_port, registry_management_port, wipe
-) -> None:
+def down(state_dir, wipe, **ports) -> None:
     """Stop the broker and registry: SIGTERM, then SIGKILL after 30 s.
 
     Example: txn-platform down --wipe
     """
-    platform.down(
-        _settings(state_dir, kafka_port, controller_port, registry_port, registry_management_port),
-        _log,
-        wipe=wipe,
-    )
+    platform.down(_settings(state_dir, **ports), _log, wipe=wipe)
 
 
 @cli.command()
@@ -147,15 +171,13 @@ def down(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def status(
-    state_dir, kafka_port, controller_port, registry_port, registry_management_port, fmt
-) -> None:
+def status(state_dir, fmt, **ports) -> None:
     """Health of each service, topics with partition end offsets, subjects with versions.
     Exits 1 when a service is down.
 
     Example: txn-platform status --format json
     """
-    s = _settings(state_dir, kafka_port, controller_port, registry_port, registry_management_port)
+    s = _settings(state_dir, **ports)
     st = platform.status(s)
     if fmt == "json":
         click.echo(json.dumps({**st.__dict__, "healthy": st.healthy}, indent=2))
@@ -182,7 +204,36 @@ def status(
             click.echo(f"subject {subject}: versions {versions}")
         if st.registry_serving and not st.subjects:
             click.echo("no subjects registered yet")
+        _spark_status(s, st)
     sys.exit(0 if st.healthy else 1)
+
+
+def _spark_status(s, st) -> None:
+    """The master and its workers, when `up --spark` started them."""
+    if st.spark_master_pid is None:
+        return
+    m = st.spark_master
+    if not m:
+        click.echo(
+            f"spark     {s.spark_master_url:<45} process {st.spark_master_pid} up but not serving"
+        )
+        return
+    click.echo(
+        f"spark     {s.spark_master_url:<45} {m.get('status', '?').lower()} (pid "
+        f"{st.spark_master_pid}), UI {s.spark_master_webui_url}"
+    )
+    for w in m.get("workers", []):
+        click.echo(
+            f"  worker {w.get('id')}: {w.get('state')}, {w.get('coresused', 0)}/{w.get('cores')} "
+            f"cores, {w.get('memoryused', 0)}/{w.get('memory')} MiB used"
+        )
+    for app in m.get("activeapps", []):
+        click.echo(f"  running application {app.get('name')} ({app.get('id')})")
+    done = m.get("completedapps", [])
+    if done:
+        click.echo(
+            f"  {len(done)} completed application(s): {', '.join(a.get('name', '?') for a in done[-5:])}"
+        )
 
 
 @cli.command()

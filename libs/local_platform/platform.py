@@ -11,6 +11,7 @@ from txn_contract.errors import PlatformError
 
 from .services import KafkaService, RegistryService, registry_request
 from .settings import PlatformSettings
+from .spark_cluster import SparkMasterService, SparkWorkerService
 
 __all__ = ["PlatformStatus", "down", "status", "up"]
 
@@ -24,10 +25,11 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     kafka = KafkaService(settings)
     registry = RegistryService(settings)
+    spark = [SparkMasterService(settings), SparkWorkerService(settings)] if settings.spark else []
     timings: dict[str, float] = {}
     # Only what this call starts is stopped on failure: a service an earlier `up` left running
     # stays up.
-    ours = [svc for svc in (kafka, registry) if not svc.running()]
+    ours = [svc for svc in (kafka, registry, *spark) if not svc.running()]
     try:
         timings["kafka_ready_s"] = kafka.start(log)
         log(f"kafka: serving on {settings.bootstrap_servers}")
@@ -36,6 +38,15 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
         kafka.ensure_topic(settings.topic, settings.partitions, log)
         registry.set_global_compatibility(settings.compatibility)
         log(f"registry: global compatibility level set to {settings.compatibility}")
+        if spark:
+            master, worker = spark
+            timings["spark_master_ready_s"] = master.start(log)
+            log(f"spark-master: {settings.spark_master_url} (UI {settings.spark_master_webui_url})")
+            timings["spark_worker_ready_s"] = worker.start(log)
+            log(
+                f"spark-worker: registered with {settings.spark_worker_cores} cores, "
+                f"{settings.spark_worker_memory} for executors"
+            )
     except BaseException:
         # A half-started platform is worse than none: stop what we started.
         for svc in ours:
@@ -46,14 +57,26 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
         f"KAFKA_BOOTSTRAP_SERVERS={settings.bootstrap_servers}\n"
         f"SCHEMA_REGISTRY_URL={settings.registry_url}\n"
         f"TXN_STATE_DIR={settings.state_dir.resolve()}\n"
+        + (
+            f"SPARK_MASTER_URL={settings.spark_master_url}\n"
+            f"SPARK_MASTER_WEBUI_URL={settings.spark_master_webui_url}\n"
+            if spark
+            else ""
+        )
     )
     timings["total_s"] = time.monotonic() - started
     return timings
 
 
 def down(settings: PlatformSettings, log: Log, wipe: bool = False) -> None:
-    """Stop both services (SIGTERM, then SIGKILL after a timeout); ``wipe`` deletes the state."""
-    for svc in (RegistryService(settings), KafkaService(settings)):
+    """Stop every service, Spark's too if running (SIGTERM, then SIGKILL after a timeout);
+    ``wipe`` deletes the state."""
+    for svc in (
+        SparkWorkerService(settings),
+        SparkMasterService(settings),
+        RegistryService(settings),
+        KafkaService(settings),
+    ):
         log(f"{svc.proc.name}: {svc.stop()}")
     settings.env_file.unlink(missing_ok=True)
     if wipe and settings.state_dir.exists():
@@ -74,10 +97,15 @@ class PlatformStatus:
     topics: dict[str, list[int]] = field(default_factory=dict)
     subjects: dict[str, list[int]] = field(default_factory=dict)
     compatibility: str | None = None
+    spark_master_pid: int | None = None
+    spark_master: dict | None = None  # the master's /json/ when it serves
+    spark_worker_pid: int | None = None
 
     @property
     def healthy(self) -> bool:
-        return self.kafka_serving and self.registry_serving
+        """Broker and registry serve; and Spark's master does too, if it was started."""
+        spark_ok = self.spark_master_pid is None or bool(self.spark_master)
+        return self.kafka_serving and self.registry_serving and spark_ok
 
 
 def status(settings: PlatformSettings) -> PlatformStatus:
@@ -92,6 +120,11 @@ def status(settings: PlatformSettings) -> PlatformStatus:
         kafka_rss_mb=kafka.proc.rss_mb(),
         registry_rss_mb=registry.proc.rss_mb(),
     )
+    master = SparkMasterService(settings)
+    st.spark_master_pid = master.proc.pid()
+    st.spark_worker_pid = SparkWorkerService(settings).proc.pid()
+    if st.spark_master_pid is not None:
+        st.spark_master = master.state()
     if st.kafka_serving:
         st.topics = _end_offsets(settings.bootstrap_servers)
     if st.registry_serving:

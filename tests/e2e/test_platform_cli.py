@@ -1,4 +1,5 @@
-"""`txn-platform up && status && down` as the README shows it, on its own ports."""
+"""`txn-platform up --spark && status && down` as the README shows it, on its own ports: and
+nothing of it, Spark's master, worker and executors included, survives `down`."""
 
 from __future__ import annotations
 
@@ -23,12 +24,16 @@ def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def _our_processes(state_dir: Path) -> list[str]:
+    """Processes of this platform: marked services, and anything running under its state dir
+    (the Spark worker's executors run in STATE/spark/work)."""
     marker = f"@{state_dir.resolve()}".encode()
+    under = str(state_dir.resolve()).encode()
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if marker in (entry / "cmdline").read_bytes():
+                cmdline = (entry / "cmdline").read_bytes()
+                if marker in cmdline or (b"org.apache.spark" in cmdline and under in cmdline):
                     out.append(entry.name)
             except OSError:
                 pass
@@ -36,9 +41,13 @@ def _our_processes(state_dir: Path) -> list[str]:
 
 
 def test_up_status_down_leaves_nothing_running(tmp_path):
-    kafka, controller, registry, management = free_ports(4)
+    kafka, controller, registry, management, master, master_ui, worker_ui = free_ports(7)
     env = {
         **os.environ,
+        "TXN_SPARK": "1",
+        "TXN_SPARK_MASTER_PORT": str(master),
+        "TXN_SPARK_MASTER_WEBUI_PORT": str(master_ui),
+        "TXN_SPARK_WORKER_WEBUI_PORT": str(worker_ui),
         "TXN_REGISTRY_MANAGEMENT_PORT": str(management),
         "TXN_STATE_DIR": str(tmp_path / "state"),
         "TXN_KAFKA_PORT": str(kafka),
@@ -51,6 +60,8 @@ def test_up_status_down_leaves_nothing_running(tmp_path):
         env_file = (tmp_path / "state" / "platform.env").read_text()
         assert f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{kafka}" in env_file
         assert f"SCHEMA_REGISTRY_URL=http://127.0.0.1:{registry}/apis/ccompat/v7" in env_file
+        assert f"SPARK_MASTER_URL=spark://127.0.0.1:{master}" in env_file
+        assert f"SPARK_MASTER_WEBUI_URL=http://127.0.0.1:{master_ui}" in env_file
 
         again = _run("up", env=env)
         assert again.returncode == 0, again.stderr
@@ -60,7 +71,9 @@ def test_up_status_down_leaves_nothing_running(tmp_path):
         assert status.returncode == 0, status.stdout + status.stderr
         assert "topic bank_txn_stream: 3 partitions" in status.stdout
         assert "FULL_TRANSITIVE" in status.stdout
-        assert len(_our_processes(tmp_path / "state")) == 2
+        assert f"spark     spark://127.0.0.1:{master}" in status.stdout and "alive" in status.stdout
+        assert "ALIVE, 0/2 cores" in status.stdout  # the worker, registered with the master
+        assert len(_our_processes(tmp_path / "state")) == 4
     finally:
         down = _run("down", env=env)
     assert down.returncode == 0, down.stderr
