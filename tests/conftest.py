@@ -75,6 +75,52 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformEndpo
         lp.down(settings, log=lambda m: print(f"[platform] {m}"))
 
 
+@dataclass(frozen=True)
+class SparkCluster:
+    """A running standalone master and worker."""
+
+    master_url: str
+    webui_url: str
+    work_dir: Path
+
+    def state(self) -> dict:
+        from local_platform.spark_cluster import master_state
+
+        st = master_state(self.webui_url)
+        assert st is not None, "the Spark master stopped serving"
+        return st
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
+    """A Spark standalone master and one worker (2 cores) for the session, started only when a
+    cluster test asks for it, and always stopped (with its executors)."""
+    from local_platform.settings import PlatformSettings
+    from local_platform.spark_cluster import SparkMasterService, SparkWorkerService
+
+    ports = free_ports(7)
+    settings = PlatformSettings(
+        state_dir=tmp_path_factory.mktemp("spark-cluster"),
+        kafka_port=ports[0],
+        controller_port=ports[1],
+        registry_port=ports[2],
+        registry_management_port=ports[3],
+        spark=True,
+        spark_master_port=ports[4],
+        spark_master_webui_port=ports[5],
+        spark_worker_webui_port=ports[6],
+    )
+    master, worker = SparkMasterService(settings), SparkWorkerService(settings)
+    try:
+        master.start(print)
+        worker.start(print)
+        yield SparkCluster(
+            settings.spark_master_url, settings.spark_master_webui_url, worker.work_dir
+        )
+    finally:
+        print(f"[spark] worker: {worker.stop()}, master: {master.stop()}")
+
+
 @pytest.fixture(scope="session")
 def registered_contract(platform: PlatformEndpoints) -> dict[int, int]:
     """Register every released contract version (as `txn-contract register` does).

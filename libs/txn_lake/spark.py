@@ -45,9 +45,12 @@ def build_session(
     # Python workers (the bronze job's rare-row UDF) must run in this interpreter, which has
     # the project installed; PySpark otherwise starts whatever `python3` is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    # Under spark-submit its --name names the application (compose passes --name bronze-ingest).
+    if not under_spark_submit():
+        builder = builder.appName(app_name)
     builder = (
-        SparkSession.builder.appName(app_name)
-        .config("spark.sql.session.timeZone", "UTC")
+        builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.parquet.compression.codec", "snappy")
         # Plain INT64 microsecond timestamps, which DuckDB, pyarrow and Trino read natively.
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")

@@ -1,0 +1,229 @@
+"""The jobs as cluster applications on a Spark standalone cluster the suite starts: the driver
+runs here, the executors on the worker, and the jars reach them from the driver (no network).
+
+Also through `spark-submit --master spark://... --jars ...` with the `__main__.py` entry point,
+as docker-compose runs it. Exactly once holds when the executor is SIGKILLed mid-batch (Spark
+retries its tasks on a new executor) and when the driver is SIGKILLed and restarted (it resumes
+from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from tests.conftest import REPO_ROOT, create_topic
+from txn_contract import packaged_contract, wire
+from txn_lake.facts import committed_batch, is_delta_table
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+
+BIN = Path(sys.executable).parent
+CONTRACT = packaged_contract()
+BASE = {
+    "transaction_id": "",
+    "timestamp": 1_764_000_000_000,
+    "customer_id": "",
+    "merchant_id": "M1",
+    "amount": None,
+    "currency": "CAD",
+    "channel": "POS",
+    "city": "Toronto",
+    "country": "CA",
+    "device_id": "D1",
+    "status": "APPROVED",
+    "merchant_category_code": "5411",
+    "province": "CA-ON",
+}
+
+
+def _fill(platform, schema_id: int, n: int) -> str:
+    topic = f"cluster_{uuid.uuid4().hex[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
+    producer = Producer(
+        {"bootstrap.servers": platform.bootstrap_servers, "enable.idempotence": True}
+    )
+    for i in range(n):
+        rec = dict(BASE, transaction_id=f"t-{i}", customer_id=f"C{i % 97}", amount=Decimal(i) / 100)
+        producer.produce(
+            topic,
+            key=rec["customer_id"].encode(),
+            value=wire.encode(rec, CONTRACT.latest.parsed, schema_id),
+        )
+        if i % 5000 == 0:
+            producer.poll(0)
+    assert producer.flush(30) == 0
+    return topic
+
+
+def _coords(lake: Path) -> list[tuple[int, int]]:
+    from deltalake import DeltaTable
+
+    out = []
+    for table in ("bronze", "quarantine"):
+        if is_delta_table(lake / table):
+            t = DeltaTable(str(lake / table)).to_pyarrow_table(
+                columns=["kafka_partition", "kafka_offset"]
+            )
+            out += list(zip(*(t.column(c).to_pylist() for c in t.column_names), strict=True))
+    return out
+
+
+def _apps(cluster, name: str) -> list[dict]:
+    st = cluster.state()
+    return [
+        a for a in st.get("activeapps", []) + st.get("completedapps", []) if a.get("name") == name
+    ]
+
+
+def _bronze(args: list[str], env, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "bronze-ingest"), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "ab"),
+        start_new_session=True,
+    )
+
+
+def test_bronze_runs_on_the_cluster_and_lands_every_event(
+    platform, registered_contract, spark_cluster, tmp_path
+):
+    topic = _fill(platform, registered_contract[2], 3000)
+    env = {**os.environ, **platform.env()}
+    before = len(_apps(spark_cluster, "bronze-ingest"))
+    res = subprocess.run(
+        [str(BIN / "bronze-ingest"), "--lake", str(tmp_path), "--topic", topic,
+         "--subject", "bank_txn_stream-value", "--master", spark_cluster.master_url, "--available-now"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"on {spark_cluster.master_url}" in res.stderr  # the session's real master
+    coords = _coords(tmp_path)
+    assert len(coords) == 3000 and len(set(coords)) == 3000
+    # The master ran it as an application with executors on the worker.
+    apps = _apps(spark_cluster, "bronze-ingest")
+    assert len(apps) == before + 1
+    app = apps[-1]
+    assert app["cores"] > 0 and app["state"] == "FINISHED"
+    executors = list((spark_cluster.work_dir / app["id"]).iterdir())
+    assert executors, "no executor of the application ran on the worker"
+
+
+def test_spark_submit_with_the_jars_runs_the_entry_point(
+    platform, registered_contract, spark_cluster, tmp_path
+):
+    from txn_runtime.jars import spark_jars
+
+    from local_platform.spark_cluster import spark_home
+
+    topic = _fill(platform, registered_contract[2], 1000)
+    # As with an activated venv: spark-submit finds Spark (pip's pyspark) and the interpreter.
+    env = {
+        **os.environ,
+        **platform.env(),
+        "SPARK_HOME": str(spark_home()),
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    res = subprocess.run(
+        [str(BIN / "spark-submit"), "--master", spark_cluster.master_url, "--name", "bronze-submitted",
+         "--jars", ",".join(str(p) for p in spark_jars()),
+         str(REPO_ROOT / "services" / "bronze_ingest" / "__main__.py"),
+         "--lake", str(tmp_path), "--topic", topic, "--subject", "bank_txn_stream-value",
+         "--available-now"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert len(set(_coords(tmp_path))) == 1000 == len(_coords(tmp_path))
+    assert _apps(spark_cluster, "bronze-submitted")
+
+
+def _executor_pids(app_id: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"CoarseGrainedExecutorBackend" in cmd and app_id.encode() in cmd:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _wait(cond, timeout: float, what: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_executor_and_driver_sigkill_keep_exactly_once(
+    platform, registered_contract, spark_cluster, tmp_path
+):
+    total = 30_000
+    topic = _fill(platform, registered_contract[2], total)
+    lake, log = tmp_path / "lake", tmp_path / "bronze.log"
+    env = {**os.environ, **platform.env()}
+    args = ["--lake", str(lake), "--topic", topic, "--subject", "bank_txn_stream-value",
+            "--master", spark_cluster.master_url, "--max-offsets-per-trigger", "3000",
+            "--trigger", "1s"]  # fmt: skip
+    app = "txn-pipeline.bronze_ingest.bronze"
+    first = _bronze(args, env, log)
+    try:
+        _wait(
+            lambda: (committed_batch(lake / "bronze", app) or -1) >= 1,
+            300,
+            "two batches",
+            first,
+            log,
+        )
+        # 1. The executor dies mid-batch: Spark reruns its tasks on a replacement executor.
+        app_id = next(
+            a["id"] for a in spark_cluster.state()["activeapps"] if a["name"] == "bronze-ingest"
+        )
+        victims = _executor_pids(app_id)
+        assert victims, "no executor process of the running application"
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        before = committed_batch(lake / "bronze", app)
+        _wait(
+            lambda: committed_batch(lake / "bronze", app) > before + 1,
+            300,
+            "batches after the executor died",
+            first,
+            log,
+        )
+        assert first.poll() is None, "the driver must survive an executor's death"
+        # 2. The driver dies: the application ends; a restart resumes from the checkpoint.
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    second = _bronze(args, env, log)
+    try:
+        _wait(
+            lambda: len(_coords(lake)) >= total, 600, "every offset after the restart", second, log
+        )
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(180) == 0, log.read_text()[-3000:]
+    finally:
+        if second.poll() is None:
+            os.killpg(second.pid, signal.SIGKILL)
+    coords = _coords(lake)
+    assert len(coords) == total and len(set(coords)) == total
+    assert (
+        len(_apps(spark_cluster, "bronze-ingest")) >= 2
+    )  # the killed driver's app and the restart's
