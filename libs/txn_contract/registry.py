@@ -47,12 +47,19 @@ def registry_client(url: str, *, timeout_s: float = 10.0, retries: int = 2):
 def transport_errors() -> tuple[type[BaseException], ...]:
     """Exceptions meaning "the registry could not be reached" for the installed client.
 
-    confluent-kafka picks its HTTP library per Python version (``httpx`` or ``httpx2``) behind
-    a compatibility module; we ask that module rather than guess.
+    confluent-kafka's client talks HTTP through ``httpx2`` where it is installed (Python 3.10+)
+    and ``httpx`` otherwise; both are public packages, so we take the transport error of each
+    one present rather than reach into the client's private compatibility module.
     """
-    from confluent_kafka.schema_registry.common._httpx_compat import httpx
+    import importlib
 
-    return (httpx.TransportError, OSError)
+    errors: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        try:
+            errors.append(importlib.import_module(name).TransportError)
+        except ImportError:
+            continue
+    return tuple(errors)
 
 
 def _call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:

@@ -66,7 +66,7 @@ class _FlakyClient:
     """Fails ``failures`` times with a transport error, then answers like a registry."""
 
     def __init__(self, failures: int) -> None:
-        from confluent_kafka.schema_registry.common._httpx_compat import httpx
+        import httpx2 as httpx
 
         self.error = httpx.ConnectError("connection refused")
         self.failures = failures
