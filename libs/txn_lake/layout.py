@@ -12,13 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BRONZE", "QUARANTINE", "SILVER", "SILVER_REJECTS", "TABLE_NAMES", "Lake"]
+__all__ = [
+    "BRONZE",
+    "QUARANTINE",
+    "SILVER",
+    "SILVER_AUDIT",
+    "SILVER_REJECTS",
+    "TABLE_NAMES",
+    "Lake",
+]
 
 BRONZE = "bronze"
 QUARANTINE = "quarantine"
 SILVER = "silver"
 SILVER_REJECTS = "silver_rejects"
-TABLE_NAMES = (BRONZE, QUARANTINE, SILVER, SILVER_REJECTS)
+# silver-refine's per-batch audit (rows read, inserted, duplicates, conflicts, rejects per rule).
+SILVER_AUDIT = "silver_audit"
+TABLE_NAMES = (BRONZE, QUARANTINE, SILVER, SILVER_REJECTS, SILVER_AUDIT)
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,19 @@ if TYPE_CHECKING:
 __all__ = [
     "BRONZE_METADATA",
     "PROP_CONTRACT_VERSIONS",
+    "PROP_HASH",
     "PROP_LAYER",
     "PROP_SUBJECT",
     "QUARANTINE_COLUMNS",
+    "SILVER_AUDIT_COLUMNS",
+    "SILVER_PARTITION_BY",
     "Column",
     "bronze_schema",
     "contract_columns",
     "quarantine_schema",
+    "silver_audit_schema",
+    "silver_rejects_schema",
+    "silver_schema",
     "table_comment",
     "with_comments",
 ]
@@ -95,6 +101,15 @@ _TABLE_COMMENTS = {
     "of the newest registered contract version; partitioned by ingest date/hour.",
     "quarantine": "Kafka messages of subject {subject} that are not contract events: raw bytes, "
     "coordinates and the reason; partitioned by ingest date/hour.",
+    "silver": "Contract events of subject {subject} that pass the contract's quality rules, one row "
+    "per transaction_id (the first seen in bronze order), with bronze lineage; partitioned by "
+    "event date (UTC).",
+    "silver_rejects": "Bronze rows of subject {subject} that silver did not keep: rule violations "
+    "and conflicting re-sends (duplicate_conflict), each with its rule ids and a detail sentence; "
+    "partitioned by event date (UTC).",
+    "silver_audit": "One row per silver-refine batch: rows read from bronze, inserted, exact "
+    "duplicates dropped, conflicts, rejected per rule, late rows, bronze versions read and the "
+    "reconciliation.",
 }
 
 
@@ -160,3 +175,134 @@ def bronze_schema(spark: SparkSession, avro_schema_str: str) -> StructType:
 def quarantine_schema() -> StructType:
     """Quarantine: the raw message, its coordinates, the reason and the ingest partition."""
     return _struct(QUARANTINE_COLUMNS)
+
+
+# --------------------------------------------------------------------------------------- silver
+
+# The content hash's definition; a change would make old rows' hashes incomparable, so it is
+# recorded in the table's properties and only ever extended under a new name.
+PROP_HASH = "txn.silver.content_hash"
+SILVER_PARTITION_BY = ("event_date",)
+
+_SILVER_LINEAGE = (
+    Column("event_date", "DATE", "UTC date of timestamp (event time); partition column."),
+    Column("event_hour", "INT", "UTC hour of timestamp (0-23)."),
+    Column(
+        "is_late",
+        "BOOLEAN",
+        "True when timestamp is older than ingest_ts by more than the job's allowed lateness "
+        "(--allowed-lateness); late rows are kept.",
+    ),
+    Column(
+        "rule_warnings",
+        "ARRAY<STRING>",
+        "Ids of the warn (and tolerated fail) rules the row violates; empty when none.",
+    ),
+    Column("kafka_partition", "INT", "Kafka partition of the bronze row that was kept."),
+    Column("kafka_offset", "BIGINT", "Kafka offset of the bronze row that was kept."),
+    Column("kafka_timestamp", "TIMESTAMP", "Kafka record timestamp of that row, UTC."),
+    Column("schema_id", "INT", "Registry id of the writer schema of that row."),
+    Column("ingest_ts", "TIMESTAMP", "When bronze-ingest committed that row (UTC)."),
+    Column(
+        "content_hash",
+        "BINARY",
+        "SHA-256 of the contract fields as JSON (nulls omitted, so columns added later keep old "
+        "hashes); exact duplicates have the same hash.",
+    ),
+    Column("batch_id", "BIGINT", "silver-refine batch that inserted the row."),
+    Column("refined_ts", "TIMESTAMP", "When silver-refine wrote the batch (UTC, one per batch)."),
+)
+
+SILVER_AUDIT_COLUMNS = (
+    Column("batch_id", "BIGINT", "silver-refine batch id (one row per batch)."),
+    Column("refined_ts", "TIMESTAMP", "When the batch was written (UTC)."),
+    Column("rows_read", "BIGINT", "Bronze rows the batch read."),
+    Column("inserted", "BIGINT", "Rows inserted into silver."),
+    Column(
+        "duplicates_dropped",
+        "BIGINT",
+        "Exact duplicates dropped: transaction_id already in silver or earlier in the batch "
+        "with every contract field equal.",
+    ),
+    Column(
+        "conflicts",
+        "BIGINT",
+        "Rows whose transaction_id was seen first with other content (to silver_rejects as "
+        "duplicate_conflict).",
+    ),
+    Column("rejected", "BIGINT", "Rows written to silver_rejects (rule violations + conflicts)."),
+    Column("rejected_by_rule", "MAP<STRING,BIGINT>", "Rejected rows per rule id."),
+    Column("warned_by_rule", "MAP<STRING,BIGINT>", "Rows kept with a warning, per rule id."),
+    Column("late", "BIGINT", "Rows inserted with is_late = true."),
+    Column("bronze_versions", "ARRAY<BIGINT>", "Versions of the bronze table the batch read."),
+    Column(
+        "reconciled",
+        "BOOLEAN",
+        "rows_read = inserted + rejected + duplicates_dropped (always true: the job refuses to "
+        "commit a batch that does not reconcile).",
+    ),
+    Column("rules_version", "STRING", "Version and sha256 of the quality rules applied."),
+    Column("seconds", "DOUBLE", "Time the batch took until its silver commit."),
+)
+
+
+def _typed_struct(columns: tuple[Column, ...]) -> StructType:
+    """Like the bronze helper, with the collection types silver's tables use."""
+    from pyspark.sql import types as T
+
+    types = {
+        "STRING": T.StringType(),
+        "BINARY": T.BinaryType(),
+        "INT": T.IntegerType(),
+        "BIGINT": T.LongType(),
+        "DOUBLE": T.DoubleType(),
+        "TIMESTAMP": T.TimestampType(),
+        "BOOLEAN": T.BooleanType(),
+        "DATE": T.DateType(),
+        "ARRAY<STRING>": T.ArrayType(T.StringType(), True),
+        "ARRAY<BIGINT>": T.ArrayType(T.LongType(), True),
+        "MAP<STRING,BIGINT>": T.MapType(T.StringType(), T.LongType(), True),
+    }
+    struct = T.StructType()
+    for c in columns:
+        struct.add(c.name, types[c.ddl_type], True, {"comment": c.comment})
+    return struct
+
+
+def _rules_comment(prefix: str, rules: dict[str, str]) -> str:
+    return prefix + " " + "; ".join(f"{rid}: {doc}" for rid, doc in rules.items())
+
+
+def silver_schema(contract: StructType) -> StructType:
+    """Silver: the contract columns as bronze holds them (with their docs), then lineage.
+
+    ``contract`` is bronze's schema restricted to the contract fields, so fields bronze gained
+    through schema evolution are in silver too.
+    """
+    from pyspark.sql.types import StructType
+
+    return StructType(list(contract.fields) + _typed_struct(_SILVER_LINEAGE).fields)
+
+
+def silver_rejects_schema(bronze: StructType, rules: dict[str, str]) -> StructType:
+    """Rejects: the bronze row, then ``rules`` (commented with every rule's doc), ``detail``,
+    ``batch_id``, ``event_date`` and ``refined_ts``."""
+    from pyspark.sql.types import StructType
+
+    extra = (
+        Column(
+            "rules",
+            "ARRAY<STRING>",
+            _rules_comment("Ids of the rules the row violates.", rules),
+        ),
+        Column("detail", "STRING", "One sentence: which rules, or which fields differ."),
+        Column("batch_id", "BIGINT", "silver-refine batch that rejected the row."),
+        Column("event_date", "DATE", "UTC date of timestamp (event time); partition column."),
+        Column("refined_ts", "TIMESTAMP", "When silver-refine wrote the batch (UTC)."),
+    )
+    return StructType(list(bronze.fields) + _typed_struct(extra).fields)
+
+
+def silver_audit_schema() -> StructType:
+    """The per-batch audit of silver-refine (not partitioned: one small row per batch)."""
+    return _typed_struct(SILVER_AUDIT_COLUMNS)

@@ -1,0 +1,281 @@
+"""silver-refine against a bronze table written by the real bronze job (real broker, registry,
+Spark with Delta): every count of a dirty mix, dedup across batches, self-description, and
+exactly-once under SIGKILL.
+
+Load 1 (one bronze batch, then silver batch 0): 40 good producer events, 3 exact re-sends,
+2 conflicting re-sends, one violator of each of the six rules, 3 late events.
+Load 2 (silver batch 1): 10 new good events, one of them re-sent, 2 exact re-sends of load 1,
+one conflicting re-send of load 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from bronze_ingest.config import BronzeConfig
+from bronze_ingest.job import BronzeJob
+from tests.conftest import create_topic
+from txn_contract import Status, packaged_contract, wire
+from txn_contract.rules import packaged_rules
+from txn_lake.layout import SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
+from txn_lake.outputs import StreamOutput
+from txn_producer.generator import EventGenerator
+from txn_producer.population import build_population
+from txn_silver.config import JOB, SilverConfig
+from txn_silver.job import SilverJob
+
+pytestmark = pytest.mark.integration
+
+CONTRACT = packaged_contract()
+SILVER_REFINE = Path(sys.executable).parent / "silver-refine"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _good(n: int, seed: int) -> list:
+    gen = EventGenerator(build_population(300, seed), seed)
+    start = int((NOW - timedelta(minutes=2)).timestamp() * 1000)
+    return [gen.transaction(d, start + i) for i, d in enumerate(gen.draws(n))]
+
+
+def _violators(base) -> dict[str, object]:
+    """One event per rule, each violating that rule only (``base`` is a Canadian event)."""
+    fresh = lambda **kw: dataclasses.replace(base, transaction_id=str(uuid.uuid4()), **kw)  # noqa: E731
+    return {
+        "amount_positive": fresh(amount=Decimal("-5.00")),
+        "currency_iso4217": fresh(currency="XYZ"),
+        "country_iso3166": fresh(country="ZZ", province=None),
+        "mcc_format": fresh(merchant_category_code="54A1"),
+        "province_iso3166_2": fresh(province="CA-XX"),
+        "timestamp_not_future": fresh(timestamp=NOW + timedelta(hours=1)),
+    }
+
+
+def _conflict(event):
+    other = Status.DECLINED if event.status is Status.APPROVED else Status.APPROVED
+    return dataclasses.replace(event, amount=event.amount + Decimal("1.00"), status=other)
+
+
+def _produce(bootstrap: str, topic: str, events: list, schema_id: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for e in events:
+        producer.produce(
+            topic,
+            key=e.customer_id.encode(),
+            value=wire.encode(e.to_avro(), CONTRACT.latest.parsed, schema_id),
+        )
+    assert producer.flush(30) == 0
+
+
+def _bronze(spark, platform, lake: Path, topic: str) -> None:
+    cfg = BronzeConfig(
+        lake=lake,
+        bootstrap_servers=platform.bootstrap_servers,
+        registry_url=platform.registry_url,
+        topic=topic,
+        subject=CONTRACT.subject,
+        available_now=True,
+    ).validated()
+    BronzeJob(cfg, spark).run(emit=print)
+
+
+def _silver(spark, lake: Path, **extra) -> dict:
+    cfg = SilverConfig(lake=lake, available_now=True, **extra).validated()
+    return SilverJob(cfg, spark, packaged_rules()).run(emit=print)
+
+
+def _read(spark, lake: Path, table: str):
+    return spark.read.format("delta").load(str(Lake(lake).table_path(table)))
+
+
+@pytest.fixture(scope="module")
+def refined(spark, platform, registered_contract, tmp_path_factory):
+    """Two bronze loads, each followed by an available-now silver run; then a third silver run."""
+    topic = f"silver_mix_{uuid.uuid4().hex[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
+    schema_id = registered_contract[CONTRACT.latest.version]
+    good = _good(40, 3)
+    base = next(e for e in good if e.country == "CA" and e.province)
+    violators = _violators(base)
+    late = [dataclasses.replace(e, timestamp=NOW - timedelta(hours=3)) for e in _good(3, 4)]
+    load1 = [*good, *late, *good[:3], _conflict(good[3]), _conflict(good[4]), *violators.values()]
+    new = _good(10, 5)
+    load2 = [*new, new[0], good[10], good[11], _conflict(good[12])]
+    lake = tmp_path_factory.mktemp("silver_lake")
+    _produce(platform.bootstrap_servers, topic, load1, schema_id)
+    _bronze(spark, platform, lake, topic)
+    first = _silver(spark, lake)
+    _produce(platform.bootstrap_servers, topic, load2, schema_id)
+    _bronze(spark, platform, lake, topic)
+    second = _silver(spark, lake)
+    silver_version = _read(spark, lake, SILVER).count(), StreamOutput(Lake(lake), JOB, SILVER)
+    third = _silver(spark, lake)
+    return {
+        "lake": lake,
+        "runs": (first, second, third),
+        "good": good,
+        "late": late,
+        "new": new,
+        "violators": violators,
+        "silver_before_third": silver_version[0],
+    }
+
+
+def test_every_count_of_the_mix_is_exact(spark, refined):
+    audit = {r.batch_id: r for r in _read(spark, refined["lake"], SILVER_AUDIT).collect()}
+    assert sorted(audit) == [0, 1]
+    a0, a1 = audit[0], audit[1]
+    assert (a0.rows_read, a0.inserted, a0.duplicates_dropped, a0.conflicts, a0.rejected) == (
+        54, 43, 3, 2, 8,
+    )  # fmt: skip
+    assert a0.rejected_by_rule == {rule: 1 for rule in refined["violators"]} | {
+        "duplicate_conflict": 2
+    }
+    assert a0.late == 3
+    assert (a1.rows_read, a1.inserted, a1.duplicates_dropped, a1.conflicts, a1.rejected) == (
+        14, 10, 3, 1, 1,
+    )  # fmt: skip
+    assert a1.rejected_by_rule == {"duplicate_conflict": 1}
+    assert a1.late == 0
+    assert a0.reconciled and a1.reconciled
+    assert a0.bronze_versions and a1.bronze_versions
+    assert max(a0.bronze_versions) < min(a1.bronze_versions)
+
+
+def test_silver_holds_one_row_per_id_first_seen_content(spark, refined):
+    silver = _read(spark, refined["lake"], SILVER)
+    rows = silver.collect()
+    assert len(rows) == 53
+    assert len({r.transaction_id for r in rows}) == 53
+    by_id = {r.transaction_id: r for r in rows}
+    for e in refined["good"] + refined["new"] + refined["late"]:
+        assert by_id[e.transaction_id].amount == e.amount  # the first-seen content stayed
+    assert not {v.transaction_id for v in refined["violators"].values()} & set(by_id)
+    late_ids = {r.transaction_id for r in rows if r.is_late}
+    assert late_ids == {e.transaction_id for e in refined["late"]}
+    r = by_id[refined["good"][0].transaction_id]
+    assert r.event_date == refined["good"][0].timestamp.date()
+    assert r.event_hour == refined["good"][0].timestamp.hour
+    assert r.kafka_offset is not None and r.schema_id and r.ingest_ts and r.refined_ts
+    assert r.rule_warnings == []
+
+
+def test_rejects_carry_their_rules_and_a_detail(spark, refined):
+    rejects = _read(spark, refined["lake"], SILVER_REJECTS).collect()
+    assert len(rejects) == 9
+    by_id: dict[str, list] = {}
+    for r in rejects:
+        by_id.setdefault(r.transaction_id, []).append(r)
+    for rule, event in refined["violators"].items():
+        (row,) = by_id[event.transaction_id]
+        assert row.rules == [rule]
+        assert rule in row.detail
+    good = refined["good"]
+    for e, batch in ((good[3], 0), (good[4], 0), (good[12], 1)):
+        (row,) = by_id[e.transaction_id]
+        assert row.rules == ["duplicate_conflict"] and row.batch_id == batch
+        assert row.detail.endswith("differing fields: amount, status.")
+    assert "already in silver" in by_id[good[12].transaction_id][0].detail
+    assert "same batch" in by_id[good[3].transaction_id][0].detail
+
+
+def test_a_run_with_nothing_new_adds_nothing(spark, refined):
+    assert refined["runs"][2]["batches"] == 0
+    assert _read(spark, refined["lake"], SILVER).count() == refined["silver_before_third"]
+
+
+def test_tables_describe_themselves(refined):
+    from deltalake import DeltaTable
+
+    rules = packaged_rules()
+    lake = Lake(refined["lake"])
+    silver = DeltaTable(str(lake.table_path(SILVER)))
+    assert silver.metadata().partition_columns == ["event_date"]
+    props = silver.metadata().configuration
+    assert props["txn.rules.version"] == str(rules.version)
+    assert props["txn.rules.sha256"] == rules.digest
+    assert props["txn.contract.subject"] == CONTRACT.subject
+    comments = {f.name: (f.metadata or {}).get("comment") for f in silver.schema().fields}
+    amount_doc = next(f["doc"] for f in CONTRACT.latest.schema["fields"] if f["name"] == "amount")
+    assert comments["amount"] == amount_doc
+    assert all(comments.values()), comments
+    rejects = DeltaTable(str(lake.table_path(SILVER_REJECTS)))
+    rules_comment = next(
+        (f.metadata or {})["comment"] for f in rejects.schema().fields if f.name == "rules"
+    )
+    assert all(r.doc in rules_comment for r in rules.rules)
+    meta = silver.history(1)[0]["userMetadata"]
+    assert '"batch_id":1' in meta and '"bronze_versions"' in meta
+
+
+# --------------------------------------------------------------------------- exactly once
+
+
+def _copy_bronze(src: Path, dst: Path) -> Path:
+    shutil.copytree(src / "bronze", dst / "bronze")
+    return dst
+
+
+def _commits(path: Path) -> int:
+    return len(list((path / "_delta_log").glob("*.json"))) if path.is_dir() else 0
+
+
+def _snapshot(spark, lake: Path) -> dict:
+    """What the job wrote, independent of batch boundaries: silver's and the rejects' rows
+    without batch id and write time, and the audit's totals (each batch reconciled, once)."""
+    from pyspark.sql import functions as F
+
+    out = {}
+    for table in (SILVER, SILVER_REJECTS):
+        df = _read(spark, lake, table).drop("refined_ts", "batch_id")
+        out[table] = sorted(map(str, df.collect()))
+    audit = _read(spark, lake, SILVER_AUDIT)
+    ids = [r.batch_id for r in audit.select("batch_id").collect()]
+    assert sorted(ids) == list(range(len(ids)))  # one row per batch, no gap, no repeat
+    assert audit.where("NOT reconciled").count() == 0
+    cols = ["rows_read", "inserted", "duplicates_dropped", "conflicts", "rejected", "late"]
+    out[SILVER_AUDIT] = audit.agg(*[F.sum(c).alias(c) for c in cols]).first().asDict()
+    return out
+
+
+def test_sigkill_mid_batch_then_restart_is_as_if_nothing_happened(spark, refined, tmp_path):
+    """Kill right after a batch's audit commit (its rejects and audit committed, silver not),
+    restart: the tables equal those of the fixture's uninterrupted runs (batch boundaries
+    differ: the Delta source's file order within a version is not fixed)."""
+    killed = _copy_bronze(refined["lake"], tmp_path / "killed")
+    audit_path = Lake(killed).table_path(SILVER_AUDIT)
+    args = [str(SILVER_REFINE), "--lake", str(killed), "--available-now", "--master", "local[2]"]
+    args += ["--max-files-per-trigger", "1"]  # several batches from the two bronze commits
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    # The audit's commits: its creation, then batch 0 (bronze's first commit: 8 rejects).
+    while _commits(audit_path) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    outputs = {
+        t: StreamOutput(Lake(killed), JOB, t) for t in (SILVER, SILVER_REJECTS, SILVER_AUDIT)
+    }
+    assert outputs[SILVER_AUDIT].committed_batch() == 0, proc.stderr.read()
+    assert outputs[SILVER_REJECTS].committed_batch() == 0
+    assert outputs[SILVER].committed_batch() is None  # killed between the audit and silver
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "batch 0: 54 rows" in rerun.stderr  # the killed batch was redone
+    expected = _snapshot(spark, refined["lake"])
+    assert _snapshot(spark, killed) == expected
+    silver_version = _commits(Lake(killed).table_path(SILVER))
+    assert _silver(spark, killed)["batches"] == 0  # a second available-now run adds nothing
+    assert _commits(Lake(killed).table_path(SILVER)) == silver_version
+    assert _snapshot(spark, killed) == expected
