@@ -22,12 +22,14 @@ def commands() -> list[tuple[str, click.Command]]:
     from txn_lake.cli import cli as lake
     from txn_producer.cli import cli as producer
     from txn_report.cli import cli as report
+    from txn_silver.cli import cli as silver
 
     out: list[tuple[str, click.Command]] = []
     for name, cmd in (("txn-platform", platform), ("txn-contract", contract)):
         assert isinstance(cmd, click.Group)
         out += [(f"{name} {sub}", cmd.commands[sub]) for sub in sorted(cmd.commands)]
-    out += [("txn-producer", producer), ("bronze-ingest", bronze), ("txn-report", report)]
+    out += [("txn-producer", producer), ("bronze-ingest", bronze), ("silver-refine", silver)]
+    out += [("txn-report", report)]
     out += [(f"txn-lake {sub}", lake.commands[sub]) for sub in sorted(lake.commands)]
     return out
 

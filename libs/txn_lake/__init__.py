@@ -15,6 +15,14 @@ Example::
     print(facts.rows, facts.files, facts.avg_file_bytes)
 """
 
-from .layout import BRONZE, QUARANTINE, SILVER, SILVER_REJECTS, TABLE_NAMES, Lake
+from .layout import BRONZE, QUARANTINE, SILVER, SILVER_AUDIT, SILVER_REJECTS, TABLE_NAMES, Lake
 
-__all__ = ["BRONZE", "QUARANTINE", "SILVER", "SILVER_REJECTS", "TABLE_NAMES", "Lake"]
+__all__ = [
+    "BRONZE",
+    "QUARANTINE",
+    "SILVER",
+    "SILVER_AUDIT",
+    "SILVER_REJECTS",
+    "TABLE_NAMES",
+    "Lake",
+]

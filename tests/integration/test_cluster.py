@@ -122,9 +122,8 @@ def test_bronze_runs_on_the_cluster_and_lands_every_event(
 def test_spark_submit_with_the_jars_runs_the_entry_point(
     platform, registered_contract, spark_cluster, tmp_path
 ):
-    from txn_runtime.jars import spark_jars
-
     from local_platform.spark_cluster import spark_home
+    from txn_runtime.jars import spark_jars
 
     topic = _fill(platform, registered_contract[2], 1000)
     # As with an activated venv: spark-submit finds Spark (pip's pyspark) and the interpreter.
