@@ -11,6 +11,7 @@ from txn_lake.facts import TableFacts, count_by, table_facts
 from txn_lake.outputs import StreamOutput, committed_end_offsets
 
 from .kafka_stats import TopicStats, topic_stats
+from .silver_stats import SilverStats, silver_stats
 
 __all__ = ["Report", "build_report", "render_text"]
 
@@ -26,6 +27,7 @@ class Report:
     quarantine: TableFacts
     quarantine_by_reason: dict[str, int]
     committed_offsets: dict[int, int] | None
+    silver: SilverStats
 
     @property
     def lag(self) -> dict[int, int]:
@@ -65,6 +67,7 @@ class Report:
                 "total": sum(lag.values()),
                 "checkpoint_found": self.committed_offsets is not None,
             },
+            "silver": self.silver.as_json(self.bronze.rows),
         }
 
 
@@ -90,6 +93,7 @@ def build_report(
         quarantine=table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0),
         quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),
         committed_offsets=committed,
+        silver=silver_stats(root),
     )
 
 
@@ -101,6 +105,29 @@ def _size(n: float | None) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GB"
+
+
+def _silver_rows(sv: dict[str, Any], bronze_rows: int) -> list[tuple[str, str]]:
+    if not sv["exists"]:
+        return [("Silver", "no silver table yet (run silver-refine)")]
+    by_rule = ", ".join(f"{k}={v:,}" for k, v in sv["rejects_by_rule"].items())
+    accounted = sv["rows"] + sv["rejected"] + sv["duplicates_dropped"]
+    verdict = "reconciled" if sv["reconciled"] else "NOT reconciled"
+    if not sv["reconciled"] and sv["bronze_rows_not_read"]:
+        verdict += f" ({sv['bronze_rows_not_read']:,} bronze rows not read by silver yet)"
+    return [
+        ("Silver rows", f"{sv['rows']:,}"),
+        ("Silver files", f"{sv['files']:,} (average {_size(sv['avg_file_bytes'])})"),
+        ("Silver rejected", f"{sv['rejected']:,}" + (f" ({by_rule})" if by_rule else "")),
+        ("Duplicates dropped (exact)", f"{sv['duplicates_dropped']:,}"),
+        ("Conflicts (same id, other content)", f"{sv['conflicts']:,}"),
+        ("Late rows (kept, flagged)", f"{sv['late']:,}"),
+        (
+            "Reconciliation",
+            f"bronze {bronze_rows:,} = silver {sv['rows']:,} + rejected {sv['rejected']:,} + "
+            f"duplicates {sv['duplicates_dropped']:,} ({accounted:,}): {verdict}",
+        ),
+    ]
 
 
 def render_text(r: Report) -> str:
@@ -137,6 +164,7 @@ def render_text(r: Report) -> str:
             + ("" if lag["checkpoint_found"] else " - bronze has committed no batch yet"),
         ),
     ]
+    rows += _silver_rows(j["silver"], j["bronze_rows"])
     width = max(len(k) for k, _ in rows)
     out = [
         f"Data volume: topic {r.topic} -> {r.lake}",

@@ -153,6 +153,37 @@ def test_every_count_of_the_mix_is_exact(spark, refined):
     assert max(a0.bronze_versions) < min(a1.bronze_versions)
 
 
+def test_the_report_shows_silver_and_reconciles(refined):
+    """`txn-report`'s silver object, computed from the logs and the audit without Spark."""
+    from txn_report.report import _silver_rows
+    from txn_report.silver_stats import silver_stats
+
+    stats = silver_stats(Lake(refined["lake"]))
+    from txn_lake.facts import table_facts
+
+    bronze_rows = table_facts("bronze", refined["lake"] / "bronze", history=0).rows
+    assert bronze_rows == 54 + 14
+    sv = stats.as_json(bronze_rows)
+    assert (sv["rows"], sv["rejected"], sv["duplicates_dropped"], sv["conflicts"]) == (53, 9, 6, 3)
+    assert sv["rejects_by_rule"] == {rule: 1 for rule in refined["violators"]} | {
+        "duplicate_conflict": 3
+    }
+    assert sv["late"] == 3 and sv["files"] >= 1 and sv["avg_file_bytes"] > 0
+    assert sv["reconciled"] is True
+    lines = dict(_silver_rows(sv, bronze_rows))
+    assert (
+        lines["Reconciliation"]
+        == "bronze 68 = silver 53 + rejected 9 + duplicates 6 (68): reconciled"
+    )
+    # One bronze row more than silver accounted for: not reconciled, and it says why.
+    behind = stats.as_json(bronze_rows + 1)
+    assert behind["reconciled"] is False
+    assert (
+        "1 bronze rows not read by silver yet"
+        in dict(_silver_rows(behind, bronze_rows + 1))["Reconciliation"]
+    )
+
+
 def test_silver_holds_one_row_per_id_first_seen_content(spark, refined):
     silver = _read(spark, refined["lake"], SILVER)
     rows = silver.collect()
