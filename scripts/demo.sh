@@ -33,16 +33,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "1/7 Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
+step "1/8 Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
 "$BIN/txn-platform" up --state-dir "$STATE_DIR" >/dev/null
 set -a; . "$STATE_DIR/platform.env"; set +a
 "$BIN/txn-platform" status --state-dir "$STATE_DIR"
 
-step "2/7 Checking and registering the contract (producers never auto-register)"
+step "2/8 Checking and registering the contract (producers never auto-register)"
 "$BIN/txn-contract" check
 "$BIN/txn-contract" register
 
-step "3/7 Starting bronze-ingest (trigger $TRIGGER) into $LAKE; log: $STATE_DIR/logs/bronze.log"
+step "3/8 Starting bronze-ingest (trigger $TRIGGER) into $LAKE; log: $STATE_DIR/logs/bronze.log"
 mkdir -p "$STATE_DIR/logs"
 "$BIN/bronze-ingest" --lake "$LAKE" --trigger "$TRIGGER" --master 'local[2]' \
   >>"$STATE_DIR/logs/bronze.log" 2>&1 &
@@ -54,10 +54,10 @@ for _ in $(seq 1 120); do
 done
 grep -q "started: topic" "$STATE_DIR/logs/bronze.log" || { echo "bronze-ingest did not start" >&2; exit 1; }
 
-step "4/7 Producing for ${DURATION}s at ${RATE} events/s (txn-producer)"
+step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer)"
 "$BIN/txn-producer" --rate "$RATE" --duration "$DURATION"
 
-step "5/7 Waiting for bronze to catch up (lag 0, at most ${DRAIN_TIMEOUT}s)"
+step "5/8 Waiting for bronze to catch up (lag 0, at most ${DRAIN_TIMEOUT}s)"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
 while :; do
   lag=$("$BIN/txn-report" --lake "$LAKE" --format json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["lag"]["total"])')
@@ -72,10 +72,15 @@ wait "$BRONZE_PID"
 BRONZE_PID=""
 grep -E "^\[bronze-ingest\] (batch|stopped)" "$STATE_DIR/logs/bronze.log" | tail -5 >&2
 
-step "6/7 The report (txn-report, from the Delta logs)"
+step "6/8 Refining bronze into silver (silver-refine --available-now): rules, dedup, late flag"
+"$BIN/silver-refine" --lake "$LAKE" --available-now --master 'local[2]' \
+  >>"$STATE_DIR/logs/silver.log" 2>&1 || { tail -20 "$STATE_DIR/logs/silver.log" >&2; exit 1; }
+grep -E "^\[silver-refine\] (batch|stopped)" "$STATE_DIR/logs/silver.log" | tail -3 >&2 || true
+
+step "7/8 The report (txn-report, from the Delta logs)"
 "$BIN/txn-report" --lake "$LAKE"
 
-step "7/7 The same tables through delta-rs, without Spark (txn-lake describe; rows cross-checked)"
+step "8/8 The same tables through delta-rs, without Spark (txn-lake describe; rows cross-checked)"
 "$BIN/txn-lake" describe --lake "$LAKE" --history 3 --no-columns
 report_rows=$("$BIN/txn-report" --lake "$LAKE" --format json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["bronze_rows"])')
 "$BIN/python" - "$LAKE/bronze" "$report_rows" <<'PY'
