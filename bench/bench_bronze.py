@@ -333,8 +333,9 @@ def baseline_cmd(bootstrap: str, out: Path, topic: str, max_offsets: int) -> lis
 # ---------------------------------------------------------------------- the Delta log
 
 
-def bronze_commits(lake: Path) -> list[dict]:
-    """The bronze table's batch commits, oldest first: batch id, rows, commit time (ms)."""
+def bronze_commits(lake: Path, operation: str = "WRITE") -> list[dict]:
+    """The bronze table's commits of ``operation``, oldest first: batch id (for the job's
+    writes), rows, commit time (ms) and metrics. ``OPTIMIZE``: Delta's auto-compaction."""
     from txn_lake import BRONZE, Lake
     from txn_lake.facts import table_facts
 
@@ -345,9 +346,10 @@ def bronze_commits(lake: Path) -> list[dict]:
             "version": c.version,
             "rows": int(c.metrics.get("numOutputRows", 0)),
             "timestamp_ms": c.timestamp_ms,
+            "metrics": c.metrics,
         }
         for c in facts.recent
-        if c.operation == "WRITE" and c.batch_id is not None
+        if c.operation == operation and (c.batch_id is not None or operation != "WRITE")
     ]
     return sorted(out, key=lambda c: c["version"])
 
@@ -397,6 +399,7 @@ def ours_drain(topic: str, lake: Path, max_offsets: int, work: Path, tag: int) -
     if run.returncode != 0:
         raise SystemExit(f"bronze-ingest failed ({run.returncode}):\n{run.tail()}")
     commits = bronze_commits(lake)
+    compactions = bronze_commits(lake, "OPTIMIZE")
     rows_bronze, rows_quarantine = lake_rows(lake)
     started = run.first("] started:")
     lines = run.batches()
@@ -420,6 +423,28 @@ def ours_drain(topic: str, lake: Path, max_offsets: int, work: Path, tag: int) -
         "steady_rows_per_s_lines": (
             sum(b[1] for b in lines[1:]) / sum(b[2] for b in lines[1:]) if len(lines) > 1 else None
         ),
+        # Seconds after 'started:' of each batch's bronze commit and of its progress line: the
+        # gap is what a batch does after its commit (the stream's own commit, the next plan).
+        "timeline": [
+            {
+                "batch": c["batch_id"],
+                "commit_s": c["timestamp_ms"] / 1000 - started,
+                "line_s": next((t - started for b, _, _, t in lines if b == c["batch_id"]), None),
+            }
+            for c in commits
+        ]
+        if started
+        else [],
+        "compactions": [
+            {
+                "version": c["version"],
+                "commit_s": c["timestamp_ms"] / 1000 - started if started else None,
+                "removed_files": int(c["metrics"].get("numRemovedFiles", 0)),
+                "removed_bytes": int(c["metrics"].get("numRemovedBytes", 0)),
+                "added_files": int(c["metrics"].get("numAddedFiles", 0)),
+            }
+            for c in compactions
+        ],
         "bronze_bytes": facts.bytes,
         "bronze_files": facts.files,
     }
@@ -485,8 +510,22 @@ def sustained(plat: Platform, rate: int, seconds: int, trigger: str, work: Path)
         if job.proc.poll() is None:
             job.proc.send_signal(signal.SIGTERM)
         run = job.wait(180)
+    started = run.first("] started:") or 0.0
+    compactions = [
+        {
+            "commit_s": c["timestamp_ms"] / 1000 - started,
+            "removed_files": int(c["metrics"].get("numRemovedFiles", 0)),
+            "removed_bytes": int(c["metrics"].get("numRemovedBytes", 0)),
+        }
+        for c in bronze_commits(lake, "OPTIMIZE")
+    ]
+    commits = [
+        {"batch": c["batch_id"], "rows": c["rows"], "commit_s": c["timestamp_ms"] / 1000 - started}
+        for c in bronze_commits(lake)
+    ]
     lines = run.batches()
     durations = [s for _, _, s, _ in lines]
+    first_data = next((i for i, b in enumerate(lines) if b[1] > 0), len(lines))
     lags = [_LAG.search(line)[1] for _, line in run.lines if _BATCH.search(line) and "lag" in line]
     return {
         "command": run.command,
@@ -499,9 +538,12 @@ def sustained(plat: Platform, rate: int, seconds: int, trigger: str, work: Path)
         "batches": [{"batch": b, "rows": r, "seconds": s} for b, r, s, _ in lines],
         "lag_per_batch": lags,
         "max_batch_s": max(durations, default=None),
-        "max_batch_s_after_first": max(durations[1:], default=None),
+        "max_batch_s_after_first": max(durations[first_data + 1 :], default=None),
+        "first_data_batch": lines[first_data][0] if first_data < len(lines) else None,
         "batches_over_3s": sum(1 for s in durations if s > 3.0),
         "caught_up_after_producer_s": caught_up,
+        "commits": commits,
+        "compactions": compactions,
     }
 
 
@@ -554,6 +596,21 @@ def _print_drain(result: dict) -> None:
             + ", ".join(f"{b}: {r:,} in {s:.1f} s" for b, r, s in o["batch_lines"])
             + f"; load before {o['load_before']}"
         )
+        print(
+            "  after 'started:': "
+            + "; ".join(
+                f"batch {t['batch']} committed +{t['commit_s']:.1f} s, its line +"
+                + _fmt(t["line_s"], ".1f")
+                + " s"
+                for t in o["timeline"]
+            )
+        )
+        for c in o["compactions"]:
+            print(
+                f"  auto-compaction: OPTIMIZE (auto) committed +{_fmt(c['commit_s'], '.1f')} s "
+                f"after 'started:', rewrote {c['removed_files']} files "
+                f"({c['removed_bytes'] / 2**20:.1f} MiB) into {c['added_files']}"
+            )
     print(
         f"steady drain (excluding the first batch): "
         f"{_fmt(_med(o['steady_rows_per_s_log'] for o in ours))} rows/s "
@@ -563,7 +620,8 @@ def _print_drain(result: dict) -> None:
     print("\n== 2. first batch ==")
     for i, o in enumerate(ours):
         print(
-            f"round {i + 1}: process start -> 'started:' {_fmt(o['spark_start_to_started_s'], '.1f')} s; "
+            f"round {i + 1}: process start -> 'started:' "
+            f"{_fmt(o['spark_start_to_started_s'], '.1f')} s; "
             f"'started:' -> batch 0 committed (Delta commit timestamp) "
             f"{_fmt(o['first_batch_commit_s'], '.1f')} s"
         )
@@ -573,10 +631,12 @@ def _print_drain(result: dict) -> None:
     )
     print(f"  command: {ours[0]['command']}")
     print(
-        "\n== 4. whole process: bronze-ingest (Avro -> Delta) vs the report's job (JSON -> Parquet) =="
+        "\n== 4. whole process: bronze-ingest (Avro -> Delta) vs the report's job "
+        "(JSON -> Parquet) =="
     )
     print(
-        "| round | ours wall s | ours rows/s | ours CPU s | baseline wall s | baseline rows/s | baseline CPU s | ratio |"
+        "| round | ours wall s | ours rows/s | ours CPU s | baseline wall s | baseline rows/s "
+        "| baseline CPU s | ratio |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     ratios = []
@@ -584,7 +644,8 @@ def _print_drain(result: dict) -> None:
         ratio = o["rows_per_s_wall"] / b["rows_per_s_wall"]
         ratios.append(ratio)
         print(
-            f"| {i + 1} | {o['wall_s']:.1f} | {o['rows_per_s_wall']:,.0f} | {_fmt(o['cpu_s'], '.1f')} "
+            f"| {i + 1} | {o['wall_s']:.1f} | {o['rows_per_s_wall']:,.0f} "
+            f"| {_fmt(o['cpu_s'], '.1f')} "
             f"| {b['wall_s']:.1f} | {b['rows_per_s_wall']:,.0f} | {_fmt(b['cpu_s'], '.1f')} "
             f"| {ratio:.2f}x |"
         )
@@ -631,7 +692,17 @@ def _print_sustained(s: dict) -> None:
     )
     print(f"lag at each batch end: {s['lag_per_batch']}")
     print(
-        f"max batch {_fmt(s['max_batch_s'], '.1f')} s (after the first: "
+        "bronze commits after 'started:': "
+        + ", ".join(f"batch {c['batch']} +{c['commit_s']:.1f} s" for c in s["commits"])
+    )
+    for c in s["compactions"]:
+        print(
+            f"auto-compaction: OPTIMIZE (auto) committed +{c['commit_s']:.1f} s after 'started:', "
+            f"rewrote {c['removed_files']} files ({c['removed_bytes'] / 2**20:.1f} MiB)"
+        )
+    print(
+        f"max batch {_fmt(s['max_batch_s'], '.1f')} s (after the first batch with rows, "
+        f"batch {s['first_data_batch']}: "
         f"{_fmt(s['max_batch_s_after_first'], '.1f')} s); {s['batches_over_3s']} of "
         f"{len(s['batches'])} batches over 3 s (target: every batch <= 3 s); bronze held every "
         f"event {s['caught_up_after_producer_s']:.1f} s after the producer stopped"
@@ -651,7 +722,7 @@ def main() -> int:
     ap.add_argument("--trigger", default="10s")
     ap.add_argument("--stages", action="store_true", help="run bench/stages_bronze.py too")
     ap.add_argument("--stage-rows", type=int, default=500_000)
-    ap.add_argument("--stage-repeats", type=int, default=3)
+    ap.add_argument("--stage-repeats", type=int, default=2)
     ap.add_argument("--keep-topics", action="store_true")
     ap.add_argument(
         "--driver-memory",

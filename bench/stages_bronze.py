@@ -1,39 +1,43 @@
 """Where one bronze batch spends its time: the decode of ``bronze_ingest`` stage by stage.
 
 One batch (``--rows``, default 500,000) of a topic the real ``txn-producer`` filled, read with
-a batch ``spark.read.format("kafka")`` over fixed offsets, in the same Spark session the job
-builds (``txn_lake.spark.build_session``: Delta, Kafka, Avro, ``local[2]``, same driver memory).
+a batch ``spark.read.format("kafka")`` over fixed offsets, in the session the job builds
+(``txn_lake.spark.build_session``: Delta, Kafka, Avro, ``local[2]``, same driver memory), with
+the public functions of ``bronze_ingest.decode`` (``header_columns``, ``classify``, ``tally``,
+``finish``), ``bronze_ingest.frames.output_frames`` and ``bronze_ingest.outputs``.
 
-**A. Cumulative plans, one pass, no cache.** Stage k runs stages 1..k and ends in the ``noop``
-sink (every column computed, nothing written), or in a real write for the last stages; a
-stage's own cost is its plan's time minus the previous plan's:
+**Stages 1-5, cumulative one-pass plans to the ``noop`` sink** (every column computed, nothing
+written; stage k runs stages 1..k, its own cost is its plan's time minus the previous one's):
 
 1. Kafka read (``key, value, topic, partition, offset, timestamp``, as ``process_batch``);
-2. header parse (``decode.header_columns``: length, magic byte, schema id, body);
-3. ``from_avro`` of the body with its writer schema, as ``decode.classify`` builds it;
+2. header parse (``header_columns``: length, magic byte, schema id, body);
+3. ``from_avro`` of the body with its writer schema, built as ``classify`` builds it;
 4. the exact-length check: ``to_avro`` re-encode with the writer schema, compared to the body;
-5. the rest of ``decode.classify`` (failed-decode checks, reason/detail, event), the columns
-   ``BronzeJob._classified`` selects;
-6. the bronze columns (``frames.output_frames`` on the classified rows);
-7. the write of those rows as a Delta append to a table created like the job's
-   (``BronzeOutputs.ensure`` + ``StreamOutput.append``: idempotent txn options, userMetadata),
-   split by file times into the data files (tasks done: the newest data file's mtime) and the
-   Delta commit (until the commit's ``_delta_log`` JSON exists) plus post-commit work (until
-   ``save()`` returns: checkpoint, auto-compaction check).
+5. the rest of ``classify`` (failed-decode checks, reason, detail, event), the columns
+   ``BronzeJob._classified`` keeps.
 
-For reference, the same rows as a plain Snappy Parquet write (``partitionBy date, hour``),
-``classify`` with the Kafka source's ``minPartitions=4`` (the topic has 3 partitions and the
-machine 2 cores), and an empty Delta append (the fixed cost of one commit).
+**Stages 6-11, the job's own path** (``BronzeJob.process_batch`` for a batch of known ids),
+timed in place: ``classify`` persisted (``MEMORY_AND_DISK``) and ``tally`` (``groupBy`` +
+``collect``, the pass that fills the cache; stage 6 = that pass minus stage 5), ``finish`` +
+``output_frames`` (driver), ``BronzeOutputs.write`` (pass 2, from the cache), split by file
+times into the data files (the newest new data file's mtime), the Delta commit (until the
+commit's ``_delta_log`` JSON exists) and post-commit work (until ``write`` returns), and
+``unpersist``. A plain ``output_frames`` over the classified rows *without* the cache is not a
+stage: Spark pushes its ``reason IS NULL`` filter down through ``classify``'s projections, which
+copies ``from_avro`` into the filter many times and overflows Java's 64 KB method limit, so the
+plan runs without code generation, tens of times slower: the persist is also what prevents it.
 
-**B. The job's own path** (``BronzeJob.process_batch`` with the same public functions):
-``classify`` persisted (``MEMORY_AND_DISK``) -> ``decode.tally`` (a ``groupBy`` + ``collect``:
-the pass that fills the cache) -> ``decode.finish`` -> ``output_frames`` ->
-``BronzeOutputs.write`` (the second pass, from the cache) -> ``unpersist``.
+**References**: ``classify`` with the Kafka source's ``minPartitions=4`` (the topic has 3
+partitions and the machine 2 cores); ``tally`` without the cache; the job's path with plain
+Parquet instead of the Delta append; the job's path without ``finish`` (frames straight from the
+cached rows, valid when ``tally`` finds no row for ``finish`` to settle); an empty Delta append
+(one commit's fixed cost). The Spark event log of the last timed run lists every Spark job of
+the job's path (Delta's own included) with its tasks' durations and GC time.
 
 Every plan runs ``--repeats`` times, interleaved, after one untimed run of the job's path
 (JIT warm-up, like a job's first batch); medians are printed with the range.
 
-Example (against a topic with at least ROWS events, e.g. one bench_bronze.py filled)::
+Example (against a topic holding at least ROWS events, e.g. ``bench_bronze.py --keep-topics``)::
 
     set -a; . /tmp/benchplat/platform.env; set +a
     .venv/bin/python bench/stages_bronze.py --topic bench-bronze-avro-1234abcd --rows 500000
@@ -54,8 +58,20 @@ from pathlib import Path
 
 from machine import load_average, machine
 
-from bronze_ingest.decode import classify, finish, header_columns, lean_schema, tally
+from bronze_ingest.decode import (
+    INTERNAL_REASONS,
+    classify,
+    finish,
+    header_columns,
+    lean_schema,
+    tally,
+)
 from bronze_ingest.frames import output_frames
+
+try:  # the SQL length check of decode.py (commit 9b07212); absent before it
+    from bronze_ingest.avro_length import encoded_length
+except ImportError:  # pragma: no cover
+    encoded_length = None
 from bronze_ingest.outputs import BatchPlan, BronzeOutputs
 from bronze_ingest.writer_schemas import WriterSchemaResolver
 
@@ -158,28 +174,48 @@ class Stages:
             reader = reader.option("minPartitions", str(min_partitions))
         return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
 
-    def decoded(self, check: bool):
-        """Header + ``from_avro`` (and with ``check`` the re-encode comparison), built with the
-        expressions ``classify`` uses for each decodable writer id."""
+    def decoded(self, check: str | None):
+        """Header + ``from_avro`` built with the expressions ``classify`` uses for each
+        decodable writer id, and with ``check`` the exact-length check: ``"length"`` the
+        canonical length in SQL (``avro_length.encoded_length``) against the body's, as
+        ``decode.py`` does it now; ``"to_avro"`` the re-encode with ``to_avro`` compared with
+        the body (``decode.py`` before, and still where a schema has an uncovered type)."""
         from pyspark.sql import functions as F
         from pyspark.sql.avro.functions import from_avro, to_avro
 
         df = header_columns(self.raw())
         sid, body = F.col("schema_id"), F.col("_body")
-        reenc = None
+        exact = None
         for schema_id, v in sorted(self.verdicts.items()):
             if not v.schema_str:
                 continue
             writer = lean_schema(v.schema_str)
             hit = sid == F.lit(schema_id)
+            written = F.col(f"_w{schema_id}")
             df = df.withColumn(
                 f"_w{schema_id}", F.when(hit, from_avro(body, writer, {"mode": "PERMISSIVE"}))
             )
-            enc = to_avro(F.col(f"_w{schema_id}"), writer)
-            reenc = (F.when if reenc is None else reenc.when)(hit, enc)
+            length = None
+            if check == "length" and encoded_length is not None:
+                length = encoded_length(written, json.loads(writer))
+            test = (
+                length == F.octet_length(body)
+                if length is not None
+                else to_avro(written, writer) == body
+            )
+            exact = (F.when if exact is None else exact.when)(hit, test)
         if check:
-            df = df.withColumn("_reenc", reenc).withColumn("_exact", F.col("_reenc") == body)
+            df = df.withColumn("_exact", exact)
         return df
+
+    def method_bytes(self, df) -> int | None:
+        """The largest generated Java method of the plan, in bytecode bytes (HotSpot does not
+        JIT-compile a method above 8,000 bytes: it stays interpreted)."""
+        try:
+            seq = df._jdf.queryExecution().debug().codegenToSeq()
+            return max(seq.apply(i)._3().maxMethodCodeSize() for i in range(seq.size()))
+        except Exception:  # noqa: BLE001 - a Spark-internal API; the figure is optional
+            return None
 
     def classified(self, min_partitions: int | None = None):
         return classify(self.raw(min_partitions), self.verdicts, self.reader_str).select(
@@ -196,6 +232,16 @@ class Stages:
         t = time.perf_counter()
         df.write.format("noop").mode("overwrite").save()
         return {"total": time.perf_counter() - t}
+
+    def classify_small_methods(self) -> dict:
+        """Stages 1-5 with ``spark.sql.codegen.hugeMethodLimit=8000``: Spark gives up
+        whole-stage code generation where a method would be too big for the JIT."""
+        conf = "spark.sql.codegen.hugeMethodLimit"
+        self.spark.conf.set(conf, "8000")
+        try:
+            return self.noop(self.classified())
+        finally:
+            self.spark.conf.unset(conf)
 
     def tally_only(self) -> dict:
         """``decode.tally`` straight over the classified rows, without the cache."""
@@ -240,13 +286,18 @@ class Stages:
         out["post_commit"] = t_end - newest.stat().st_mtime
         return out
 
-    def job_path(self, sink: str = "delta") -> dict:
-        """``BronzeJob.process_batch`` for a batch whose ids are all known (the common case);
-        ``sink="parquet"`` writes the bronze frame as plain Parquet instead of the Delta
-        append (a reference for the write alone)."""
+    def job_path(self, sink: str = "delta", skip_finish: bool = False) -> dict:
+        """``BronzeJob.process_batch`` for a batch whose ids are all known (the common case).
+
+        ``sink="parquet"`` writes the bronze frame as plain Parquet instead of the Delta append
+        (a reference for the write alone); ``skip_finish`` builds the frames from the
+        classified rows directly, as the job could when ``tally`` found no internal reason
+        (no ``_SUSPECT``/``_UNRESOLVED`` row: nothing for ``finish`` to settle)."""
         from pyspark import StorageLevel
 
         tag = "job" if sink == "delta" else "job-parquet"
+        if skip_finish:
+            tag += "-nofinish"
         self.step(f"{tag}:pass1")
         t0 = time.perf_counter()
         classified = self.classified().persist(StorageLevel.MEMORY_AND_DISK)
@@ -255,7 +306,10 @@ class Stages:
         if extra:
             raise SystemExit(f"unexpected schema ids outside the subject: {extra}")
         self.step(f"{tag}:prepare")
-        settled = finish(classified, self.verdicts)
+        if skip_finish and not counts.keys() & INTERNAL_REASONS:
+            settled = classified
+        else:
+            settled = finish(classified, self.verdicts)
         counts = {(k or "BRONZE"): v for k, v in counts.items()}
         bronze_rows = counts.pop("BRONZE", 0)
         bronze_df, quarantine_df = output_frames(settled, self.reader_str, datetime.now(UTC))
@@ -297,8 +351,10 @@ class Stages:
 
 
 def _events(event_dir: Path) -> list[dict]:
-    """Spark jobs from the event log: step tag, description, tasks, seconds."""
+    """Spark jobs from the event log: step tag, description, tasks, seconds, and per task its
+    duration (ms) and GC time, by stage."""
     jobs: dict[int, dict] = {}
+    stage_job: dict[int, int] = {}
     for path in event_dir.rglob("*"):
         if not path.is_file() or path.name.startswith("."):
             continue
@@ -308,17 +364,28 @@ def _events(event_dir: Path) -> list[dict]:
             if kind == "SparkListenerJobStart":
                 props = e.get("Properties") or {}
                 stages = e.get("Stage Infos") or []
+                for st in stages:
+                    stage_job[st["Stage ID"]] = e["Job ID"]
                 jobs[e["Job ID"]] = {
                     "step": props.get("bench.step", "other"),
                     "description": props.get("spark.job.description")
                     or (stages[-1]["Stage Name"] if stages else ""),
-                    "tasks": sum(s.get("Number of Tasks", 0) for s in stages),
                     "start": e["Submission Time"],
+                    "tasks": [],
                 }
             elif kind == "SparkListenerJobEnd" and e["Job ID"] in jobs:
-                jobs[e["Job ID"]]["seconds"] = (
-                    e["Completion Time"] - jobs[e["Job ID"]]["start"]
-                ) / 1000
+                job = jobs[e["Job ID"]]
+                job["seconds"] = (e["Completion Time"] - job["start"]) / 1000
+            elif kind == "SparkListenerTaskEnd" and e.get("Stage ID") in stage_job:
+                info, metrics = e["Task Info"], e.get("Task Metrics") or {}
+                jobs[stage_job[e["Stage ID"]]]["tasks"].append(
+                    (
+                        e["Stage ID"],
+                        info["Index"],
+                        info["Finish Time"] - info["Launch Time"],
+                        metrics.get("JVM GC Time", 0),
+                    )
+                )
     return [jobs[k] for k in sorted(jobs)]
 
 
@@ -351,13 +418,16 @@ def main() -> int:
         plans = {
             "1 kafka": lambda: s.noop(s.raw()),
             "2 header": lambda: s.noop(header_columns(s.raw())),
-            "3 from_avro": lambda: s.noop(s.decoded(check=False)),
-            "4 exact": lambda: s.noop(s.decoded(check=True)),
+            "3 from_avro": lambda: s.noop(s.decoded(check=None)),
+            "4 exact": lambda: s.noop(s.decoded(check="length")),
             "5 classify": lambda: s.noop(s.classified()),
+            "ref exact to_avro": lambda: s.noop(s.decoded(check="to_avro")),
+            "ref classify 8000": s.classify_small_methods,
             "ref classify mp4": lambda: s.noop(s.classified(min_partitions=4)),
             "ref tally no cache": s.tally_only,
             "ref empty commit": s.delta_empty,
             "job parquet": lambda: s.job_path("parquet"),
+            "job nofinish": lambda: s.job_path(skip_finish=True),
             "job": s.job_path,
         }
         _log("warm-up: one untimed run of the job's path")
@@ -365,6 +435,14 @@ def main() -> int:
         t = time.perf_counter()
         s.job_path()
         _log(f"warm-up took {time.perf_counter() - t:.1f} s; load {load_average()}")
+        sizes = {
+            "1 kafka": s.method_bytes(s.raw()),
+            "2 header": s.method_bytes(header_columns(s.raw())),
+            "3 from_avro": s.method_bytes(s.decoded(check=None)),
+            "4 exact": s.method_bytes(s.decoded(check="length")),
+            "5 classify": s.method_bytes(s.classified()),
+            "ref exact to_avro": s.method_bytes(s.decoded(check="to_avro")),
+        }
         runs: dict[str, list[dict]] = {k: [] for k in plans}
         for r in range(args.repeats):
             s.round = f"r{r + 1}"
@@ -393,7 +471,9 @@ def main() -> int:
             runs["3 from_avro"],
         ),
         (
-            "4. exact-length check (to_avro re-encode + compare)",
+            "4. exact-length check as decode.py does it (canonical length in SQL == body length)"
+            if encoded_length is not None
+            else "4. exact-length check (to_avro re-encode + compare)",
             med["4 exact"] - med["3 from_avro"],
             runs["4 exact"],
         ),
@@ -422,14 +502,17 @@ def main() -> int:
         "cumulative one-pass plans to the noop sink (stage k = stages 1..k; its cost = its plan "
         "minus the previous one); 6-11: the job's own path (process_batch), timed in place."
     )
-    print("| stage | seconds | rows/s | share | plan s (range) |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for label, sec, rr in rows:
+    print("| stage | seconds | rows/s | share | plan s (range) | largest generated method |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    keys = ["1 kafka", "2 header", "3 from_avro", "4 exact", "5 classify"]
+    for i, (label, sec, rr) in enumerate(rows):
         if sec is None:
             continue
         rate = f"{n / sec:,.0f}" if sec > 0 else "-"
         cum = f"{_med(rr, 'total'):.2f} ({_rng(rr, 'total')})" if rr else ""
-        print(f"| {label} | {sec:.2f} | {rate} | {sec / jt:.0%} | {cum} |")
+        size = sizes.get(keys[i]) if i < len(keys) else None
+        size_s = f"{size:,} B" if size is not None else ""
+        print(f"| {label} | {sec:.2f} | {rate} | {sec / jt:.0%} | {cum} | {size_s} |")
     print(
         f"| **the job's path, total** | **{jt:.2f}** | **{n / jt:,.0f}** | 100% | "
         f"{_rng(job, 'total')} |"
@@ -442,6 +525,18 @@ def main() -> int:
         f"{med['ref tally no cache']:.2f} s ({_rng(runs['ref tally no cache'], 'total')})"
     )
     print(
+        f"  stage 4's check by to_avro re-encode + byte compare instead (stages 1-3 + it): "
+        f"{med['ref exact to_avro']:.2f} s ({_rng(runs['ref exact to_avro'], 'total')}), "
+        f"largest method {sizes['ref exact to_avro'] or 0:,} B; vs stage 3 alone "
+        f"{med['3 from_avro']:.2f} s: the re-encode costs "
+        f"{med['ref exact to_avro'] - med['3 from_avro']:.2f} s"
+    )
+    print(
+        f"  stages 1-5 with spark.sql.codegen.hugeMethodLimit=8000 (no whole-stage codegen "
+        f"where a method would exceed the JIT's limit): {med['ref classify 8000']:.2f} s "
+        f"({_rng(runs['ref classify 8000'], 'total')}) vs {med['5 classify']:.2f} s"
+    )
+    print(
         f"  stages 1-5 with the Kafka source's minPartitions=4 (3 topic partitions, 2 cores): "
         f"{med['ref classify mp4']:.2f} s ({_rng(runs['ref classify mp4'], 'total')}) vs "
         f"{med['5 classify']:.2f} s"
@@ -451,6 +546,12 @@ def main() -> int:
         f"{_med(jp, 'pass2'):.2f} s ({_rng(jp, 'pass2')}) vs {_med(job, 'pass2'):.2f} s "
         f"({_rng(job, 'pass2')}); whole path with Parquet {med['job parquet']:.2f} s"
     )
+    jn = runs["job nofinish"]
+    print(
+        f"  the job's path without finish (frames straight from the cached classified rows, "
+        f"valid when tally finds no _SUSPECT/_UNRESOLVED row): {med['job nofinish']:.2f} s "
+        f"({_rng(jn, 'total')}), pass 2 {_med(jn, 'pass2'):.2f} s ({_rng(jn, 'pass2')})"
+    )
     print(
         f"  an empty Delta append (one commit, no files): {med['ref empty commit']:.2f} s "
         f"({_rng(runs['ref empty commit'], 'total')})"
@@ -458,18 +559,24 @@ def main() -> int:
     if optimize:
         print(f"  note: auto-compaction ran {optimize} OPTIMIZE commit(s) during the runs")
     last = f"r{args.repeats}/job"
-    mine = [j for j in jobs if j["step"].startswith(last)]
+    mine = [j for j in jobs if j["step"].split(":")[0] == last]
     if mine:
         print(
-            f"\nSpark jobs of the last timed run of the job's path (event log, {len(mine)} jobs):"
+            "\nSpark jobs of the last timed run of the job's path (event log; task durations in "
+            "s by stage, task index order; GC = JVM GC time of its tasks):"
         )
-        print("| step | job | tasks | seconds |")
-        print("| --- | --- | ---: | ---: |")
+        print("| step | job | seconds | tasks (s) | GC s |")
+        print("| --- | --- | ---: | --- | ---: |")
         for j in mine:
-            desc = " ".join(str(j["description"]).split())[:90]
+            desc = " ".join(str(j["description"]).split())[:70]
+            by_stage: dict[int, list] = {}
+            for stage, _index, ms, _gc in sorted(j["tasks"]):
+                by_stage.setdefault(stage, []).append(f"{ms / 1000:.1f}")
+            tasks = " / ".join(", ".join(v) for v in by_stage.values())
+            gc = sum(t[3] for t in j["tasks"]) / 1000
             print(
-                f"| {j['step'].split(':', 1)[1]} | {desc} | {j['tasks']} | "
-                f"{j.get('seconds', 0):.2f} |"
+                f"| {j['step'].split(':', 1)[1]} | {desc} | {j.get('seconds', 0):.2f} | "
+                f"{tasks} | {gc:.1f} |"
             )
     print(f"\nload at end: {load_average()}")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")

@@ -2,17 +2,16 @@
 
 Each message is decoded with **its own writer schema** (the id in its Confluent header) by
 Spark's ``from_avro`` and projected onto the job's reader schema (the newest contract version)
-with ``from_avro``'s ``avroSchema`` option (the newest version registered under the subject).
-``from_avro`` alone is not enough to trust a message: in PERMISSIVE mode a corrupt body comes
-back as nulls, and trailing bytes after a record go unnoticed. So for every decoded record the
-length of its canonical encoding is computed in SQL (:mod:`.avro_length`; ``to_avro`` and a byte
-comparison where a schema uses a type that module does not cover) and compared with the body:
+with ``from_avro``'s ``avroSchema`` option. ``from_avro`` alone is not enough to trust a
+message: in PERMISSIVE mode a corrupt body comes back as nulls, and trailing bytes after a
+record go unnoticed. So every decoded record is re-encoded with ``to_avro`` and the writer
+schema, and compared with the body:
 
 - equal: the body was exactly one record (the common case, all in the JVM);
-- otherwise bytes were left over (``TRAILING_BYTES``), the writer used a valid but
-  non-canonical encoding (fastavro writes some negative decimals with a redundant sign byte),
-  or the body is corrupt: those rare rows are settled by decoding them with fastavro in Python,
-  which reports exactly how many bytes a record used.
+- the body starts with the re-encoding: bytes were left over (``TRAILING_BYTES``);
+- otherwise the writer used a valid but non-canonical encoding (fastavro writes some negative
+  decimals with a redundant sign byte) or the body is corrupt: those rare rows are settled by
+  decoding them with fastavro in Python, which reports exactly how many bytes a record used.
 
 Reason codes (stable; ``quarantine.reason``):
 ``EMPTY_VALUE``, ``SHORT_HEADER``, ``BAD_MAGIC_BYTE``, ``UNKNOWN_SCHEMA_ID``,
@@ -24,7 +23,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from .avro_length import encoded_length
 from .writer_schemas import IdVerdict
 
 if TYPE_CHECKING:
@@ -135,19 +133,6 @@ def _decode_failed(struct_col: Column, schema: dict) -> Column:
     return cond
 
 
-def _used_every_byte(written: Column, writer: dict, writer_str: str, body: Column) -> Column:
-    """True when the record decoded from ``body`` used every byte of it (see
-    :mod:`.avro_length`); where that module does not cover the schema, the record is
-    re-encoded with ``to_avro`` and compared. False sends the row to the fastavro check."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.avro.functions import to_avro
-
-    length = encoded_length(written, writer)
-    if length is None:
-        return to_avro(written, writer_str) == body
-    return length == F.octet_length(body)
-
-
 def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str: str) -> DataFrame:
     """Return ``batch`` (with :func:`header_columns` applied) plus ``event`` (reader-shaped
     struct, null for quarantined rows), ``reason`` and ``detail`` (null for good rows).
@@ -156,7 +141,7 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     judged by :func:`finish` (so the common batch needs no extra pass to list its ids).
     """
     from pyspark.sql import functions as F
-    from pyspark.sql.avro.functions import from_avro
+    from pyspark.sql.avro.functions import from_avro, to_avro
 
     sid = F.col("schema_id")
     body = F.col("_body")
@@ -167,7 +152,7 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     id_detail: Column | None = None
     event: Column | None = None
     failed: Column | None = None
-    exact: Column | None = None
+    reencoded: Column | None = None
     # One column per writer schema holds the record as written (types differ per schema), so
     # each message is decoded once per use; Spark does not inline expensive expressions twice.
     for schema_id, verdict in sorted(verdicts.items()):
@@ -196,8 +181,8 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
         failed = (F.when if failed is None else failed.when)(
             hit, _decode_failed(F.col(written), json.loads(writer_str))
         )
-        exact = (F.when if exact is None else exact.when)(
-            hit, _used_every_byte(F.col(written), json.loads(writer_str), writer_str, body)
+        reencoded = (F.when if reencoded is None else reencoded.when)(
+            hit, to_avro(F.col(written), writer_str)
         )
     known = sorted(verdicts)
     unresolved = ~sid.isin(known) if known else F.lit(True)
@@ -207,7 +192,7 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
 
         event = F.lit(None).cast(spark_struct_type(reader))
         failed = F.lit(None).cast("boolean")
-        exact = F.lit(None).cast("boolean")
+        reencoded = F.lit(None).cast("binary")
     df = df.withColumn(
         "_id_reason", id_reason if id_reason is not None else F.lit(None).cast("string")
     )
@@ -217,19 +202,33 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     usable = F.col("_header_reason").isNull() & F.col("_id_reason").isNull()
     df = df.withColumn("_ev", F.when(usable, event))
     df = df.withColumn("_failed", F.when(usable, failed | _decode_failed(F.col("_ev"), reader)))
-    df = df.withColumn("_exact", F.when(usable & ~F.col("_failed"), exact))
+    df = df.withColumn("_reenc", F.when(usable & ~F.col("_failed"), reencoded))
+    reenc_len = F.octet_length("_reenc")
+    is_prefix = F.substring("_body", 1, reenc_len) == F.col("_reenc")
     payload_reason = (
         F.when(F.col("_failed"), F.lit("CORRUPT_PAYLOAD"))
-        .when(F.col("_exact"), F.lit(None).cast("string"))
+        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(is_prefix, F.lit("TRAILING_BYTES"))
         .otherwise(F.lit(_SUSPECT))
     )
-    payload_detail = F.when(
-        F.col("_failed"),
-        F.concat(
-            F.lit("the Avro body does not decode with writer schema id "),
-            sid.cast("string"),
-            F.lit(" (truncated or corrupt)"),
-        ),
+    payload_detail = (
+        F.when(
+            F.col("_failed"),
+            F.concat(
+                F.lit("the Avro body does not decode with writer schema id "),
+                sid.cast("string"),
+                F.lit(" (truncated or corrupt)"),
+            ),
+        )
+        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(
+            is_prefix,
+            F.concat(
+                (F.octet_length(body) - reenc_len).cast("string"),
+                F.lit(" byte(s) remain after the record written with schema id "),
+                sid.cast("string"),
+            ),
+        )
     )
     return (
         df.withColumn(
