@@ -10,7 +10,6 @@ committed comes from the commits it wrote: Delta's transaction id (``txnAppId`` 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ __all__ = [
     "count_by",
     "is_delta_table",
     "latest_commit",
+    "query",
     "table_facts",
 ]
 
@@ -190,9 +190,25 @@ def batch_commit(path: Path, app_id: str, batch_id: int, *, scan: int = 200) -> 
     return None
 
 
+def query(path: Path, sql: str, table: str = "t") -> list[dict[str, Any]]:
+    """Rows of ``sql`` run by delta-rs's query engine (DataFusion) over the table's current
+    version, registered as ``table``.
+
+    Why not ``to_pyarrow_table``: in this environment (deltalake 1.6.6, pyarrow 26) a process
+    that scanned a table through pyarrow's dataset aborts at exit about half the time
+    ("terminate called without an active exception"); DataFusion's scan does not.
+    """
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
+    result = QueryBuilder().register(table, _open(path)).execute(sql).read_all()
+    return pa.table(result).to_pylist()
+
+
 def count_by(path: Path, column: str) -> dict[str, int]:
     """Rows per value of ``column`` in the table's current version (e.g. quarantine reasons)."""
     if not is_delta_table(path):
         return {}
-    values = _open(path).to_pyarrow_table(columns=[column]).column(column).to_pylist()
-    return dict(sorted(Counter(v for v in values).items(), key=lambda kv: str(kv[0])))
+    quoted = '"' + column.replace('"', '""') + '"'
+    rows = query(path, f"SELECT {quoted} AS v, count(*) AS n FROM t GROUP BY {quoted}")
+    return dict(sorted(((r["v"], int(r["n"])) for r in rows), key=lambda kv: str(kv[0])))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from txn_lake import SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
-from txn_lake.facts import is_delta_table, table_facts
+from txn_lake.facts import is_delta_table, query, table_facts
 
 __all__ = ["SilverStats", "silver_stats"]
 
@@ -65,15 +65,13 @@ def silver_stats(lake: Lake) -> SilverStats:
     audit_path = lake.table_path(SILVER_AUDIT)
     if not is_delta_table(audit_path):
         return st
-    from deltalake import DeltaTable
-
-    audit = DeltaTable(str(audit_path)).to_pyarrow_table(columns=[*_SUMS, "rejected_by_rule"])
-    st.batches = audit.num_rows
+    audit = query(audit_path, f"SELECT {', '.join(_SUMS)}, rejected_by_rule FROM t")
+    st.batches = len(audit)
     for name in _SUMS:
-        st.totals[name] = sum(v or 0 for v in audit.column(name).to_pylist())
+        st.totals[name] = sum(row[name] or 0 for row in audit)
     by_rule: Counter[str] = Counter()
-    for entry in audit.column("rejected_by_rule").to_pylist():
-        for rule, n in entry or []:  # Arrow maps come back as (key, value) pairs
+    for row in audit:
+        for rule, n in row["rejected_by_rule"] or []:  # Arrow maps: (key, value) pairs
             by_rule[rule] += n or 0
     st.rejects_by_rule = dict(sorted(by_rule.items()))
     return st

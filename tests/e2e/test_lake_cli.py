@@ -7,13 +7,15 @@ import os
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
 from tests.conftest import create_topic
-from txn_contract import packaged_contract, wire
+from tests.records import produce_records, record
+from txn_contract import packaged_contract
 
 pytestmark = pytest.mark.e2e
 
@@ -32,29 +34,9 @@ def lake(platform, registered_contract, tmp_path_factory) -> Path:
     """A lake with 40 bronze rows and 2 quarantined messages, written by the real CLI."""
     topic = f"lake_cli_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
-    rec = {
-        "transaction_id": "x",
-        "timestamp": 1_764_000_000_000,
-        "customer_id": "C1",
-        "merchant_id": "M1",
-        "amount": None,
-        "currency": "CAD",
-        "channel": "POS",
-        "city": "Toronto",
-        "country": "CA",
-        "device_id": "D1",
-        "status": "APPROVED",
-        "merchant_category_code": None,
-        "province": None,
-    }
-    from decimal import Decimal
-
+    records = [record(i, amount=Decimal(i + 1)) for i in range(40)]
+    produce_records(platform.bootstrap_servers, topic, registered_contract[2], records)
     producer = Producer({"bootstrap.servers": platform.bootstrap_servers})
-    for i in range(40):
-        value = dict(rec, transaction_id=f"t{i}", amount=Decimal(i + 1))
-        producer.produce(
-            topic, value=wire.encode(value, CONTRACT.latest.parsed, registered_contract[2])
-        )
     producer.produce(topic, value=b"not avro")
     producer.produce(topic, value=b"")
     assert producer.flush(30) == 0

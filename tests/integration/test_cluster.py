@@ -15,53 +15,23 @@ import subprocess
 import sys
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from tests.conftest import REPO_ROOT, create_topic
-from txn_contract import packaged_contract, wire
+from tests.records import produce_records, record
 from txn_lake.facts import committed_batch, is_delta_table
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 BIN = Path(sys.executable).parent
-CONTRACT = packaged_contract()
-BASE = {
-    "transaction_id": "",
-    "timestamp": 1_764_000_000_000,
-    "customer_id": "",
-    "merchant_id": "M1",
-    "amount": None,
-    "currency": "CAD",
-    "channel": "POS",
-    "city": "Toronto",
-    "country": "CA",
-    "device_id": "D1",
-    "status": "APPROVED",
-    "merchant_category_code": "5411",
-    "province": "CA-ON",
-}
 
 
 def _fill(platform, schema_id: int, n: int) -> str:
     topic = f"cluster_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
-    producer = Producer(
-        {"bootstrap.servers": platform.bootstrap_servers, "enable.idempotence": True}
-    )
-    for i in range(n):
-        rec = dict(BASE, transaction_id=f"t-{i}", customer_id=f"C{i % 97}", amount=Decimal(i) / 100)
-        producer.produce(
-            topic,
-            key=rec["customer_id"].encode(),
-            value=wire.encode(rec, CONTRACT.latest.parsed, schema_id),
-        )
-        if i % 5000 == 0:
-            producer.poll(0)
-    assert producer.flush(30) == 0
+    produce_records(platform.bootstrap_servers, topic, schema_id, (record(i) for i in range(n)))
     return topic
 
 

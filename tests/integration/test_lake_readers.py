@@ -8,16 +8,14 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from bronze_ingest.config import BronzeConfig
 from bronze_ingest.job import BronzeJob
 from tests.conftest import REPO_ROOT, create_topic
-from txn_contract import packaged_contract, wire
+from tests.records import produce_records, record
 
 pytestmark = pytest.mark.integration
 
-CONTRACT = packaged_contract()
 EVENTS = 120
 
 
@@ -30,32 +28,10 @@ def _snippets() -> list[str]:
 
 @pytest.fixture(scope="module")
 def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
-    from decimal import Decimal
-
     topic = f"readers_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
-    base = {
-        "transaction_id": "",
-        "timestamp": 1_764_000_000_000,
-        "customer_id": "C1",
-        "merchant_id": "M1",
-        "amount": None,
-        "currency": "CAD",
-        "channel": "POS",
-        "city": "Toronto",
-        "country": "CA",
-        "device_id": "D1",
-        "status": "APPROVED",
-        "merchant_category_code": None,
-        "province": None,
-    }
-    producer = Producer({"bootstrap.servers": platform.bootstrap_servers})
-    for i in range(EVENTS):
-        rec = dict(base, transaction_id=f"t{i}", amount=Decimal(i), channel=("POS", "ATM")[i % 2])
-        producer.produce(
-            topic, value=wire.encode(rec, CONTRACT.latest.parsed, registered_contract[2])
-        )
-    assert producer.flush(30) == 0
+    records = (record(i, channel=("POS", "ATM")[i % 2]) for i in range(EVENTS))
+    produce_records(platform.bootstrap_servers, topic, registered_contract[2], records)
     root = tmp_path_factory.mktemp("lake")
     cfg = BronzeConfig(
         lake=root,
