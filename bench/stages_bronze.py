@@ -68,9 +68,10 @@ from bronze_ingest.decode import (
 )
 from bronze_ingest.frames import output_frames
 
-try:  # the SQL length check of decode.py (commit 9b07212); absent before it
+try:  # the SQL length check tried in commit 9b07212, reverted since (see docs/performance.md):
+    # with it checked out, stage 4 measures it; otherwise stage 4 is decode.py's to_avro check.
     from bronze_ingest.avro_length import encoded_length
-except ImportError:  # pragma: no cover
+except ImportError:
     encoded_length = None
 from bronze_ingest.outputs import BatchPlan, BronzeOutputs
 from bronze_ingest.writer_schemas import WriterSchemaResolver
@@ -177,9 +178,9 @@ class Stages:
     def decoded(self, check: str | None):
         """Header + ``from_avro`` built with the expressions ``classify`` uses for each
         decodable writer id, and with ``check`` the exact-length check: ``"length"`` the
-        canonical length in SQL (``avro_length.encoded_length``) against the body's, as
-        ``decode.py`` does it now; ``"to_avro"`` the re-encode with ``to_avro`` compared with
-        the body (``decode.py`` before, and still where a schema has an uncovered type)."""
+        canonical length in SQL (``avro_length.encoded_length``, only where that reverted
+        module is present; else as ``"to_avro"``); ``"to_avro"`` the re-encode with
+        ``to_avro`` compared with the body, as ``decode.py`` does it."""
         from pyspark.sql import functions as F
         from pyspark.sql.avro.functions import from_avro, to_avro
 
