@@ -22,6 +22,7 @@ from txn_contract.strategies import avro_records
 from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_lake.migrate import migrate_lake
 from txn_lake.outputs import StreamOutput
+from txn_lake.writes import DEFAULT_TABLE_PROPERTIES
 
 pytestmark = pytest.mark.integration
 
@@ -268,7 +269,10 @@ def test_converted_tables_describe_themselves(spark, migrated):
     assert props["txn.layer"] == "bronze"
     assert props["txn.contract.subject"] == CONTRACT.subject
     assert props["txn.contract.versions"] == "2"  # only v2 events so far
-    assert props["delta.autoOptimize.autoCompact"] == "true"
+    assert (
+        props["delta.autoOptimize.autoCompact"]
+        == DEFAULT_TABLE_PROPERTIES["delta.autoOptimize.autoCompact"]
+    )
     assert CONTRACT.subject in (bronze.metadata().description or "")
     assert bronze.protocol().min_reader_version == 1
     quarantine = DeltaTable(str(lake / QUARANTINE))
