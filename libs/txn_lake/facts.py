@@ -18,6 +18,7 @@ __all__ = [
     "CommitInfo",
     "TableFacts",
     "batch_commit",
+    "commits",
     "committed_batch",
     "count_by",
     "is_delta_table",
@@ -96,6 +97,15 @@ def _history(dt, limit: int) -> list[dict[str, Any]]:
     except DeltaProtocolError:
         newest = dt.version()
         return dt.history(min(limit, newest)) if newest > 0 else []
+
+
+def commits(path: Path, after: int, limit: int) -> tuple[int, list[CommitInfo]]:
+    """``(current version, commits newer than version after)``, newest first, at most ``limit``:
+    for readers that follow a table's history incrementally."""
+    dt = _open(path)
+    newest = dt.version()
+    wanted = min(newest - after, limit)
+    return newest, [_commit(e) for e in _history(dt, wanted)] if wanted > 0 else []
 
 
 def _commit(entry: dict[str, Any]) -> CommitInfo:

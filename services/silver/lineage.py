@@ -8,9 +8,7 @@ read. The history is read with delta-rs (no JVM) and cached: each batch reads on
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 __all__ = ["BronzeVersions"]
 
@@ -28,23 +26,13 @@ class BronzeVersions:
         self._newest = -1
 
     def _refresh(self) -> None:
-        from deltalake import DeltaTable
-        from deltalake.exceptions import DeltaProtocolError
+        from txn_lake.facts import commits
 
-        dt = DeltaTable(str(self.path))
-        newest = dt.version()
-        if newest <= self._newest:
-            return
-        limit = min(newest - self._newest, self.max_scan)
-        try:
-            entries = dt.history(limit)
-        except DeltaProtocolError:
-            # delta-rs cannot parse the version 0 that CONVERT TO DELTA writes (no job's commit).
-            entries = dt.history(min(limit, newest)) if newest > 0 else []
-        for entry in entries:
-            meta = _user_metadata(entry)
+        newest, entries = commits(self.path, self._newest, self.max_scan)
+        for info in entries:
+            meta = info.user_metadata or {}
             if meta.get("app_id") == self.app_id and isinstance(meta.get("offsets"), dict):
-                self._offsets[int(entry["version"])] = meta["offsets"]
+                self._offsets[info.version] = meta["offsets"]
         self._newest = newest
 
     def versions(self, ranges: Ranges) -> list[int]:
@@ -60,14 +48,3 @@ class BronzeVersions:
                     out.append(version)
                     break
         return sorted(out)
-
-
-def _user_metadata(entry: dict[str, Any]) -> dict[str, Any]:
-    raw = entry.get("userMetadata")
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
