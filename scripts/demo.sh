@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on the embedded default (local Kafka + registry + Spark).
 #   RATE=3000 DURATION=60 TRIGGER=10s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
+#   DUPLICATE_RATE=0.02 LATE_RATE=0.01: the dirty share of the stream, so silver has work to show
 # Each step announces itself; KEEP=1 leaves the platform up and says how to reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,8 @@ LAKE=$(realpath -m "${LAKE:-$STATE_DIR/lake}")
 RATE=${RATE:-3000}
 DURATION=${DURATION:-60}
 TRIGGER=${TRIGGER:-10s}
+DUPLICATE_RATE=${DUPLICATE_RATE:-0.02}
+LATE_RATE=${LATE_RATE:-0.01}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 BRONZE_PID=""
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -54,8 +57,9 @@ for _ in $(seq 1 120); do
 done
 grep -q "started: topic" "$STATE_DIR/logs/bronze.log" || { echo "bronze-ingest did not start" >&2; exit 1; }
 
-step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer)"
-"$BIN/txn-producer" --rate "$RATE" --duration "$DURATION"
+step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late"
+"$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
+  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE"
 
 step "5/8 Waiting for bronze to catch up (lag 0, at most ${DRAIN_TIMEOUT}s)"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))

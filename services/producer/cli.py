@@ -26,7 +26,8 @@ def _log(message: str) -> None:
 @click.command(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     # \b keeps click from re-wrapping the example onto two lines.
-    epilog="\b\nExample: txn-producer --count 10000 --seed 7 --start-time 2026-01-31T09:00:00Z",
+    epilog="\b\nExamples:\n  txn-producer --count 10000 --seed 7 --start-time 2026-01-31T09:00:00Z\n"
+    "  txn-producer --rate 2000 --duration 60 --duplicate-rate 0.02 --late-rate 0.01",
 )
 @click.option(
     "--rate",
@@ -95,11 +96,27 @@ def _log(message: str) -> None:
     "simulated second), so timestamps are reproducible too. Env: TXN_START_TIME. "
     "[default: the wall clock]",
 )
+@click.option(
+    "--duplicate-rate",
+    type=float,
+    metavar="P",
+    help="Share of messages (0-0.5) that re-send one of the last 1,000 events byte for byte, "
+    "as a client retrying after a lost acknowledgement does. Env: TXN_DUPLICATE_RATE. "
+    "[default: 0]",
+)
+@click.option(
+    "--late-rate",
+    type=float,
+    metavar="P",
+    help="Share of events (0-0.5) stamped 65 min to 6 h before they are sent, as a device "
+    "that was offline uploads them. Env: TXN_LATE_RATE. [default: 0]",
+)
 def cli(**flags) -> None:
     """Produce realistic bank card and account transactions to Kafka as Confluent-framed Avro
     of the registered contract, keyed by customer_id, idempotent with acks=all.
 
-    On exit, one JSON line on stdout: {"produced", "delivered", "failed", "seconds", "rate"}.
+    On exit, one JSON line on stdout: {"produced", "delivered", "failed", "seconds", "rate",
+    "resent", "late"}.
     SIGINT/SIGTERM stop generation and flush (a second one stops the flush). Exit 0 only if
     every produced event was delivered; 3 if some were not; 1 if it could not start; 2 for a
     bad flag or variable.

@@ -57,6 +57,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "contract_version": ("--contract-version", "TXN_CONTRACT_VERSION"),
     "progress": ("--progress/--no-progress", "TXN_PROGRESS"),
     "start_time": ("--start-time", "TXN_START_TIME"),
+    "duplicate_rate": ("--duplicate-rate", "TXN_DUPLICATE_RATE"),
+    "late_rate": ("--late-rate", "TXN_LATE_RATE"),
     "flush_timeout": ("(no flag)", "TXN_FLUSH_TIMEOUT"),
 }
 
@@ -85,6 +87,9 @@ class ProducerConfig:
     progress: bool | None = None
     # Simulated clock start (UTC); None = wall clock.
     start_time: datetime | None = None
+    # Shares of messages that re-send a recent event, and of events stamped hours late.
+    duplicate_rate: float = 0.0
+    late_rate: float = 0.0
     flush_timeout: float = DEFAULT_FLUSH_TIMEOUT_S
 
     @property
@@ -108,10 +113,13 @@ class ProducerConfig:
         )
         rate = f"{self.rate:g}/s" if self.rate else "full speed"
         clock = f"simulated from {self.start_time.isoformat()}" if self.start_time else "wall"
+        dirt = ""
+        if self.duplicate_rate or self.late_rate:
+            dirt = f", {self.duplicate_rate:.2%} re-sent, {self.late_rate:.2%} late"
         return (
             f"topic {self.topic} on {self.bootstrap_servers}, registry "
             f"{mask_url(self.schema_registry_url)}, contract v{self.contract_version}, "
-            f"{self.customers:,} customers, seed {self.seed}, {rate}, {stop}, {clock} clock"
+            f"{self.customers:,} customers, seed {self.seed}, {rate}, {stop}, {clock} clock{dirt}"
         )
 
 
@@ -284,6 +292,16 @@ def load_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> ProducerCon
     raw, from_env = pick("start_time")
     if raw is not None:
         out["start_time"] = _start_time(raw, from_env)
+
+    for key in ("duplicate_rate", "late_rate"):
+        raw, from_env = pick(key)
+        if raw is not None:
+            share = _number(key, raw, from_env, float, minimum=0, strict=False)
+            if share > 0.5:
+                raise ConfigError(
+                    _name(key, from_env), f"must be a share from 0 to 0.5, got {raw!r}"
+                )
+            out[key] = share
 
     raw, from_env = pick("flush_timeout")
     if raw is not None:

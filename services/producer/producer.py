@@ -27,11 +27,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TextIO
 
 from txn_contract.errors import ContractNotRegisteredError, TxnError
 
 from .config import ProducerConfig, mask_url
+from .dirt import Dirt
 
 __all__ = [
     "KAFKA_SETTINGS",
@@ -94,6 +96,10 @@ class Summary:
     delivered: int
     failed: int
     seconds: float
+    # Messages that re-sent an earlier event, and events stamped late (--duplicate-rate,
+    # --late-rate); both are among ``produced``.
+    resent: int = 0
+    late: int = 0
 
     @property
     def rate(self) -> float:
@@ -113,6 +119,8 @@ class Summary:
                 "failed": self.failed,
                 "seconds": round(self.seconds, 3),
                 "rate": round(self.rate, 1),
+                "resent": self.resent,
+                "late": self.late,
             }
         )
 
@@ -366,6 +374,7 @@ class ProducerRun:
         produce, poll = producer.produce, producer.poll
         topic = cfg.topic
         stop = self._stop
+        dirt = Dirt(cfg.duplicate_rate, cfg.late_rate, cfg.seed)
         self._running = True
         t0 = time.monotonic()
         pacer = Pacer(cfg.rate, t0) if cfg.rate > 0 else None
@@ -399,9 +408,17 @@ class ProducerRun:
                     timestamps = [
                         start_ms + int((first + k) * ms_per_event) for k in range(len(draws))
                     ]
+                elif dirt.late_rate:
+                    # Late stamps need the send time as a number; one per batch (a batch is
+                    # what a pacer releases at once, or 2,000 events at full speed: ~10 ms).
+                    timestamps = [time.time_ns() // 1_000_000] * len(draws)
+                if dirt.active:
+                    messages = dirt.apply(timestamps, partial(encoder.messages, draws))
+                else:
+                    messages = encoder.messages(draws, timestamps)
                 queued = 0
                 try:
-                    for key, value in encoder.messages(draws, timestamps):
+                    for key, value in messages:
                         try:
                             produce(topic, value, key)
                         except BufferError:
@@ -439,7 +456,9 @@ class ProducerRun:
             self.log(f"the producer stopped on a fatal Kafka error: {self.fatal_error}")
         if self.failed:
             self.log(f"{self.failed:,} events were not delivered; first error: {self.first_error}")
-        return Summary(self.produced, self.delivered, self.failed, seconds)
+        return Summary(
+            self.produced, self.delivered, self.failed, seconds, dirt.resent, dirt.made_late
+        )
 
     def _tick(self, now: float, t0: float) -> None:
         self.progress.update(now, now - t0, self.produced, self.delivered, self.failed)

@@ -270,6 +270,10 @@ def _snapshot(spark, lake: Path) -> dict:
     out = {}
     for table in (SILVER, SILVER_REJECTS):
         df = _read(spark, lake, table).drop("refined_ts", "batch_id")
+        if table == SILVER_REJECTS:  # a conflict's detail names silver's batch of the first row
+            df = df.withColumn(
+                "detail", F.regexp_replace("detail", r"silver batch \d+", "silver batch N")
+            )
         out[table] = sorted(map(str, df.collect()))
     audit = _read(spark, lake, SILVER_AUDIT)
     ids = [r.batch_id for r in audit.select("batch_id").collect()]

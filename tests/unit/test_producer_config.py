@@ -77,6 +77,9 @@ def test_a_stop_flag_overrides_both_stop_variables():
         ({"count": 5, "duration": 2.0}, {}, "--count"),
         ({}, {"TXN_COUNT": "5", "TXN_DURATION": "2"}, "TXN_COUNT"),
         ({"rate": float("nan")}, {}, "--rate"),
+        ({"duplicate_rate": 0.6}, {}, "--duplicate-rate"),
+        ({}, {"TXN_LATE_RATE": "-0.1"}, "TXN_LATE_RATE"),
+        ({}, {"TXN_DUPLICATE_RATE": "lots"}, "TXN_DUPLICATE_RATE"),
     ],
 )
 def test_bad_values_name_their_flag_or_variable(flags, env, names):

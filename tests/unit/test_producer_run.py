@@ -136,7 +136,10 @@ def test_every_event_is_accounted_and_valid():
         "failed",
         "seconds",
         "rate",
+        "resent",
+        "late",
     }
+    assert (summary.resent, summary.late) == (0, 0)  # clean unless asked
     cv = packaged_contract().latest
     for topic, value, key in fake.sent[:500]:
         assert topic == "bank_txn_stream"
@@ -201,6 +204,40 @@ def test_simulated_clock_spaces_events_by_rate():
     base = stamps[0]
     assert base.isoformat() == "2026-01-31T09:00:00+00:00"
     assert [(s - base).total_seconds() * 1000 for s in stamps] == list(range(50))
+
+
+def test_a_dirty_stream_resends_exact_copies_and_stamps_some_events_hours_late():
+    start = "2026-01-31T09:00:00Z"
+    flags = {"count": 20_000, "start_time": start}  # unpaced: 1,000 events per simulated s
+    _, fake, summary = _run({**flags, "duplicate_rate": 0.05, "late_rate": 0.02})
+    assert summary.produced == summary.delivered == len(fake.sent) == 20_000
+    cv = packaged_contract().latest
+    events = [wire.decode(v, cv.parsed) for _t, v, _k in fake.sent]
+    ids = [e["transaction_id"] for e in events]
+    # Every re-send repeats an earlier message byte for byte, key included.
+    first: dict[str, tuple] = {}
+    copies = 0
+    for (_t, value, key), tid in zip(fake.sent, ids, strict=True):
+        if tid in first:
+            assert first[tid] == (value, key)
+            copies += 1
+        else:
+            first[tid] = (value, key)
+    assert copies == summary.resent and 0.04 * 20_000 < copies < 0.06 * 20_000
+    # Late events are stamped 65 min to 6 h before their place in the simulated clock.
+    base = events[0]["timestamp"] if events[0]["timestamp"].minute == 0 else None
+    assert base is not None and base.isoformat() == "2026-01-31T09:00:00+00:00"
+    lateness = [
+        (base.timestamp() * 1000 + i) - e["timestamp"].timestamp() * 1000
+        for i, e in enumerate(events)
+        if ids.index(e["transaction_id"]) == i  # originals only: a copy keeps its own stamp
+    ]
+    late = [d / 60_000 for d in lateness if d > 0]
+    assert all(65 <= m <= 360 for m in late)
+    assert 0.01 * 20_000 < len(late) == summary.late < 0.03 * 20_000
+    # The same seed gives the same dirty stream.
+    _, again, _ = _run({**flags, "duplicate_rate": 0.05, "late_rate": 0.02})
+    assert again.sent == fake.sent
 
 
 def test_unreachable_broker_and_missing_topic_are_sentences():
