@@ -35,6 +35,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Console script -> "module:function", as installed by `pip install .` in our images.
 SCRIPTS: dict[str, str] = PYPROJECT["project"]["scripts"]
+# Package -> its directory in the repository (what `/app/<dir>/__main__.py` in an image names).
+PACKAGE_DIRS: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
 
 REQUIRED_SERVICES = {
     "kafka",
@@ -45,7 +47,10 @@ REQUIRED_SERVICES = {
     "spark-master",
     "spark-worker",
     "bronze",
+    "silver",
 }
+# Our Spark jobs: each must run on the cluster under spark-submit, on the lake volume.
+SPARK_JOBS = ("bronze-ingest", "silver-refine")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SHARED_ENV = {"KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL"}
 # spark-submit is not ours: its options, as Spark's launcher parses them
@@ -292,8 +297,12 @@ def invocation(name: str) -> Invocation | None:
             i += 1 if eq else 2
     assert i < len(argv), f"{name}: spark-submit without an application"
     app = PurePosixPath(argv[i])
-    # .../<package>/__main__.py -> the console script of that package.
-    scripts = [s for s, t in SCRIPTS.items() if t.split(":")[0].split(".")[0] == app.parent.name]
+    # .../<dir>/__main__.py -> the package installed from that dir -> its console script.
+    scripts = [
+        s
+        for s, t in SCRIPTS.items()
+        if PurePosixPath(PACKAGE_DIRS.get(t.split(".")[0], "")).name == app.parent.name
+    ]
     assert app.name == "__main__.py" and len(scripts) == 1, (
         f"{name}: spark-submit runs {app}, which is not the __main__.py of one of our CLIs"
     )
@@ -623,11 +632,12 @@ def test_named_volumes_are_declared_and_used():
     assert declared <= used, f"declared but unused volumes: {sorted(declared - used)}"
 
 
-def test_lake_is_one_named_volume_at_the_same_path_for_driver_and_workers(monkeypatch):
-    """Executors write the Parquet files and the driver the checkpoint and the sink's log:
+@pytest.mark.parametrize("script", SPARK_JOBS)
+def test_lake_is_one_named_volume_at_the_same_path_for_driver_and_workers(script, monkeypatch):
+    """Executors write the Parquet files and the driver the checkpoint and the Delta log:
     both must see one filesystem at one path, or batches commit files nobody can read."""
-    bronze = cli_invocation("bronze-ingest")
-    assert bronze.app is not None, "bronze-ingest must run under spark-submit on the cluster"
+    bronze = cli_invocation(script)
+    assert bronze.app is not None, f"{script} must run under spark-submit on the cluster"
     params = parse_with_click(bronze, monkeypatch).params
     paths = [PurePosixPath(str(params["lake"]))]
     if params.get("checkpoint"):
@@ -639,7 +649,7 @@ def test_lake_is_one_named_volume_at_the_same_path_for_driver_and_workers(monkey
     ]
     assert workers, "no Spark worker service"
     for path in paths:
-        assert path.is_absolute(), f"bronze writes to a relative path {path}"
+        assert path.is_absolute(), f"{script} writes to a relative path {path}"
         mount = [
             (source, target)
             for kind, source, target in mounts(SERVICES[bronze.service])
@@ -713,8 +723,9 @@ def test_bronze_settings_pass_the_jobs_own_validation(monkeypatch):
     BronzeConfig(**kwargs).validated()
 
 
-def test_spark_submit_runs_a_file_the_image_contains():
-    inv = cli_invocation("bronze-ingest")
+@pytest.mark.parametrize("script", SPARK_JOBS)
+def test_spark_submit_runs_a_file_the_image_contains(script):
+    inv = cli_invocation(script)
     assert inv.app is not None
     build = build_of(inv.service)
     _, stages = parse_dockerfile(build.dockerfile, dict(build.args))
@@ -802,8 +813,9 @@ def test_the_image_bakes_the_jars_the_jobs_resolve_locally():
     assert "TXN_JARS_DIR=/opt/txn/jars" in text
 
 
-def test_driver_and_executors_load_the_baked_jars_without_network():
-    inv = cli_invocation("bronze-ingest")
+@pytest.mark.parametrize("script", SPARK_JOBS)
+def test_driver_and_executors_load_the_baked_jars_without_network(script):
+    inv = cli_invocation(script)
     args = inv.spark_submit_args
     assert "--packages" not in args, "no resolution at start: the jars are in the image"
     confs = {
@@ -840,3 +852,29 @@ def test_scalable_services_have_no_fixed_host_port_or_name(name):
     service = SERVICES[name]
     assert not service.get("ports"), f"`--scale {name}=N` would collide on a fixed host port"
     assert "container_name" not in service, f"`--scale {name}=N` needs generated names"
+
+
+def test_the_spark_jobs_fit_on_the_default_workers_together():
+    """A standalone application takes every core unless capped, so a second job would wait for
+    ever for an executor: each job caps its cores, and together they fit on the workers."""
+    taken = {}
+    for script in SPARK_JOBS:
+        inv = cli_invocation(script)
+        args = inv.spark_submit_args
+        assert "--total-executor-cores" in args, f"{inv.service} takes every core of the cluster"
+        taken[inv.service] = int(args[args.index("--total-executor-cores") + 1])
+        memory = args[args.index("--executor-memory") + 1]
+        assert memory.endswith("g"), memory
+        taken[inv.service + " memory"] = int(memory[:-1])
+    workers = [
+        n
+        for n in SERVICE_NAMES
+        if "org.apache.spark.deploy.worker.Worker" in service_argv(SERVICES[n])
+    ]
+    (worker,) = workers
+    env = environment(SERVICES[worker])
+    cores = sum(v for k, v in taken.items() if not k.endswith("memory"))
+    assert cores <= int(env["SPARK_WORKER_CORES"]), (taken, env)
+    # One executor per job on one worker: their memory must fit in what the worker offers.
+    memory = sum(v for k, v in taken.items() if k.endswith("memory"))
+    assert memory <= int(str(env["SPARK_WORKER_MEMORY"]).removesuffix("g")), (taken, env)
