@@ -10,7 +10,6 @@ from __future__ import annotations
 __all__ = [
     "CompatibilityError",
     "ConfigError",
-    "ContractDriftError",
     "ContractNotRegisteredError",
     "DecodeError",
     "PlatformError",
@@ -49,10 +48,6 @@ class SchemaFileError(TxnError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}")
-
-
-class ContractDriftError(TxnError):
-    """Generated code no longer matches ``contracts/``."""
 
 
 class RegistryError(TxnError):
@@ -94,21 +89,16 @@ class CompatibilityError(RegistryError):
 
 
 class DecodeError(TxnError):
-    """A Kafka message is not a valid contract event; ``reason`` is a stable code."""
+    """A message value is not a valid contract event; ``reason`` is one of ``wire.REASONS``.
 
-    def __init__(
-        self,
-        reason: str,
-        detail: str,
-        *,
-        schema_id: int | None = None,
-        partition: int | None = None,
-        offset: int | None = None,
-    ) -> None:
+    It carries what the bytes tell: the reason, the sentence and the schema id once the header
+    was read. It is raised on a value alone, where the Kafka position is not known; a consumer
+    that has it records it next to the reason (bronze's quarantine rows carry topic, partition
+    and offset).
+    """
+
+    def __init__(self, reason: str, detail: str, *, schema_id: int | None = None) -> None:
         self.reason = reason
         self.detail = detail
         self.schema_id = schema_id
-        self.partition = partition
-        self.offset = offset
-        where = "" if partition is None else f" at partition {partition} offset {offset}"
-        super().__init__(f"{reason}{where}: {detail}")
+        super().__init__(f"{reason}: {detail}")

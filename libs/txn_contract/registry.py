@@ -23,7 +23,6 @@ from .errors import (
 
 __all__ = [
     "RegistrationStep",
-    "live_compatibility",
     "lookup_schema_id",
     "register_contract",
     "registry_client",
@@ -221,29 +220,6 @@ def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep
         )
     log(f"{subject}: {step.what}")
     return step
-
-
-def live_compatibility(client, contract: Contract, schema_str: str, url: str) -> tuple[bool, str]:
-    """Ask the registry whether ``schema_str`` may be registered under the subject now.
-
-    Returns ``(compatible, detail)``; a subject that does not exist yet is compatible.
-    """
-    from confluent_kafka.schema_registry import Schema
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    subject = contract.subject
-    try:
-        ok = _call(
-            f"testing compatibility under {subject}",
-            url,
-            lambda: client.test_compatibility_all_versions(subject, Schema(schema_str, "AVRO")),
-            subject,
-        )
-    except SchemaRegistryError as exc:
-        if _is_not_found(exc):
-            return True, f"subject {subject} does not exist yet"
-        raise _registry_error(exc, subject, None) from exc
-    return bool(ok), "compatible" if ok else "incompatible"
 
 
 def _registry_error(exc, subject: str, version: int | None) -> RegistryError:

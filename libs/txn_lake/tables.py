@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from txn_contract import wire
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
     from pyspark.sql.types import StructType
@@ -87,8 +89,8 @@ QUARANTINE_COLUMNS = (
     Column(
         "reason",
         "STRING",
-        "Why the message is not a contract event: EMPTY_VALUE, SHORT_HEADER, BAD_MAGIC_BYTE, "
-        "UNKNOWN_SCHEMA_ID, FOREIGN_SCHEMA_ID, CORRUPT_PAYLOAD or TRAILING_BYTES.",
+        "Why the message is not a contract event: "
+        f"{', '.join(wire.REASONS[:-1])} or {wire.REASONS[-1]}.",
     ),
     Column("detail", "STRING", "One sentence with the facts behind the reason."),
     *_INGEST,

@@ -13,15 +13,16 @@ schema, and compared with the body:
   decimals with a redundant sign byte) or the body is corrupt: those rare rows are settled by
   decoding them with fastavro in Python, which reports exactly how many bytes a record used.
 
-Reason codes (stable; ``quarantine.reason``):
-``EMPTY_VALUE``, ``SHORT_HEADER``, ``BAD_MAGIC_BYTE``, ``UNKNOWN_SCHEMA_ID``,
-``FOREIGN_SCHEMA_ID``, ``CORRUPT_PAYLOAD``, ``TRAILING_BYTES``.
+Reason codes (stable; ``quarantine.reason``) and their sentences are ``txn_contract.wire``'s
+(``wire.REASONS``), the same that ``wire.decode`` raises on bytes in Python.
 """
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+
+from txn_contract import wire
 
 from .writer_schemas import IdVerdict
 
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERNAL_REASONS",
-    "REASONS",
     "classify",
     "finish",
     "header_columns",
@@ -38,15 +38,6 @@ __all__ = [
     "tally",
 ]
 
-REASONS = (
-    "EMPTY_VALUE",
-    "SHORT_HEADER",
-    "BAD_MAGIC_BYTE",
-    "UNKNOWN_SCHEMA_ID",
-    "FOREIGN_SCHEMA_ID",
-    "CORRUPT_PAYLOAD",
-    "TRAILING_BYTES",
-)
 _SUSPECT = "_SUSPECT"  # internal: settled by the Python fallback, never written
 _UNRESOLVED = "_UNRESOLVED"  # internal: an id outside the subject, judged after decoding
 # Placeholders that `finish` replaces; never written to an output.
@@ -58,31 +49,22 @@ def header_columns(raw: DataFrame) -> DataFrame:
     ``_header_detail`` and ``_body`` to a Kafka source DataFrame."""
     from pyspark.sql import functions as F
 
+    # The same checks as wire.split_header, which is Python on one value's bytes; this is the
+    # vectorised form over the batch's columns (a Python UDF per row would cost the JVM round
+    # trip for every message), so it takes its codes, sizes and sentences from wire.
     length = F.coalesce(F.octet_length("value"), F.lit(0))
     magic_hex = F.hex(F.substring("value", 1, 1))
+    bad_magic = magic_hex != f"{wire.MAGIC_BYTE:02X}"
+    short = length < wire.HEADER_SIZE
     reason = (
-        F.when(length == 0, F.lit("EMPTY_VALUE"))
-        .when(length < 5, F.lit("SHORT_HEADER"))
-        .when(magic_hex != "00", F.lit("BAD_MAGIC_BYTE"))
+        F.when(length == 0, F.lit(wire.EMPTY_VALUE))
+        .when(short, F.lit(wire.SHORT_HEADER))
+        .when(bad_magic, F.lit(wire.BAD_MAGIC_BYTE))
     )
     detail = (
-        F.when(length == 0, F.lit("the message has no value (null or zero bytes)"))
-        .when(
-            length < 5,
-            F.concat(
-                F.lit("the value has "),
-                length.cast("string"),
-                F.lit(" byte(s), fewer than the 5-byte Confluent header"),
-            ),
-        )
-        .when(
-            magic_hex != "00",
-            F.concat(
-                F.lit("the first byte is 0x"),
-                F.lower(magic_hex),
-                F.lit(", not the Confluent magic byte 0x00"),
-            ),
-        )
+        F.when(length == 0, F.lit(wire.EMPTY_VALUE_DETAIL))
+        .when(short, F.format_string(wire.SHORT_HEADER_DETAIL, length))
+        .when(bad_magic, F.format_string(wire.BAD_MAGIC_DETAIL, F.lower(magic_hex)))
     )
     return (
         raw.withColumn("_len", length)
@@ -92,11 +74,15 @@ def header_columns(raw: DataFrame) -> DataFrame:
             "schema_id",
             F.when(
                 F.col("_header_reason").isNull(),
-                F.conv(F.hex(F.substring("value", 2, 4)), 16, 10).cast("long"),
+                F.conv(F.hex(F.substring("value", 2, wire.HEADER_SIZE - 1)), 16, 10).cast("long"),
             ),
         )
         .withColumn(
-            "_body", F.when(F.col("_header_reason").isNull(), F.expr("substring(value, 6)"))
+            "_body",
+            F.when(
+                F.col("_header_reason").isNull(),
+                F.expr(f"substring(value, {wire.HEADER_SIZE + 1})"),
+            ),
         )
     )
 
@@ -206,28 +192,20 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     reenc_len = F.octet_length("_reenc")
     is_prefix = F.substring("_body", 1, reenc_len) == F.col("_reenc")
     payload_reason = (
-        F.when(F.col("_failed"), F.lit("CORRUPT_PAYLOAD"))
+        F.when(F.col("_failed"), F.lit(wire.CORRUPT_PAYLOAD))
         .when(F.col("_reenc") == body, F.lit(None).cast("string"))
-        .when(is_prefix, F.lit("TRAILING_BYTES"))
+        .when(is_prefix, F.lit(wire.TRAILING_BYTES))
         .otherwise(F.lit(_SUSPECT))
     )
     payload_detail = (
         F.when(
             F.col("_failed"),
-            F.concat(
-                F.lit("the Avro body does not decode with writer schema id "),
-                sid.cast("string"),
-                F.lit(" (truncated or corrupt)"),
-            ),
+            F.format_string(wire.CORRUPT_PAYLOAD_DETAIL, sid, F.lit("truncated or corrupt")),
         )
         .when(F.col("_reenc") == body, F.lit(None).cast("string"))
         .when(
             is_prefix,
-            F.concat(
-                (F.octet_length(body) - reenc_len).cast("string"),
-                F.lit(" byte(s) remain after the record written with schema id "),
-                sid.cast("string"),
-            ),
+            F.format_string(wire.TRAILING_BYTES_DETAIL, F.octet_length(body) - reenc_len, sid),
         )
     )
     return (
@@ -306,6 +284,9 @@ def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
 
     schemas = {i: v.schema_str for i, v in verdicts.items() if v.schema_str}
     rejected = {i: v for i, v in verdicts.items() if v.reason}
+    # plain strings, so the UDF's closure needs no txn_contract on the executors
+    corrupt, corrupt_detail = wire.CORRUPT_PAYLOAD, wire.CORRUPT_PAYLOAD_DETAIL
+    trailing, trailing_detail = wire.TRAILING_BYTES, wire.TRAILING_BYTES_DETAIL
 
     # No annotations: PySpark would read them as a pandas-UDF type hint.
     def judge(schema_id, body):
@@ -318,14 +299,10 @@ def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
         try:
             fastavro.schemaless_reader(buf, parsed, None)
         except Exception as exc:  # noqa: BLE001 - any decoder failure means a corrupt body
-            return "CORRUPT_PAYLOAD", (
-                f"the Avro body does not decode with writer schema id {schema_id} ({exc})"
-            )
+            return corrupt, corrupt_detail % (schema_id, exc)
         left = len(body) - buf.tell()
         if left:
-            return "TRAILING_BYTES", (
-                f"{left} byte(s) remain after the record written with schema id {schema_id}"
-            )
+            return trailing, trailing_detail % (left, schema_id)
         return None, None
 
     judge_udf = F.udf(
@@ -349,7 +326,10 @@ def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:
     suspects = fixed.filter(F.col("reason") == _SUSPECT)
     others = fixed.filter((F.col("reason") != _SUSPECT) | F.col("reason").isNull())
     settled = (
-        suspects.withColumn("_judged", judge_udf(F.col("schema_id"), F.expr("substring(value, 6)")))
+        suspects.withColumn(
+            "_judged",
+            judge_udf(F.col("schema_id"), F.expr(f"substring(value, {wire.HEADER_SIZE + 1})")),
+        )
         .withColumn("reason", F.col("_judged.reason"))
         .withColumn("detail", F.col("_judged.detail"))
         .withColumn("event", F.when(F.col("reason").isNull(), F.col("event")))

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from txn_contract import wire
 from txn_contract.errors import ContractNotRegisteredError, RegistryUnavailableError
 
 __all__ = ["IdVerdict", "WriterSchemaResolver"]
@@ -112,7 +113,7 @@ class WriterSchemaResolver:
                 return IdVerdict(
                     schema_id,
                     None,
-                    "UNKNOWN_SCHEMA_ID",
+                    wire.UNKNOWN_SCHEMA_ID,
                     f"schema id {schema_id} is not registered in the schema registry",
                 )
             raise
@@ -120,12 +121,15 @@ class WriterSchemaResolver:
             return IdVerdict(
                 schema_id,
                 None,
-                "FOREIGN_SCHEMA_ID",
+                wire.FOREIGN_SCHEMA_ID,
                 f"schema id {schema_id} is registered, but not under subject {self.subject}",
             )
         if (schema.schema_type or "AVRO") != "AVRO":
             return IdVerdict(
-                schema_id, None, "FOREIGN_SCHEMA_ID", f"schema id {schema_id} is not an Avro schema"
+                schema_id,
+                None,
+                wire.FOREIGN_SCHEMA_ID,
+                f"schema id {schema_id} is not an Avro schema",
             )
         return IdVerdict(schema_id, schema.schema_str)
 

@@ -18,6 +18,7 @@ from bronze_ingest.config import BronzeConfig
 from bronze_ingest.job import BronzeJob
 from tests.conftest import create_topic
 from txn_contract import packaged_contract, wire
+from txn_contract.errors import DecodeError
 from txn_contract.registry import register_contract, registry_client
 from txn_contract.strategies import avro_records
 
@@ -214,6 +215,24 @@ def test_each_poison_kind_is_quarantined_with_its_reason_and_exact_bytes(mixed_r
         assert got == sorted(v or b"" for v in values), reason
         for r in by_reason[reason]:
             assert bytes(r.kafka_key) == f"poison-{reason}".encode()
+
+
+def test_quarantine_details_are_the_sentences_wire_decode_gives(mixed_run):
+    # regression: the Spark SQL header check and wire.split_header worded the same reasons
+    # differently; both now fill wire's templates
+    checked = set()
+    for r in mixed_run["quarantine"].collect():
+        if r.reason in (wire.UNKNOWN_SCHEMA_ID, wire.FOREIGN_SCHEMA_ID):
+            continue  # judged against the registry, not from the bytes
+        with pytest.raises(DecodeError) as info:
+            wire.decode(None if r.value is None else bytes(r.value), CONTRACT.latest.parsed)
+        assert info.value.reason == r.reason
+        if r.reason == wire.CORRUPT_PAYLOAD:  # the cause in brackets is the decoder's own
+            assert r.detail.split(" (")[0] == info.value.detail.split(" (")[0]
+        else:
+            assert r.detail == info.value.detail
+        checked.add(r.reason)
+    assert len(checked) == 5
 
 
 def test_output_is_snappy_parquet_delta_partitioned_by_date_and_hour(mixed_run):

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import typing
@@ -180,8 +181,15 @@ def test_decode_of_a_valid_frame_succeeds() -> None:
 
 
 def test_bad_magic_byte_is_reported_unsigned() -> None:
-    with pytest.raises(DecodeError, match="the first byte is 255, not 0"):
+    with pytest.raises(DecodeError, match="the first byte is 0xff, not the Confluent magic byte"):
         wire.split_header(b"\xff\x00\x00\x00\x01body")
+
+
+def test_every_reason_is_documented_in_the_bronze_quarantine_table() -> None:
+    # docs/bronze.md's table of quarantine reasons, one `| `CODE` | ... |` row each
+    table = (Path(__file__).resolve().parents[2] / "docs" / "bronze.md").read_text()
+    documented = re.findall(r"^\| `([A-Z_]+)` \|", table, flags=re.MULTILINE)
+    assert documented == list(wire.REASONS)
 
 
 # ---------------------------------------------------------------------------------------------
