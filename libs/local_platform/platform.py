@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from txn_contract.errors import PlatformError
 
-from .services import KafkaService, RegistryService, registry_request
+from .services import KafkaService, RegistryService
 from .settings import PlatformSettings
 from .spark_cluster import SparkMasterService, SparkWorkerService
 
@@ -129,13 +129,7 @@ def status(settings: PlatformSettings) -> PlatformStatus:
         st.topics = _end_offsets(settings.bootstrap_servers)
     if st.registry_serving:
         try:
-            for subject in registry_request(settings.registry_url, "GET", "/subjects"):
-                st.subjects[subject] = registry_request(
-                    settings.registry_url, "GET", f"/subjects/{subject}/versions"
-                )
-            st.compatibility = registry_request(settings.registry_url, "GET", "/config").get(
-                "compatibilityLevel"
-            )
+            st.subjects, st.compatibility = registry.contents()
         except PlatformError:
             st.registry_serving = False
     return st

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from txn_contract.errors import PlatformError
 
@@ -23,7 +21,6 @@ from .settings import PlatformSettings
 __all__ = [
     "KafkaService",
     "RegistryService",
-    "registry_request",
 ]
 
 Log = Callable[[str], None]
@@ -199,6 +196,7 @@ class RegistryService:
     def __init__(self, settings: PlatformSettings) -> None:
         self.s = settings
         self.proc = ManagedProcess("registry", settings.state_dir)
+        self._probe = None  # the client serving() polls with
 
     def running(self) -> bool:
         return self.proc.pid() is not None
@@ -242,36 +240,53 @@ class RegistryService:
         self.proc.start(argv, env)
         return _wait("The schema registry", self.serving, self.proc, timeout=120)
 
+    def client(self, *, timeout_s: float = 10.0, retries: int = 2):
+        """confluent-kafka's ``SchemaRegistryClient`` for this registry."""
+        from txn_contract.registry import registry_client
+
+        return registry_client(self.s.registry_url, timeout_s=timeout_s, retries=retries)
+
     def serving(self) -> bool:
+        """True when the registry answers a subjects listing (probed while it starts, so a
+        short timeout and no retries: the caller polls)."""
+        if self._probe is None:
+            self._probe = self.client(timeout_s=2, retries=0)
         try:
-            registry_request(self.s.registry_url, "GET", "/subjects", timeout=2)
+            self._probe.get_subjects()
             return True
-        except PlatformError:
+        except Exception:  # noqa: BLE001 - refused, 503 while Quarkus starts...: not serving yet
             return False
 
     def set_global_compatibility(self, level: str) -> None:
-        registry_request(self.s.registry_url, "PUT", "/config", {"compatibility": level})
+        self._ask(
+            f"setting the global compatibility to {level}",
+            lambda c: c.set_compatibility(level=level),
+        )
+
+    def contents(self) -> tuple[dict[str, list[int]], str | None]:
+        """Every subject with its version numbers, and the global compatibility level."""
+
+        def read(c) -> tuple[dict[str, list[int]], str | None]:
+            subjects = {subject: c.get_versions(subject) for subject in c.get_subjects()}
+            level = c.get_config().compatibility_level
+            return subjects, None if level is None else level.value
+
+        return self._ask("listing subjects", read)
+
+    def _ask(self, what: str, fn: Callable[[Any], Any]) -> Any:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        from txn_contract.registry import transport_errors
+
+        try:
+            return fn(self.client())
+        except (SchemaRegistryError, *transport_errors()) as exc:
+            raise PlatformError(
+                f"The schema registry at {self.s.registry_url} failed while {what}: {exc}"
+            ) from exc
 
     def stop(self) -> str:
         return self.proc.stop(timeout=30)
-
-
-def registry_request(base: str, method: str, path: str, body=None, timeout: float = 10):
-    """One JSON request to a Confluent-API registry; raises :class:`PlatformError` on failure."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        base.rstrip("/") + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        raise PlatformError(f"{method} {path} -> HTTP {exc.code}: {exc.read()[:300]!r}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise PlatformError(f"{method} {base}{path} failed: {exc}") from exc
 
 
 def _run_java(argv: list[str]) -> str | None:

@@ -77,3 +77,27 @@ def test_registry_register_read_back_and_refuse_incompatible(platform):
     )
     assert client.register_schema(subject, Schema(v2, "AVRO")) != schema_id
     assert client.get_versions(subject) == [1, 2]
+
+
+def test_registry_service_reads_subjects_versions_and_level_with_the_public_client(
+    platform, tmp_path
+):
+    # what `txn-platform status` shows; regression: it had its own urllib registry client
+    from urllib.parse import urlsplit
+
+    from local_platform.services import RegistryService
+    from local_platform.settings import PlatformSettings
+
+    where = urlsplit(platform.registry_url)
+    service = RegistryService(
+        PlatformSettings(state_dir=tmp_path, host=where.hostname, registry_port=where.port)
+    )
+    assert service.s.registry_url == platform.registry_url
+    assert service.serving()
+    subject = f"platform-status-{uuid.uuid4().hex[:8]}-value"
+    SchemaRegistryClient({"url": platform.registry_url}).register_schema(
+        subject, Schema(_record("Status", [{"name": "a", "type": "int"}]), "AVRO")
+    )
+    subjects, level = service.contents()
+    assert subjects[subject] == [1]
+    assert level == "FULL_TRANSITIVE"
