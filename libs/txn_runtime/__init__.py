@@ -1,9 +1,17 @@
-"""What every service repeats, defined once: fetching and caching the jars a Spark job needs.
+"""The service runtime: what every service and CLI of this project repeats, defined once.
 
-- :mod:`txn_runtime.maven`: Maven Central through Maven, cached outside the clone.
-- :mod:`txn_runtime.jars`: Spark's Kafka and Avro connectors and Delta Lake, at pinned versions.
+- :mod:`txn_runtime.cli`: the console entry wrapper (error -> one sentence -> exit code).
+- :mod:`txn_runtime.settings`: typed settings (pydantic-settings), flags > environment >
+  defaults, secrets masked; the shared Kafka (SASL/TLS), registry, topic, lake and Spark ones.
+- :mod:`txn_runtime.options`: click options made from those settings, the shared ones defined once.
+- :mod:`txn_runtime.preflight`: broker reachable, topic and its partitions, watermark offsets,
+  contract version registered; one error type (:class:`~txn_runtime.preflight.PreflightError`).
+- :mod:`txn_runtime.signals`: first SIGINT/SIGTERM finishes the unit of work, a second exits 130.
+- :mod:`txn_runtime.durations`: ``10s``, ``5m`` as operators write them.
+- :mod:`txn_runtime.maven`, :mod:`txn_runtime.jars`: the Spark jars at pinned versions.
 
-Production jobs import this, never the development launcher (``local_platform``).
+Production jobs import this, never the development launcher (``local_platform``). Heavy
+clients (confluent-kafka, pyspark) are imported where used.
 """
 
 __all__: list[str] = []
