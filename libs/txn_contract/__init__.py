@@ -5,7 +5,6 @@
 - :func:`packaged_contract`: every released version's schema and the subject's policy.
 - :mod:`txn_contract.wire`: Confluent framing, encode/decode with fastavro.
 - :mod:`txn_contract.registry`: register the contract, look up a compiled version's id.
-- :func:`spark_struct_type`: the Spark schema of the contract (pyspark imported lazily).
 - :mod:`txn_contract.strategies`: hypothesis strategies for valid events of each version.
 - :mod:`txn_contract.compatibility`: the offline compatibility checker behind
   ``txn-contract check``.
@@ -20,7 +19,6 @@ Example::
 from .contract import Contract, ContractVersion, load_contract, packaged_contract
 from .errors import TxnError
 from .model import LATEST_VERSION, SUBJECT, TOPIC, Channel, Status, Transaction
-from .spark_schema import spark_struct_type
 
 __all__ = [
     "LATEST_VERSION",
@@ -34,5 +32,4 @@ __all__ = [
     "TxnError",
     "load_contract",
     "packaged_contract",
-    "spark_struct_type",
 ]

@@ -174,9 +174,8 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     unresolved = ~sid.isin(known) if known else F.lit(True)
     id_reason = (F.when if id_reason is None else id_reason.when)(unresolved, F.lit(_UNRESOLVED))
     if event is None:  # no decodable id in this batch
-        from txn_contract import spark_struct_type
-
-        event = F.lit(None).cast(spark_struct_type(reader))
+        # a null of the reader's type, typed by Spark's own Avro conversion
+        event = from_avro(F.lit(None).cast("binary"), reader_schema_str)
         failed = F.lit(None).cast("boolean")
         reencoded = F.lit(None).cast("binary")
     df = df.withColumn(

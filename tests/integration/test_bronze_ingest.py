@@ -235,6 +235,21 @@ def test_quarantine_details_are_the_sentences_wire_decode_gives(mixed_run):
     assert len(checked) == 5
 
 
+def test_a_batch_without_decodable_ids_types_its_events_as_spark_reads_the_reader(spark):
+    # the path where no writer schema decodes: its null event column takes from_avro's type
+    from bronze_ingest.decode import classify
+    from txn_lake.tables import contract_columns
+
+    batch = spark.createDataFrame([(wire.frame(987654, b"\x02"),)], "value binary")
+    out = classify(batch, {}, CONTRACT.latest.schema_str)
+    expected = contract_columns(spark, CONTRACT.latest.schema_str)
+    got = out.schema["event"].dataType
+    assert [(f.name, f.dataType) for f in got.fields] == [
+        (f.name, f.dataType) for f in expected.fields
+    ]
+    assert [r.event for r in out.select("event").collect()] == [None]
+
+
 def test_output_is_snappy_parquet_delta_partitioned_by_date_and_hour(mixed_run):
     import pyarrow.parquet as pq
     from deltalake import DeltaTable
