@@ -11,18 +11,23 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from tests.conftest import create_topic
+from txn_contract import TOPIC
+
 pytestmark = pytest.mark.integration
 
 
 def test_topic_has_three_partitions(platform):
     md = AdminClient({"bootstrap.servers": platform.bootstrap_servers}).list_topics(timeout=10)
-    assert "bank_txn_stream" in md.topics
-    assert len(md.topics["bank_txn_stream"].partitions) == 3
+    assert TOPIC in md.topics
+    assert len(md.topics[TOPIC].partitions) == 3
 
 
 def test_produce_and_consume_round_trip(platform):
-    topic = "bank_txn_stream"
+    # its own topic: these plain bytes would be poison in the shared contract topic
     marker = uuid.uuid4().hex
+    topic = f"platform-round-trip-{marker[:8]}"
+    create_topic(platform.bootstrap_servers, topic)
     producer = Producer({"bootstrap.servers": platform.bootstrap_servers, "acks": "all"})
     sent = [f"{marker}-{i}".encode() for i in range(20)]
     for value in sent:

@@ -49,16 +49,13 @@ import copy
 import json
 import os
 import uuid
-import warnings
 from typing import Any
 
-import avro.errors
-import avro.schema
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from tests.avro_schema_walk import definitions, positions
+from tests.schema_evolution import SchemaGen, is_valid
 from txn_contract import packaged_contract
 from txn_contract.compatibility import check_level
 from txn_contract.registry import registry_client
@@ -69,249 +66,11 @@ LEVELS = ("BACKWARD", "FORWARD", "FULL")
 TRANSITIVE_LEVELS = ("BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE", "FULL_TRANSITIVE")
 MAX_EXAMPLES = int(os.environ.get("TXN_DIFF_EXAMPLES", "40"))
 
-PRIMS = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
-# Where a primitive may be moved: the legal promotions and their reverses, plus unrelated types.
-RETYPE = {
-    "int": ["long", "float", "double", "string"],
-    "long": ["int", "float", "double"],
-    "float": ["double", "long", "int"],
-    "double": ["float", "long"],
-    "string": ["bytes", "int"],
-    "bytes": ["string", "double"],
-    "null": ["boolean", "string"],
-    "boolean": ["null", "int"],
-}
-_NO = object()  # "this type gets no default" (records: kept simple)
-
 
 # ---------------------------------------------------------------------------------------------
-# Schema generation and mutation
+# Schema generation and mutation (tests/schema_evolution.py, shared with the unit test against
+# Avro's reference checker): no logical types, no named references
 # ---------------------------------------------------------------------------------------------
-
-
-class _Gen:
-    """Draws small record schemas and evolutions of them; ``draw`` is hypothesis's."""
-
-    def __init__(self, draw: Any) -> None:
-        self.draw = draw
-        self.counter = 0
-
-    def fresh(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def pick(self, options: list[Any]) -> Any:
-        return self.draw(st.sampled_from(options))
-
-    def type_(self, depth: int) -> Any:
-        kinds = ["prim", "prim", "prim", "prim", "enum", "nullable"]
-        if depth < 3:
-            kinds += ["array", "map", "record", "fixed"]
-        kind = self.pick(kinds)
-        if kind == "prim":
-            return self.pick(PRIMS)
-        if kind == "enum":
-            return self.enum()
-        if kind == "nullable":
-            inner = self.pick([p for p in PRIMS if p != "null"] + ["enum"])
-            return ["null", self.enum() if inner == "enum" else inner]
-        if kind == "array":
-            return {"type": "array", "items": self.type_(depth + 1)}
-        if kind == "map":
-            return {"type": "map", "values": self.type_(depth + 1)}
-        if kind == "fixed":
-            return {"type": "fixed", "name": self.fresh("F"), "size": self.pick([2, 4, 16])}
-        return self.record(depth + 1)
-
-    def enum(self) -> dict[str, Any]:
-        symbols = [f"S{i}" for i in range(self.draw(st.integers(1, 4)))]
-        out: dict[str, Any] = {"type": "enum", "name": self.fresh("E"), "symbols": symbols}
-        if self.draw(st.booleans()):
-            out["default"] = self.pick(symbols)
-        return out
-
-    def record(self, depth: int, name: str | None = None) -> dict[str, Any]:
-        fields = [self.field(depth) for _ in range(self.draw(st.integers(1, 4)))]
-        return {"type": "record", "name": name or self.fresh("R"), "fields": fields}
-
-    def field(self, depth: int) -> dict[str, Any]:
-        f: dict[str, Any] = {"name": self.fresh("f"), "type": self.type_(depth)}
-        default = default_for(f["type"])
-        if default is not _NO and self.draw(st.booleans()):
-            f["default"] = default
-        return f
-
-    # --- evolution -----------------------------------------------------------------------
-
-    def mutate(self, schema: dict[str, Any]) -> None:
-        records = [d for d in definitions(schema) if d["type"] == "record"]
-        enums = [d for d in definitions(schema) if d["type"] == "enum"]
-        fixeds = [d for d in definitions(schema) if d["type"] == "fixed"]
-        with_fields = [r for r in records if r["fields"]]
-        ops = ["add_field", "add_field", "rename_type"]
-        if positions(schema):
-            ops += ["retype", "retype", "retype"]
-        if with_fields:
-            ops += ["remove_field", "toggle_default", "toggle_default", "rename_field"]
-        if enums:
-            ops += ["enum", "enum"]
-        if fixeds:
-            ops += ["fixed"]
-        if schema.get("namespace"):
-            ops += ["namespace"]
-        op = self.pick(ops)
-        if op == "add_field":
-            self.pick(records)["fields"].append(self.field(2))
-        elif op in ("remove_field", "toggle_default", "rename_field"):
-            rec = self.pick(with_fields)
-            i = self.draw(st.integers(0, len(rec["fields"]) - 1))
-            f = rec["fields"][i]
-            if op == "remove_field":
-                del rec["fields"][i]
-            elif op == "rename_field":
-                old, f["name"] = f["name"], self.fresh("g")
-                if self.draw(st.booleans()):
-                    f["aliases"] = [old]
-            elif "default" in f:
-                del f["default"]
-            elif (default := default_for(f["type"])) is not _NO:
-                f["default"] = default
-        elif op == "retype":
-            container, key = self.pick(positions(schema))
-            container[key] = self.retyped(container[key])
-        elif op == "enum":
-            e = self.pick(enums)
-            change = self.pick(["add", "add", "remove", "default"])
-            if change == "add":
-                e["symbols"].append(self.fresh("S"))
-            elif change == "remove" and len(e["symbols"]) > 1:
-                gone = e["symbols"].pop(self.draw(st.integers(0, len(e["symbols"]) - 1)))
-                if e.get("default") == gone:
-                    del e["default"]
-            elif "default" in e:
-                del e["default"]
-            else:
-                e["default"] = self.pick(e["symbols"])
-        elif op == "fixed":
-            f = self.pick(fixeds)
-            f["size"] = self.pick([s for s in (1, 2, 4, 8, 16) if s != f["size"]])
-        elif op == "namespace":
-            # moves every nested named type too: their full names change, their names do not
-            schema["namespace"] = self.pick(["io.example.v2", "other"])
-        else:  # rename a record, enum or fixed, with or without an alias naming the old name
-            d = self.pick(records + enums + fixeds)
-            old, d["name"] = d["name"], self.fresh("N")
-            if self.draw(st.booleans()):
-                # an alias is relative to the namespace of the type declaring it; write it
-                # qualified or not (both name the same type when the namespace is unchanged)
-                namespace = schema.get("namespace")
-                qualified = namespace and self.draw(st.booleans())
-                d["aliases"] = [f"{namespace}.{old}" if qualified else old]
-        repair_defaults(schema)
-
-    def retyped(self, t: Any) -> Any:
-        options = ["new", "nullable"]
-        if isinstance(t, str):
-            options += ["step", "step", "step"]
-        if isinstance(t, list):
-            options += ["unwrap", "unwrap", "widen", "narrow", "reorder"]
-        if isinstance(t, dict) and t["type"] in ("array", "map"):
-            options += ["element", "element", "swap"]
-        choice = self.pick(options)
-        if choice == "step":
-            return self.pick(RETYPE[t])
-        if choice == "nullable":
-            return t if isinstance(t, list) or t == "null" else ["null", t]
-        if choice == "unwrap":
-            return self.pick([b for b in t if b != "null"] or t)
-        if choice == "widen":
-            used = {b if isinstance(b, str) else b["type"] for b in t}
-            free = [p for p in PRIMS if p not in used]
-            return [*t, self.pick(free)] if free else t
-        if choice == "narrow":
-            return t[:-1] if len(t) > 1 else t
-        if choice == "reorder":
-            return list(reversed(t))
-        if choice == "element":
-            key = "items" if t["type"] == "array" else "values"
-            return {**t, key: self.retyped(t[key])}
-        if choice == "swap":
-            element = t.get("items", t.get("values"))
-            if t["type"] == "array":
-                return {"type": "map", "values": element}
-            return {"type": "array", "items": element}
-        return self.type_(2)
-
-
-def default_for(t: Any) -> Any:
-    """A valid default for type ``t`` (a union's is its first branch's), or ``_NO``."""
-    if isinstance(t, list):
-        return default_for(t[0])
-    if isinstance(t, str):
-        return {
-            "null": None,
-            "boolean": False,
-            "int": 0,
-            "long": 0,
-            "float": 0.0,
-            "double": 0.0,
-            "bytes": "",
-            "string": "",
-        }[t]
-    kind = t["type"]
-    if kind == "enum":
-        return t["symbols"][0]
-    if kind == "fixed":
-        return "\u0000" * t["size"]
-    if kind == "array":
-        return []
-    if kind == "map":
-        return {}
-    return _NO
-
-
-def valid_default(t: Any, value: Any) -> bool:
-    """Whether ``value`` is a valid default for ``t`` under the strict (pre-1.12) rule that a
-    union's default matches its first branch, which every registry accepts."""
-    if isinstance(t, list):
-        return valid_default(t[0], value)
-    kind = t if isinstance(t, str) else t["type"]
-    if kind == "null":
-        return value is None
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind in ("int", "long"):
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind in ("float", "double"):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind in ("bytes", "string"):
-        return isinstance(value, str)
-    if kind == "fixed":
-        return isinstance(value, str) and len(value) == t["size"]
-    if kind == "enum":
-        return value in t["symbols"]
-    if kind == "array":
-        return isinstance(value, list) and all(valid_default(t["items"], v) for v in value)
-    if kind == "map":
-        return isinstance(value, dict) and all(
-            valid_default(t["values"], v) for v in value.values()
-        )
-    return False
-
-
-def repair_defaults(schema: dict[str, Any]) -> None:
-    """Replace every field default a retype made invalid by a valid one (or drop it), so that
-    mutations produce valid schemas; the default's presence is what matters to compatibility."""
-    for d in definitions(schema):
-        for f in d.get("fields", []):
-            if "default" in f and not valid_default(f["type"], f["default"]):
-                default = default_for(f["type"])
-                if default is _NO:
-                    del f["default"]
-                else:
-                    f["default"] = default
-        if d["type"] == "enum" and "default" in d and d["default"] not in d["symbols"]:
-            del d["default"]
 
 
 def strip_logical_types(t: Any) -> Any:
@@ -336,22 +95,11 @@ def contract_seed() -> dict[str, Any]:
     return strip_logical_types(copy.deepcopy(packaged_contract().latest.schema))
 
 
-def is_valid(schema: Any) -> bool:
-    """Whether Avro's own parser accepts ``schema`` (mutations may duplicate a union branch)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            avro.schema.parse(json.dumps(schema))
-    except Exception:  # noqa: BLE001 - the avro parser raises many types for "invalid"
-        return False
-    return True
-
-
 @st.composite
 def evolutions(draw: Any, steps: int = 1) -> list[dict[str, Any]]:
     """``[v1, ..., v(steps+1)]``: a schema, then each next one made from the previous by one to
     three mutations."""
-    gen = _Gen(draw)
+    gen = SchemaGen(draw, logical=False, references=False)
     if draw(st.integers(0, 3)) == 0:
         first = contract_seed()
     else:
@@ -362,7 +110,7 @@ def evolutions(draw: Any, steps: int = 1) -> list[dict[str, Any]]:
     for _ in range(steps):
         nxt = copy.deepcopy(chain[-1])
         for _ in range(draw(st.integers(1, 3))):
-            gen.mutate(nxt)
+            gen.mutate(nxt, chain[-1].get("namespace"))
         chain.append(nxt)
     return chain
 

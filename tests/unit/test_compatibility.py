@@ -26,8 +26,8 @@ from avro.compatibility import ReaderWriterCompatibilityChecker, SchemaCompatibi
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.avro_schema_walk import definitions
 from tests.avro_schema_walk import positions as walk_positions
+from tests.schema_evolution import PRIMS, SchemaGen, is_valid
 from txn_contract.compatibility import (
     LEVELS,
     Violation,
@@ -90,7 +90,6 @@ def lt(base: str, logical: str) -> dict[str, str]:
 # reference checker must agree with
 # ---------------------------------------------------------------------------------------------
 
-PRIMS = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]
 PROMOTIONS = {
     ("long", "int"),
     ("float", "int"),
@@ -663,276 +662,12 @@ def test_load_schema_file_rejects_what_avro_rejects(tmp_path: Path) -> None:
 # reader-union branches aliasing one writer record around a recursive type; the generator does
 # not produce it (no disagreement in 30,000 local runs), so it needs no exclusion.
 
-PROMOTE_STEPS = {
-    "int": ["long", "float", "double", "string"],
-    "long": ["int", "float", "double"],
-    "float": ["double", "long", "int"],
-    "double": ["float", "long"],
-    "string": ["bytes", "int"],
-    "bytes": ["string"],
-    "null": ["boolean"],
-    "boolean": ["null", "int"],
-}
-LOGICAL_SAMPLES = [
-    lt("long", "timestamp-millis"),
-    lt("long", "timestamp-micros"),
-    lt("int", "date"),
-    lt("string", "uuid"),
-    decimal(9, 2),
-    decimal(9, 4),
-]
-
-
-def _kind_key(t: Any) -> str:
-    """The key by which a union may hold a type at most once."""
-    if isinstance(t, str):
-        return t
-    if t["type"] in ("record", "enum", "fixed"):
-        return t["name"]
-    return t["type"]
-
-
-class _Gen:
-    """Draws random schemas and evolutions; ``draw`` is hypothesis's."""
-
-    def __init__(self, draw: Any) -> None:
-        self.draw = draw
-        self.counter = 0
-        self.named: dict[str, dict[str, Any]] = {}  # name -> definition (for references)
-        self.enclosing: list[str] = []
-
-    def fresh(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def pick(self, options: list[Any]) -> Any:
-        return self.draw(st.sampled_from(options))
-
-    def type_(self, depth: int) -> Any:
-        kinds = ["prim", "prim", "prim", "logical"]
-        if depth < 3:
-            kinds += ["record", "enum", "fixed", "array", "map", "union", "union"]
-        if self.named:
-            kinds.append("ref")
-        kind = self.pick(kinds)
-        if kind == "prim":
-            return self.pick(PRIMS)
-        if kind == "logical":
-            return copy.deepcopy(self.pick(LOGICAL_SAMPLES))
-        if kind == "ref":
-            name = self.pick(sorted(self.named))
-            # a required field of an enclosing record would make values infinite
-            return ["null", name] if name in self.enclosing else name
-        if kind == "record":
-            return self.record(depth)
-        if kind == "enum":
-            return self.enum()
-        if kind == "fixed":
-            return self.fixed()
-        if kind == "array":
-            return {"type": "array", "items": self.type_(depth + 1)}
-        if kind == "map":
-            return {"type": "map", "values": self.type_(depth + 1)}
-        return self.union(depth)
-
-    def fixed(self) -> dict[str, Any]:
-        name = self.fresh("F")
-        self.named[name] = {"type": "fixed", "name": name, "size": self.pick([2, 4, 16])}
-        return self.named[name]
-
-    def enum(self) -> dict[str, Any]:
-        name = self.fresh("E")
-        symbols = [f"S{i}" for i in range(self.draw(st.integers(1, 4)))]
-        out: dict[str, Any] = {"type": "enum", "name": name, "symbols": symbols}
-        if self.draw(st.booleans()):
-            out["default"] = self.pick(symbols)
-        self.named[name] = out
-        return out
-
-    def union(self, depth: int) -> list[Any]:
-        # choose distinct kinds first, so that no generated definition is thrown away (a
-        # reference to it would then dangle) and no kind appears twice
-        kinds = [*PRIMS, "logical", "record", "enum", "fixed", "array", "map", "ref"]
-        chosen = self.draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=3, unique=True))
-        branches: list[Any] = []
-        for kind in chosen:
-            used = {_kind_key(b) for b in branches} | set(chosen)
-            if kind in PRIMS:
-                branches.append(kind)
-            elif kind == "logical":
-                free = [t for t in LOGICAL_SAMPLES if t["type"] not in used]
-                if free:
-                    branches.append(copy.deepcopy(self.pick(free)))
-            elif kind == "ref":
-                free = sorted(set(self.named) - used)
-                if free:
-                    branches.append(self.pick(free))
-            elif kind in ("array", "map"):
-                key = "items" if kind == "array" else "values"
-                branches.append({"type": kind, key: self.type_(depth + 1)})
-            elif kind == "record":
-                branches.append(self.record(depth + 1))
-            elif kind == "enum":
-                branches.append(self.enum())
-            else:
-                branches.append(self.fixed())
-        return branches
-
-    def record(self, depth: int, name: str | None = None) -> dict[str, Any]:
-        name = name or self.fresh("R")
-        out: dict[str, Any] = {"type": "record", "name": name, "fields": []}
-        self.named[name] = out
-        self.enclosing.append(name)
-        for _ in range(self.draw(st.integers(0 if depth else 1, 4))):
-            out["fields"].append(self.field(depth + 1))
-        self.enclosing.pop()
-        return out
-
-    def field(self, depth: int) -> dict[str, Any]:
-        f: dict[str, Any] = {"name": self.fresh("f"), "type": self.type_(depth)}
-        default = self.default_for(f["type"])
-        if default is not _NO and self.draw(st.booleans()):
-            f["default"] = default
-        return f
-
-    def default_for(self, t: Any) -> Any:
-        if isinstance(t, list):
-            return self.default_for(t[0])
-        if isinstance(t, str):
-            if t in self.named:
-                return self.default_for(self.named[t]) if self.named[t]["type"] != "record" else _NO
-            return {
-                "null": None,
-                "boolean": False,
-                "int": 0,
-                "long": 0,
-                "float": 0.0,
-                "double": 0.0,
-            }.get(t, "")
-        kind = t["type"]
-        if kind == "enum":
-            return t["symbols"][0]
-        if kind == "fixed":
-            return "\u0000" * t["size"]
-        if kind == "array":
-            return []
-        if kind == "map":
-            return {}
-        if kind == "record":
-            return _NO  # keep it simple: no record-valued defaults
-        return self.default_for(kind)
-
-    # --- evolution -----------------------------------------------------------------------
-
-    def mutate(self, schema: dict[str, Any], writer_namespace: str | None) -> None:
-        records = [d for d in definitions(schema) if d["type"] == "record"]
-        enums = [d for d in definitions(schema) if d["type"] == "enum"]
-        fixeds = [d for d in definitions(schema) if d["type"] == "fixed"]
-        positions = walk_positions(schema)
-        ops = ["add_field", "add_field", "rename_type"]
-        if positions:
-            ops += ["retype", "retype", "retype"]
-        if any(r["fields"] for r in records):
-            ops += ["remove_field", "rename_field", "toggle_default", "toggle_default"]
-        if enums:
-            ops += ["enum", "enum"]
-        if fixeds:
-            ops += ["fixed"]
-        if writer_namespace:
-            ops += ["namespace"]
-        op = self.pick(ops)
-        if op == "add_field":
-            self.pick(records)["fields"].append(self.field(2))
-        elif op in ("remove_field", "rename_field", "toggle_default"):
-            rec = self.pick([r for r in records if r["fields"]])
-            i = self.draw(st.integers(0, len(rec["fields"]) - 1))
-            f = rec["fields"][i]
-            if op == "remove_field":
-                del rec["fields"][i]
-            elif op == "rename_field":
-                old, f["name"] = f["name"], self.fresh("g")
-                if self.draw(st.booleans()):
-                    f.setdefault("aliases", []).append(old)
-            elif "default" in f:
-                del f["default"]
-            elif (default := self.default_for(f["type"])) is not _NO:
-                f["default"] = default
-        elif op == "retype":
-            container, key = self.pick(positions)
-            container[key] = self.retyped(container[key])
-        elif op == "enum":
-            e = self.pick(enums)
-            change = self.pick(["add", "remove", "default"])
-            if change == "add":
-                e["symbols"].append(self.fresh("S"))
-            elif change == "remove" and len(e["symbols"]) > 1:
-                gone = e["symbols"].pop(self.draw(st.integers(0, len(e["symbols"]) - 1)))
-                if e.get("default") == gone:
-                    del e["default"]
-            elif "default" in e:
-                del e["default"]
-            else:
-                e["default"] = self.pick(e["symbols"])
-        elif op == "fixed":
-            f = self.pick(fixeds)
-            f["size"] = self.pick([s for s in (1, 2, 4, 8, 16) if s != f["size"]])
-        elif op == "rename_type":
-            d = self.pick(records + enums + fixeds)
-            old, d["name"] = d["name"], self.fresh("N")
-            if self.draw(st.booleans()):
-                d.setdefault("aliases", []).append(
-                    f"{writer_namespace}.{old}" if writer_namespace else old
-                )
-            _rename_references(schema, old, d["name"])
-        else:
-            schema["namespace"] = self.pick(["ns.two", "other"])
-
-    def retyped(self, t: Any) -> Any:
-        options = ["new", "nullable"]
-        if isinstance(t, str) and t in PROMOTE_STEPS:
-            options += ["step", "step", "step"]
-        if isinstance(t, list):
-            options += ["unwrap", "widen", "narrow", "reorder"]
-        if isinstance(t, dict) and t["type"] in ("array", "map"):
-            options += ["element", "swap"]
-        choice = self.pick(options)
-        if choice == "step":
-            return self.pick(PROMOTE_STEPS[t])
-        if choice == "nullable":
-            return ["null", t] if not isinstance(t, list) else t
-        if choice == "unwrap":
-            return self.pick(t)
-        if choice == "widen":
-            return [*t, self.type_(3)]
-        if choice == "narrow":
-            return t[:-1] if len(t) > 1 else t
-        if choice == "reorder":
-            return list(reversed(t))
-        if choice == "element":
-            key = "items" if t["type"] == "array" else "values"
-            return {**t, key: self.retyped(t[key])}
-        if choice == "swap":
-            element = t.get("items", t.get("values"))
-            return (
-                {"type": "map", "values": element}
-                if t["type"] == "array"
-                else {"type": "array", "items": element}
-            )
-        return self.type_(2)
-
-
-_NO = object()
-
-
-def _rename_references(schema: Any, old: str, new: str) -> None:
-    for container, key in walk_positions(schema):
-        if container[key] == old:
-            container[key] = new
-
 
 @st.composite
 def evolutions(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    gen = _Gen(draw)
+    """``(reader, writer)``: a random writer and a reader made from it by one to three
+    mutations (against the reference, aliases are written qualified in a namespace)."""
+    gen = SchemaGen(draw, unqualified_aliases=False)
     writer = gen.record(0, name="Root")
     namespace = draw(st.sampled_from([None, None, "ns.one"]))
     if namespace:
@@ -941,16 +676,6 @@ def evolutions(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     for _ in range(draw(st.integers(1, 3))):
         gen.mutate(reader, namespace)
     return reader, writer
-
-
-def _valid_for_reference(schema: Any) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
-            avro.schema.parse(json.dumps(schema))
-    except Exception:  # noqa: BLE001 - the reference raises many types for "invalid"
-        return False
-    return True
 
 
 def _repeats_a_named_union_branch(schema: Any) -> bool:
@@ -977,9 +702,9 @@ def test_differential_against_reference_checker(
     pair: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     new, old = pair
-    assert _valid_for_reference(old), json.dumps(old)
+    assert is_valid(old), json.dumps(old)
     # mutations can leave a dangling reference or a duplicate union branch: not a schema
-    assume(_valid_for_reference(new) and not _repeats_a_named_union_branch(new))
+    assume(is_valid(new) and not _repeats_a_named_union_branch(new))
     for reader, writer in ((new, old), (old, new)):
         ours = reader_writer_violations(reader, writer, logical_types=False)
         assert (ours == []) is oracle_compatible(reader, writer), (
