@@ -15,7 +15,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # a runtime install (a service image) leaves hypothesis out
+    raise ImportError(
+        "txn_contract.strategies needs hypothesis, which the `testing` extra installs: "
+        "pip install 'txn-pipeline[testing]'"
+    ) from exc
 
 from .contract import packaged_contract
 
