@@ -11,15 +11,20 @@ from pathlib import Path
 
 import click
 
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import CONTEXT_SETTINGS, schema_registry_url_option, uses_settings
+from txn_runtime.settings import RegistrySettings
+
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
-from .errors import ConfigError, RegistryError, SchemaFileError, TxnError
+from .errors import ConfigError, RegistryError
 from .levels import LEVELS as _LEVELS
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
-
-def _log(msg: str) -> None:
-    click.echo(f"[txn-contract] {msg}", err=True)
+PROG = "txn-contract"
+_log = stderr_logger(PROG)
+# The registry flag's name in errors (`--registry` is its alias).
+_REGISTRY_FLAG = "--schema-registry-url"
 
 
 def _contracts_dir(explicit: Path | None) -> Path:
@@ -38,12 +43,12 @@ def _package_dir(contracts_dir: Path) -> Path:
     return in_repo if in_repo.is_dir() else Path(__file__).resolve().parent
 
 
-@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
 def cli() -> None:
     """The transaction data contract: generate code from contracts/, check compatibility,
     register versions in the schema registry.
 
-    Example: txn-contract check && txn-contract register --registry http://127.0.0.1:8081/apis/ccompat/v7
+    Example: txn-contract check && txn-contract register --schema-registry-url http://127.0.0.1:8081/apis/ccompat/v7
     """
 
 
@@ -118,16 +123,18 @@ def generate(contracts_dir: Path | None, check: bool) -> None:
     metavar="REF",
     help="Also require released version files to be unchanged relative to git REF.",
 )
-@click.option(
+@schema_registry_url_option(
     "--registry",
-    "registry_url",
-    metavar="URL",
-    help="Also ask this live registry for its verdict (it does not judge logical types).",
+    read_env=False,
+    help="Also ask this live registry for its verdict (it does not judge logical types); "
+    "its basic auth and CA come from the SCHEMA_REGISTRY_* variables.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_url, fmt) -> None:
+def check(
+    schema_file, previous_files, level, contracts_dir, git_ref, schema_registry_url, fmt
+) -> None:
     """Judge schema compatibility offline, with the complete Avro resolution rules plus decimal
     precision/scale and logical-type/timestamp-unit rules. Exit 0 compatible, 1 incompatible,
     2 when the tool could not judge.
@@ -137,58 +144,24 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
 
     Example: txn-contract check --schema new.avsc --previous v1.avsc --previous v2.avsc --level FULL_TRANSITIVE
     """
-    from .compatibility import check_level, load_schema_file
-    from .rules import check_rules_of
-
-    results = []  # (file, new_schema, [(label, schema)], level)
-    if schema_file or previous_files:
-        if not schema_file:
-            raise ConfigError("--schema", "is required when --previous is given")
-        new = load_schema_file(schema_file)
-        prev = [(str(p), load_schema_file(p)) for p in previous_files]
-        results.append((str(schema_file), new, prev, (level or "FULL_TRANSITIVE").upper()))
-        policy_level = None
-        rules_check = None
-    else:
-        cdir = _contracts_dir(contracts_dir)
-        contract = load_contract(cdir)
-        rules_check = check_rules_of(contract)
-        policy_level = (level or contract.compatibility).upper()
-        for i, cv in enumerate(contract.versions):
-            earlier = [(f"v{p.version}", p.schema) for p in contract.versions[:i]]
-            results.append((cv.path, cv.schema, earlier, policy_level))
-
-    lines: list[str] = []
-    violations_out = []
-    for file, new, prev, lvl in results:
-        found = check_level(new, [s for _, s in prev], lvl, labels=[label for label, _ in prev])
-        for v in found:
-            lines.append(v.line(file))
-            violations_out.append({"file": file, **asdict(v)})
-
+    results, policy_level, rules_check = _to_judge(
+        schema_file, previous_files, level, contracts_dir
+    )
+    lines, violations = _offline_verdicts(results)
     immutability = []
     if git_ref:
         immutability = _released_files_changed(_contracts_dir(contracts_dir), git_ref)
         lines.extend(immutability)
-
-    registry_verdicts = []
-    if registry_url:
-        try:
-            registry_verdicts = [
-                _registry_verdict(registry_url, file, new, [s for _, s in prev], lvl)
-                for file, new, prev, lvl in results
-                if prev
-            ]
-        except RegistryError as exc:  # unreachable: no verdict, the tool could not judge
-            raise ConfigError("--registry", f"no verdict from the registry: {exc}") from exc
-
+    registry = None
+    if schema_registry_url:
+        registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
+    verdicts = _registry_verdicts(registry, results) if registry else []
     schema_lines = len(lines)
     if rules_check is not None:
         lines.extend(rules_check["lines"])
-
-    offline_ok = not violations_out and not immutability
+    offline_ok = not violations and not immutability
     rules_ok = rules_check is None or not rules_check["violations"]
-    registry_ok = all(v["compatible"] for v in registry_verdicts)
+    registry_ok = all(v["compatible"] for v in verdicts)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -196,10 +169,10 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
                     "compatible": offline_ok and registry_ok,
                     "offline": {
                         "compatible": offline_ok,
-                        "violations": violations_out,
+                        "violations": violations,
                         "immutability": immutability,
                     },
-                    "registry": registry_verdicts if registry_url else None,
+                    "registry": verdicts if registry else None,
                     "rules": None
                     if rules_check is None
                     else {k: v for k, v in rules_check.items() if k != "lines"},
@@ -210,26 +183,85 @@ def check(schema_file, previous_files, level, contracts_dir, git_ref, registry_u
     else:
         for line in lines:
             click.echo(line)
-        for v in registry_verdicts:
-            click.echo(
-                f"{v['file']}: registry {registry_url} says "
-                f"{'compatible' if v['compatible'] else 'INCOMPATIBLE'} at {v['level']}"
-                + (f" ({v['detail']})" if v["detail"] else "")
-            )
-        judged = len(results)
-        summary = f"{judged} schema(s) checked at {policy_level or results[0][3]}: " + (
+        summary = f"{len(results)} schema(s) checked at {policy_level or results[0][3]}: " + (
             "compatible" if offline_ok else f"{schema_lines} violation(s)"
         )
-        if rules_check is not None:
-            summary += f"; {rules_check['rules']} rule(s) in {rules_check['file']}: " + (
-                "valid" if rules_ok else f"{len(rules_check['violations'])} problem(s)"
-            )
-        if registry_url:
-            summary += "; registry: " + ("compatible" if registry_ok else "incompatible")
-            if registry_ok != (not violations_out):
-                summary += " (the offline checker also judges decimal and logical-type changes)"
+        summary += _rules_summary(rules_check)
+        if registry:
+            summary += _registry_summary(registry.registry_display_url, verdicts, violations)
         click.echo(summary, err=True)
     sys.exit(0 if offline_ok and registry_ok and rules_ok else 1)
+
+
+def _to_judge(schema_file, previous_files, level, contracts_dir):
+    """``([(file, new schema, [(label, earlier schema)], level)], policy level, rules check)``:
+    the ad hoc files, or every version of contracts/ against the earlier ones."""
+    from .compatibility import load_schema_file
+    from .rules import check_rules_of
+
+    if schema_file or previous_files:
+        if not schema_file:
+            raise ConfigError("--schema", "is required when --previous is given")
+        new = load_schema_file(schema_file)
+        prev = [(str(p), load_schema_file(p)) for p in previous_files]
+        return [(str(schema_file), new, prev, (level or "FULL_TRANSITIVE").upper())], None, None
+    contract = load_contract(_contracts_dir(contracts_dir))
+    policy_level = (level or contract.compatibility).upper()
+    results = [
+        (cv.path, cv.schema, [(f"v{p.version}", p.schema) for p in contract.versions[:i]],
+         policy_level)
+        for i, cv in enumerate(contract.versions)
+    ]  # fmt: skip
+    return results, policy_level, check_rules_of(contract)
+
+
+def _offline_verdicts(results) -> tuple[list[str], list[dict]]:
+    """Buf-style lines and JSON violations of the offline checker."""
+    from .compatibility import check_level
+
+    lines: list[str] = []
+    violations = []
+    for file, new, prev, lvl in results:
+        found = check_level(new, [s for _, s in prev], lvl, labels=[label for label, _ in prev])
+        for v in found:
+            lines.append(v.line(file))
+            violations.append({"file": file, **asdict(v)})
+    return lines, violations
+
+
+def _registry_verdicts(registry: RegistrySettings, results) -> list[dict]:
+    try:
+        return [
+            _registry_verdict(registry, file, new, [s for _, s in prev], lvl)
+            for file, new, prev, lvl in results
+            if prev
+        ]
+    except RegistryError as exc:  # unreachable: no verdict, the tool could not judge
+        raise ConfigError(_REGISTRY_FLAG, f"no verdict from the registry: {exc}") from exc
+
+
+def _rules_summary(rules_check) -> str:
+    if rules_check is None:
+        return ""
+    problems = rules_check["violations"]
+    return f"; {rules_check['rules']} rule(s) in {rules_check['file']}: " + (
+        f"{len(problems)} problem(s)" if problems else "valid"
+    )
+
+
+def _registry_summary(url: str, verdicts: list[dict], violations: list) -> str:
+    """The registry's verdict per file (on stdout) and its part of the summary line."""
+    for v in verdicts:
+        click.echo(
+            f"{v['file']}: registry {url} says "
+            f"{'compatible' if v['compatible'] else 'INCOMPATIBLE'} at {v['level']}"
+            + (f" ({v['detail']})" if v["detail"] else "")
+        )
+    ok = all(v["compatible"] for v in verdicts)
+    out = "; registry: " + ("compatible" if ok else "incompatible")
+    if ok != (not violations):
+        out += " (the offline checker also judges decimal and logical-type changes)"
+    return out
 
 
 def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
@@ -283,7 +315,9 @@ def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
     return out
 
 
-def _registry_verdict(url: str, file: str, new, previous: list, level: str) -> dict:
+def _registry_verdict(
+    registry: RegistrySettings, file: str, new, previous: list, level: str
+) -> dict:
     """Register ``previous`` under a scratch subject at ``level`` and test ``new`` against it.
 
     A registry that answers HTTP 422 to the test refuses to judge a schema it holds invalid
@@ -294,9 +328,10 @@ def _registry_verdict(url: str, file: str, new, previous: list, level: str) -> d
     from confluent_kafka.schema_registry import Schema
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from .registry import _call, registry_client
+    from .registry import _call
 
-    client = registry_client(url)
+    client = registry.registry_client()
+    url = registry.registry_display_url
     subject = f"txn-contract-check-{uuid.uuid4().hex[:12]}"
     detail = None
     try:
@@ -361,19 +396,14 @@ def _no_verdict(url: str, what: str, exc) -> ConfigError:
         else ""
     )
     return ConfigError(
-        "--registry",
+        _REGISTRY_FLAG,
         f"the registry at {url} gave no verdict: it answered {answer} while {what}{hint}",
     )
 
 
+@uses_settings(RegistrySettings)
 @cli.command()
-@click.option(
-    "--registry",
-    "registry_url",
-    envvar="SCHEMA_REGISTRY_URL",
-    metavar="URL",
-    help="Confluent-API registry URL. Env: SCHEMA_REGISTRY_URL.",
-)
+@schema_registry_url_option("--registry")
 @click.option(
     "--contracts",
     "contracts_dir",
@@ -381,24 +411,23 @@ def _no_verdict(url: str, what: str, exc) -> ConfigError:
     help="The contracts/ directory. Default: found from the current directory, else "
     "the versions compiled into this package.",
 )
-def register(registry_url: str | None, contracts_dir: Path | None) -> None:
+def register(schema_registry_url: str | None, contracts_dir: Path | None) -> None:
     """Register every released version, oldest first, and set the subject's compatibility
     level. Idempotent: a second run changes nothing. Producers never auto-register.
 
     Example: SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7 txn-contract register
     """
-    from .registry import register_contract, registry_client
+    from .registry import register_contract
 
-    if not registry_url:
-        raise ConfigError(
-            "--registry", "no registry URL; pass --registry URL or set SCHEMA_REGISTRY_URL"
-        )
+    registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
     contract: Contract
     if contracts_dir or find_contracts_dir():
         contract = load_contract(_contracts_dir(contracts_dir))
     else:
         contract = packaged_contract()
-    steps = register_contract(registry_client(registry_url), contract, registry_url, _log)
+    steps = register_contract(
+        registry.registry_client(), contract, registry.registry_display_url, _log
+    )
     changed = sum(s.changed for s in steps)
     _log(
         f"{contract.subject}: {changed} change(s)"
@@ -407,13 +436,4 @@ def register(registry_url: str | None, contracts_dir: Path | None) -> None:
     )
 
 
-def main() -> None:
-    """Console entry point: user errors are one sentence and a non-zero exit."""
-    try:
-        cli(standalone_mode=True)
-    except SchemaFileError as exc:
-        click.echo(f"txn-contract: error: {exc}", err=True)
-        sys.exit(2)
-    except TxnError as exc:
-        click.echo(f"txn-contract: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+main = entry_point(cli, PROG)

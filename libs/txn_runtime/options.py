@@ -44,7 +44,9 @@ __all__ = [
     "master_option",
     "option",
     "schema_registry_url_option",
+    "settings_model",
     "topic_option",
+    "uses_settings",
 ]
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -52,8 +54,29 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
+def uses_settings(model: type[Settings]) -> Callable[[click.Command], click.Command]:
+    """Mark a click command (decorator above ``@click.command``) as resolving its options with
+    ``model``; docs, tests and ``--help`` checks find the model as ``command.settings_model``."""
+
+    def mark(command: click.Command) -> click.Command:
+        command.settings_model = model  # type: ignore[attr-defined]
+        return command
+
+    return mark
+
+
+def settings_model(command: click.Command) -> type[Settings] | None:
+    """The settings model of ``command`` (see :func:`uses_settings`), if any."""
+    return getattr(command, "settings_model", None)
+
+
 class SettingOption(click.Option):
-    """An option whose environment variable the settings model reads, not click."""
+    """An option whose environment variable the settings model reads, not click;
+    ``setting_default`` is the model's default (the option's own is None: "not given")."""
+
+    def __init__(self, *args: Any, setting_default: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting_default = setting_default
 
     def value_from_envvar(self, ctx: click.Context) -> Any:
         return None
@@ -77,39 +100,55 @@ def option(
     if env:
         text += f" Env: {env}."
     default = field.default
-    if "is_flag" not in kwargs and default not in (None, PydanticUndefined, False):
-        kwargs.setdefault("show_default", str(default))
+    if default not in (None, PydanticUndefined, False):
+        text += f"  [default: {default}]"
     return click.option(
         flag,
         *aliases,
         name,
         cls=SettingOption,
         default=None,
+        setting_default=None if default is PydanticUndefined else default,
         envvar=env,
         help=text,
         **kwargs,
     )
 
 
-bootstrap_servers_option = option(KafkaSettings, "bootstrap_servers", metavar="HOST:PORT")
-topic_option = option(TopicSettings, "topic", metavar="NAME")
+# The shared options: ``model`` is the service's settings model when it changes the default.
 
 
-def schema_registry_url_option(*aliases: str, read_env: bool = True, help: str | None = None):
+def bootstrap_servers_option(
+    model: type[Settings] = KafkaSettings, help: str | None = None
+) -> Decorator:
+    return option(model, "bootstrap_servers", help=help, metavar="HOST:PORT")
+
+
+def schema_registry_url_option(
+    *aliases: str,
+    model: type[Settings] = RegistrySettings,
+    read_env: bool = True,
+    help: str | None = None,
+) -> Decorator:
     """``--schema-registry-url`` (``txn-contract`` keeps ``--registry`` as an alias)."""
     return option(
-        RegistrySettings,
-        "schema_registry_url",
-        *aliases,
-        read_env=read_env,
-        help=help,
-        metavar="URL",
+        model, "schema_registry_url", *aliases, read_env=read_env, help=help, metavar="URL"
     )
 
 
-def lake_option(help: str | None = None) -> Decorator:
-    return option(LakeSettings, "lake", help=help, type=click.Path(file_okay=False, path_type=Path))
+def topic_option(model: type[Settings] = TopicSettings, help: str | None = None) -> Decorator:
+    return option(model, "topic", help=help, metavar="NAME")
 
 
-master_option = option(SparkSettings, "master", metavar="URL")
-driver_memory_option = option(SparkSettings, "driver_memory", metavar="SIZE")
+def lake_option(model: type[Settings] = LakeSettings, help: str | None = None) -> Decorator:
+    return option(model, "lake", help=help, type=click.Path(file_okay=False, path_type=Path))
+
+
+def master_option(model: type[Settings] = SparkSettings, help: str | None = None) -> Decorator:
+    return option(model, "master", help=help, metavar="URL")
+
+
+def driver_memory_option(
+    model: type[Settings] = SparkSettings, help: str | None = None
+) -> Decorator:
+    return option(model, "driver_memory", help=help, metavar="SIZE")

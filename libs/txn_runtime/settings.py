@@ -42,10 +42,12 @@ __all__ = [
     "RegistrySettings",
     "Settings",
     "SparkSettings",
+    "StreamSettings",
     "TopicSettings",
     "flag_of",
     "mask_url",
     "setting",
+    "with_default",
 ]
 
 DEFAULT_MASTER = "local[*]"
@@ -75,6 +77,12 @@ def setting(
         json_schema_extra={"flag": flag, "secret": secret},
         **constraints,
     )
+
+
+def with_default(model: type[BaseSettings], name: str, default: Any) -> Any:
+    """``model``'s field ``name`` with another default (a service where the shared setting has
+    a sensible local default, e.g. the producer's broker)."""
+    return FieldInfo.merge_field_infos(model.model_fields[name], default=default)
 
 
 def flag_of(field: FieldInfo) -> str | None:
@@ -184,6 +192,11 @@ class Settings(BaseSettings):
             _LOADING.reset(token)
 
     @classmethod
+    def from_click(cls, params: Mapping[str, Any], env: Mapping[str, str] | None = None):
+        """:meth:`load` from a click command's parameters (those that are settings)."""
+        return cls.load({k: v for k, v in params.items() if k in cls.model_fields}, env)
+
+    @classmethod
     def combine(
         cls, flags: Mapping[str, Any], env: Mapping[str, str], origins: dict[str, str]
     ) -> dict[str, Any]:
@@ -199,14 +212,25 @@ class Settings(BaseSettings):
 
     @classmethod
     def _sentence(cls, exc: ValidationError, origins: Mapping[str, str]) -> ConfigError:
-        err = exc.errors()[0]
+        by_alias = {env_of(f): n for n, f in cls.model_fields.items() if env_of(f)}
+
+        def rank(error) -> int:
+            # The first error of the most specific class first: the service's own settings,
+            # then the mixins in the order the service lists them (Kafka before the registry).
+            name = str(error["loc"][0]) if error["loc"] else ""
+            name = by_alias.get(name, name)
+            owners = [
+                i for i, k in enumerate(cls.__mro__) if name in vars(k).get("__annotations__", {})
+            ]
+            return owners[0] if owners else len(cls.__mro__)
+
+        err = min(exc.errors(), key=rank)
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, ConfigError):
             return cause
         if isinstance(cause, Invalid):
             names = {n: cls.source_name(n, origins) for n in cls.model_fields}
             return ConfigError(names.get(cause.field, cause.field), cause.message.format(**names))
-        by_alias = {env_of(f): n for n, f in cls.model_fields.items() if env_of(f)}
         field = str(err["loc"][0]) if err["loc"] else "config"
         field = by_alias.get(field, field)
         name = cls.source_name(field, origins)
@@ -216,13 +240,19 @@ class Settings(BaseSettings):
             return ConfigError(name, f"no value; {' or '.join(w for w in ways if w)}")
         if cause is not None:
             return ConfigError(name, str(cause))
-        return ConfigError(name, _message(err, secret=_is_secret(info)))
+        integer = info is not None and "int" in str(info.annotation)
+        return ConfigError(name, _message(err, secret=_is_secret(info), integer=integer))
+
+    def validated(self) -> Self:
+        """Return self: a model is validated when it is built (kept for callers written
+        against the dataclass configs that had this method)."""
+        return self
 
     def __repr_args__(self):
         for key, value in super().__repr_args__():
             yield key, mask_url(value) if isinstance(value, str) and "://" in value else value
 
-    def describe(self) -> dict[str, Any]:
+    def masked(self) -> dict[str, Any]:
         """Every setting, safe to log: secrets as ``***``, passwords in URLs masked."""
         out: dict[str, Any] = {}
         for name in type(self).model_fields:
@@ -242,10 +272,12 @@ def _is_secret(info: FieldInfo | None) -> bool:
     return bool(isinstance(extra, dict) and extra.get("secret"))
 
 
-def _message(err: Mapping[str, Any], *, secret: bool) -> str:
+def _message(err: Mapping[str, Any], *, secret: bool, integer: bool = False) -> str:
     ctx = err.get("ctx") or {}
     kind = err["type"]
-    if kind in _MESSAGES:
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        text = f"must be a positive {'integer' if integer else 'number'}"
+    elif kind in _MESSAGES:
         text = _MESSAGES[kind]
     elif kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         sign = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind)
@@ -488,3 +520,38 @@ class SparkSettings(Settings):
         if not _SIZE.match(size):
             raise ValueError(f"{size!r} is not a size such as 512m or 2g")
         return size
+
+
+class StreamSettings(Settings):
+    """When a streaming job runs its micro-batches: on a processing-time trigger, or once over
+    what is there now."""
+
+    trigger: str = setting(
+        "10s", env="TXN_TRIGGER", flag="--trigger", help="Processing-time trigger interval."
+    )
+    available_now: bool = setting(
+        False,
+        env=None,
+        flag="--available-now",
+        help="Process what the source holds now, then exit 0.",
+    )
+
+    @field_validator("trigger")
+    @classmethod
+    def _trigger_duration(cls, text: str) -> str:
+        from .durations import seconds
+
+        seconds(text)
+        return text
+
+    @model_validator(mode="after")
+    def _trigger_positive(self) -> Self:
+        if not self.available_now and self.trigger_seconds <= 0:
+            raise Invalid("trigger", "must be longer than zero")
+        return self
+
+    @property
+    def trigger_seconds(self) -> float:
+        from .durations import seconds
+
+        return seconds(self.trigger)

@@ -4,139 +4,56 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import click
 
-from txn_contract.errors import TxnError
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import (
+    CONTEXT_SETTINGS,
+    bootstrap_servers_option,
+    driver_memory_option,
+    lake_option,
+    master_option,
+    option,
+    schema_registry_url_option,
+    topic_option,
+    uses_settings,
+)
 
-from .config import BronzeConfig
+from .config import BronzeSettings
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
+
+PROG = "bronze-ingest"
+_emit = stderr_logger(PROG)
 
 
-def _emit(msg: str) -> None:
-    click.echo(f"[bronze-ingest] {msg}", err=True)
+def _setting(name: str, **kwargs):
+    return option(BronzeSettings, name, **kwargs)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--lake",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TXN_LAKE",
-    default="lake",
-    show_default=True,
-    help="Lake root: writes LAKE/bronze, LAKE/quarantine, LAKE/_checkpoints. Env: TXN_LAKE.",
-)
-@click.option(
-    "--bootstrap-servers",
-    envvar="KAFKA_BOOTSTRAP_SERVERS",
-    default="",
-    help="Kafka bootstrap servers. Env: KAFKA_BOOTSTRAP_SERVERS.",
-)
-@click.option(
-    "--schema-registry-url",
-    envvar="SCHEMA_REGISTRY_URL",
-    default="",
-    help="Confluent-API schema registry URL. Env: SCHEMA_REGISTRY_URL.",
-)
-@click.option(
-    "--topic",
-    envvar="TXN_TOPIC",
-    default="bank_txn_stream",
-    show_default=True,
-    help="Kafka topic to ingest. Env: TXN_TOPIC.",
-)
-@click.option(
-    "--subject",
-    envvar="TXN_SUBJECT",
-    default=None,
-    help="Registry subject whose versions may decode (default: TOPIC-value).",
-)
-@click.option(
-    "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TXN_CHECKPOINT",
-    default=None,
-    help="Checkpoint directory (default: LAKE/_checkpoints/bronze_ingest).",
-)
-@click.option(
-    "--starting-offsets",
-    default="earliest",
-    show_default=True,
-    help="Where a new checkpoint starts: earliest, latest or Spark's JSON form.",
-)
-@click.option(
-    "--max-offsets-per-trigger",
-    type=int,
-    default=None,
-    help="Cap on offsets per micro-batch (Kafka source maxOffsetsPerTrigger).",
-)
-@click.option(
-    "--min-offsets-per-trigger",
-    type=int,
-    default=None,
-    help="Wait for at least this many new offsets before a batch (fewer, larger files).",
-)
-@click.option(
-    "--max-trigger-delay",
-    default=None,
-    help="With --min-offsets-per-trigger: run a batch anyway after this long, e.g. 5m.",
-)
-@click.option(
-    "--max-records-per-file",
-    type=int,
-    default=None,
-    help="Split output files above this many rows.",
-)
-@click.option(
-    "--trigger",
-    envvar="TXN_TRIGGER",
-    default="10s",
-    show_default=True,
-    help="Processing-time trigger interval. Env: TXN_TRIGGER.",
-)
-@click.option("--available-now", is_flag=True, help="Drain what is in the topic now, then exit 0.")
-@click.option(
-    "--master",
-    envvar="TXN_SPARK_MASTER",
-    default="local[*]",
-    show_default=True,
-    help="Spark master when not under spark-submit. Env: TXN_SPARK_MASTER.",
-)
-@click.option(
-    "--driver-memory",
-    envvar="TXN_DRIVER_MEMORY",
-    default="2g",
-    show_default=True,
+@uses_settings(BronzeSettings)
+@click.command(context_settings=CONTEXT_SETTINGS)
+@lake_option(help="Lake root: writes LAKE/bronze, LAKE/quarantine, LAKE/_checkpoints.")
+@bootstrap_servers_option()
+@schema_registry_url_option()
+@topic_option(help="Kafka topic to ingest.")
+@_setting("subject", metavar="SUBJECT")
+@_setting("checkpoint", type=click.Path(file_okay=False))
+@_setting("starting_offsets", metavar="WHERE")
+@_setting("max_offsets_per_trigger", type=int, metavar="N")
+@_setting("min_offsets_per_trigger", type=int, metavar="N")
+@_setting("max_trigger_delay", metavar="DURATION")
+@_setting("max_records_per_file", type=int, metavar="N")
+@_setting("trigger", metavar="DURATION")
+@_setting("available_now", is_flag=True, help="Drain what is in the topic now, then exit 0.")
+@master_option()
+@driver_memory_option(
     help="Driver memory in local mode, where executors share it; raise it with "
-    "--max-offsets-per-trigger above ~300k. Env: TXN_DRIVER_MEMORY.",
+    "--max-offsets-per-trigger above ~300k."
 )
-@click.option(
-    "--registry-timeout",
-    type=float,
-    default=300.0,
-    show_default=True,
-    help="Seconds to keep retrying an unreachable registry before the job stops.",
-)
-def cli(
-    lake,
-    bootstrap_servers,
-    schema_registry_url,
-    topic,
-    subject,
-    checkpoint,
-    starting_offsets,
-    max_offsets_per_trigger,
-    min_offsets_per_trigger,
-    max_trigger_delay,
-    max_records_per_file,
-    trigger,
-    available_now,
-    master,
-    driver_memory,
-    registry_timeout,
-) -> None:
+@_setting("registry_timeout", type=float, metavar="S")
+def cli(**flags) -> None:
     """Ingest Confluent-framed Avro transactions from Kafka into the bronze Delta table
     (Snappy Parquet), partitioned by date and hour of ingest (UTC). Each message is decoded with
     its own writer schema and projected onto the newest version registered under the subject;
@@ -148,45 +65,36 @@ def cli(
     """
     from txn_contract import packaged_contract
 
-    cfg = BronzeConfig(
-        lake=lake.resolve(),
-        bootstrap_servers=bootstrap_servers,
-        registry_url=schema_registry_url,
-        topic=topic,
-        subject=subject or f"{topic}-value",
-        checkpoint=checkpoint.resolve() if checkpoint else None,
-        starting_offsets=starting_offsets,
-        max_offsets_per_trigger=max_offsets_per_trigger,
-        min_offsets_per_trigger=min_offsets_per_trigger,
-        max_trigger_delay=max_trigger_delay,
-        max_records_per_file=max_records_per_file,
-        trigger=trigger,
-        available_now=available_now,
-        master=master,
-        registry_timeout_s=registry_timeout,
-        driver_memory=driver_memory,
-    ).validated()
-    logging.basicConfig(level=logging.INFO, format="[bronze-ingest] %(message)s", stream=sys.stderr)
+    cfg = BronzeSettings.from_click(flags)
+    logging.basicConfig(level=logging.INFO, format=f"[{PROG}] %(message)s", stream=sys.stderr)
     for noisy in ("py4j", "httpx", "httpx2", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from txn_lake.spark import build_session
+    from txn_runtime.signals import stop_on_signals
 
-    from .job import BronzeJob, install_signal_handlers
+    from .job import BronzeJob
     from .preflight import preflight
 
-    contract = packaged_contract()
-    preflight(cfg, contract)
+    preflight(cfg, packaged_contract())
 
     _emit("starting Spark")
-    spark = build_session("bronze-ingest", master=cfg.master, driver_memory=cfg.driver_memory)
+    spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
-        f"registry {cfg.registry_url}"
+        f"registry {cfg.registry_display_url}"
     )
     job = BronzeJob(cfg, spark)
-    install_signal_handlers(job, _emit)
-    totals = job.run(_emit)
+    # A second signal leaves at once: the batch in flight is not committed; the checkpoint and
+    # the outputs' commit logs make it safe to run again on the next start.
+    with stop_on_signals(
+        job.request_stop,
+        log=_emit,
+        first_message="finishing the current batch",
+        second_message="second signal: stopping immediately; the current batch is redone on "
+        "restart",
+    ):
+        totals = job.run(_emit)
     _emit(
         f"stopped after {totals['batches']} batch(es): {totals['bronze']} rows to bronze, "
         f"{totals['quarantine']} to quarantine"
@@ -194,10 +102,4 @@ def cli(
     spark.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors are one sentence and a non-zero exit."""
-    try:
-        cli(args=argv, standalone_mode=True)
-    except TxnError as exc:
-        click.echo(f"bronze-ingest: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+main = entry_point(cli, PROG)

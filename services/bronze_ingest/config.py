@@ -1,40 +1,131 @@
-"""Typed, validated configuration of the bronze job: flags > environment > defaults.
+"""Typed, validated settings of the bronze job: flags > environment > defaults.
 
-Validated before Spark starts, so a bad value costs a second and reads as one sentence.
+Validated before Spark starts (:mod:`txn_runtime.settings`), so a bad value costs a second and
+reads as one sentence naming the flag or variable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
-from txn_contract.errors import ConfigError
+from pydantic import field_validator, model_validator
+
 from txn_lake import BRONZE, QUARANTINE, Lake
-from txn_runtime.durations import parse_duration
+from txn_runtime.durations import parse_duration, seconds
+from txn_runtime.settings import (
+    Invalid,
+    KafkaSettings,
+    LakeSettings,
+    RegistrySettings,
+    SparkSettings,
+    StreamSettings,
+    TopicSettings,
+    setting,
+)
 
-__all__ = ["BronzeConfig", "parse_duration"]  # parse_duration re-exported for callers
+__all__ = ["BronzeConfig", "BronzeSettings", "parse_duration"]  # parse_duration re-exported
 
 
-@dataclass(frozen=True)
-class BronzeConfig:
-    """Everything the job needs; construct through :meth:`validated`."""
+class BronzeSettings(
+    KafkaSettings, RegistrySettings, TopicSettings, LakeSettings, StreamSettings, SparkSettings
+):
+    """Everything the job needs."""
 
-    lake: Path
-    bootstrap_servers: str
-    registry_url: str
-    topic: str = "bank_txn_stream"
-    subject: str = "bank_txn_stream-value"
-    checkpoint: Path | None = None
-    starting_offsets: str = "earliest"
-    max_offsets_per_trigger: int | None = None
-    min_offsets_per_trigger: int | None = None
-    max_trigger_delay: str | None = None
-    max_records_per_file: int | None = None
-    trigger: str = "10s"
-    available_now: bool = False
-    master: str | None = "local[*]"
-    registry_timeout_s: float = 300.0
-    driver_memory: str = "2g"
+    subject: str = setting(
+        None,
+        env="TXN_SUBJECT",
+        flag="--subject",
+        help="Registry subject whose versions may decode. Default: TOPIC-value.",
+    )
+    checkpoint: Path | None = setting(
+        None,
+        env="TXN_CHECKPOINT",
+        flag="--checkpoint",
+        help="Checkpoint directory. Default: LAKE/_checkpoints/bronze_ingest.",
+    )
+    starting_offsets: str = setting(
+        "earliest",
+        env=None,
+        flag="--starting-offsets",
+        help="Where a new checkpoint starts: earliest, latest or Spark's JSON form.",
+    )
+    max_offsets_per_trigger: int | None = setting(
+        None,
+        env=None,
+        flag="--max-offsets-per-trigger",
+        help="Cap on offsets per micro-batch (Kafka source maxOffsetsPerTrigger).",
+        gt=0,
+    )
+    min_offsets_per_trigger: int | None = setting(
+        None,
+        env=None,
+        flag="--min-offsets-per-trigger",
+        help="Wait for at least this many new offsets before a batch (fewer, larger files).",
+        gt=0,
+    )
+    max_trigger_delay: str | None = setting(
+        None,
+        env=None,
+        flag="--max-trigger-delay",
+        help="With --min-offsets-per-trigger: run a batch anyway after this long, e.g. 5m.",
+    )
+    max_records_per_file: int | None = setting(
+        None,
+        env=None,
+        flag="--max-records-per-file",
+        help="Split output files above this many rows.",
+        gt=0,
+    )
+    registry_timeout: float = setting(
+        300.0,
+        env=None,
+        flag="--registry-timeout",
+        help="Seconds to keep retrying an unreachable registry before the job stops.",
+        gt=0,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _subject_of_topic(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("subject"):
+            data = {
+                **data,
+                "subject": f"{data.get('topic') or cls.model_fields['topic'].default}-value",
+            }
+        return data
+
+    @field_validator("starting_offsets")
+    @classmethod
+    def _offsets(cls, so: str) -> str:
+        if so not in ("earliest", "latest") and not so.startswith("{"):
+            raise ValueError(f"{so!r} must be earliest, latest or Spark's JSON offsets form")
+        return so
+
+    @field_validator("max_trigger_delay")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        if text is not None:
+            seconds(text)
+        return text
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        low, high = self.min_offsets_per_trigger, self.max_offsets_per_trigger
+        if low and high and low > high:
+            raise Invalid("min_offsets_per_trigger", "must not exceed {max_offsets_per_trigger}")
+        if self.max_trigger_delay is not None and low is None:
+            raise Invalid(
+                "max_trigger_delay", "only applies together with {min_offsets_per_trigger}"
+            )
+        if self.available_now and low:
+            raise Invalid("min_offsets_per_trigger", "cannot be combined with {available_now}")
+        return self
 
     @property
     def bronze_path(self) -> Path:
@@ -48,64 +139,6 @@ class BronzeConfig:
     def checkpoint_path(self) -> Path:
         return self.checkpoint or Lake(self.lake).checkpoint("bronze_ingest")
 
-    @property
-    def trigger_seconds(self) -> float:
-        return parse_duration("--trigger", self.trigger)
 
-    def validated(self) -> BronzeConfig:
-        """Return self after checking every value; raise :class:`ConfigError` naming the flag."""
-        if not self.bootstrap_servers:
-            raise ConfigError(
-                "--bootstrap-servers",
-                "no Kafka bootstrap servers; pass --bootstrap-servers or set KAFKA_BOOTSTRAP_SERVERS",
-            )
-        if not self.registry_url:
-            raise ConfigError(
-                "--schema-registry-url",
-                "no schema registry URL; pass --schema-registry-url or set SCHEMA_REGISTRY_URL",
-            )
-        if not self.registry_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                "--schema-registry-url", f"{self.registry_url!r} is not an http(s) URL"
-            )
-        if not self.topic:
-            raise ConfigError("--topic", "must not be empty")
-        so = self.starting_offsets.strip()
-        if so not in ("earliest", "latest") and not so.startswith("{"):
-            raise ConfigError(
-                "--starting-offsets",
-                f"{so!r} must be earliest, latest or Spark's JSON offsets form",
-            )
-        for name, value in (
-            ("--max-offsets-per-trigger", self.max_offsets_per_trigger),
-            ("--min-offsets-per-trigger", self.min_offsets_per_trigger),
-            ("--max-records-per-file", self.max_records_per_file),
-        ):
-            if value is not None and value < 1:
-                raise ConfigError(name, f"must be a positive integer, got {value}")
-        if (
-            self.max_offsets_per_trigger
-            and self.min_offsets_per_trigger
-            and self.min_offsets_per_trigger > self.max_offsets_per_trigger
-        ):
-            raise ConfigError(
-                "--min-offsets-per-trigger",
-                "must not exceed --max-offsets-per-trigger",
-            )
-        if self.max_trigger_delay is not None:
-            parse_duration("--max-trigger-delay", self.max_trigger_delay)
-            if self.min_offsets_per_trigger is None:
-                raise ConfigError(
-                    "--max-trigger-delay", "only applies together with --min-offsets-per-trigger"
-                )
-        if not self.available_now and self.trigger_seconds <= 0:
-            raise ConfigError("--trigger", "must be longer than zero")
-        if self.available_now and self.min_offsets_per_trigger:
-            raise ConfigError(
-                "--min-offsets-per-trigger", "cannot be combined with --available-now"
-            )
-        if self.registry_timeout_s <= 0:
-            raise ConfigError("--registry-timeout", "must be longer than zero")
-        if self.lake.exists() and not self.lake.is_dir():
-            raise ConfigError("--lake", f"{self.lake} exists and is not a directory")
-        return self
+# The name callers written against the dataclass config know.
+BronzeConfig = BronzeSettings

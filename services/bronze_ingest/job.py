@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 from txn_lake import Lake
 
-from .config import BronzeConfig
+from .config import BronzeSettings
 from .decode import INTERNAL_REASONS, classify, finish, tally
 from .frames import output_frames
 from .outputs import BatchPlan, BronzeOutputs
@@ -24,7 +22,7 @@ from .writer_schemas import WriterSchemaResolver
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["BronzeJob", "install_signal_handlers"]
+__all__ = ["BronzeJob"]
 
 log = logging.getLogger("bronze_ingest")
 
@@ -33,12 +31,15 @@ class BronzeJob:
     """One streaming query whose ``foreachBatch`` decodes each message once and appends to two
     Delta tables (bronze and quarantine), each exactly once per batch id."""
 
-    def __init__(self, config: BronzeConfig, spark: SparkSession) -> None:
+    def __init__(self, config: BronzeSettings, spark: SparkSession) -> None:
         self.cfg = config
         self.spark = spark
         self.resolver = WriterSchemaResolver(
-            config.registry_url, config.subject, timeout_s=config.registry_timeout_s
+            config.registry_display_url, config.subject, timeout_s=config.registry_timeout
         )
+        # The resolver's client with the registry's basic auth and CA (the URL it prints is
+        # the masked one).
+        self.resolver._client = config.registry_client(timeout_s=10.0, retries=0)
         self.outputs = BronzeOutputs(spark, Lake(config.lake), config.subject)
         self.batch_stats: dict[int, dict[str, Any]] = {}
         self.failure: BaseException | None = None
@@ -61,7 +62,8 @@ class BronzeJob:
         cfg = self.cfg
         reader = (
             self.spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", cfg.bootstrap_servers)
+            # Brokers and their SASL/TLS settings (txn_runtime.settings.KafkaSettings).
+            .options(**cfg.spark_kafka_options())
             .option("subscribe", cfg.topic)
             .option("startingOffsets", cfg.starting_offsets)
             .option("failOnDataLoss", "true")
@@ -291,19 +293,3 @@ def _lag(end: str | None, latest: str | None) -> int | None:
         for part, off in parts.items():
             total += max(0, off - end_d.get(topic, {}).get(part, 0))
     return total
-
-
-def install_signal_handlers(job: BronzeJob, emit: Callable[[str], None]) -> None:
-    """SIGTERM and SIGINT stop the job after the current batch; a second signal is immediate."""
-
-    def handler(signum, _frame):
-        if job._stop.is_set():
-            # Second signal: leave now. The batch in flight is not committed; the checkpoint
-            # and the outputs' commit logs make it safe to run again on the next start.
-            emit("second signal: stopping immediately; the current batch is redone on restart")
-            os._exit(130)
-        emit(f"received {signal.Signals(signum).name}; finishing the current batch")
-        job.request_stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)

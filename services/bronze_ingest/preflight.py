@@ -4,13 +4,12 @@ one sentence; none costs a JVM start."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from txn_contract import Contract
-from txn_contract.errors import ConfigError, ContractNotRegisteredError, TxnError
+from txn_contract.errors import ConfigError, TxnError
 from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_runtime.preflight import check_topic, registered_schema_id
 
-from .config import BronzeConfig
+from .config import BronzeSettings
 
 __all__ = [
     "check_checkpoint_matches_outputs",
@@ -19,56 +18,31 @@ __all__ = [
     "preflight",
 ]
 
+BROKER_TIMEOUT_S = 10.0
 
-def preflight(cfg: BronzeConfig, contract: Contract) -> None:
+
+def preflight(cfg: BronzeSettings, contract: Contract) -> None:
     """Raise a :class:`TxnError` naming what to fix when the job could only idle or quarantine."""
+    from confluent_kafka.admin import AdminClient
+
     check_lake_format(cfg)
-    _check_topic(cfg)
-    _check_contract_registered(cfg, contract)
+    admin = AdminClient(cfg.kafka_config(**{"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000)}))
+    check_topic(admin, cfg.topic, cfg.bootstrap_servers, BROKER_TIMEOUT_S)
+    # The job's own (latest) version must be registered under its subject: otherwise the URL
+    # or the subject is wrong, and every event would be quarantined as an unknown or foreign id.
+    registered_schema_id(
+        cfg.registry_client(),
+        contract,
+        contract.latest.version,
+        subject=cfg.subject,
+        topic=cfg.topic,
+        url=cfg.registry_display_url,
+    )
     check_subject_level(cfg)
     check_checkpoint_matches_outputs(cfg)
 
 
-def _check_topic(cfg: BronzeConfig) -> None:
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": cfg.bootstrap_servers, "socket.timeout.ms": 10000})
-    try:
-        md = admin.list_topics(timeout=10)
-    except KafkaException as exc:
-        raise TxnError(
-            f"The Kafka broker at {cfg.bootstrap_servers} could not be reached within 10 s "
-            f"({exc.args[0].str() if exc.args else exc}); check KAFKA_BOOTSTRAP_SERVERS or "
-            "--bootstrap-servers."
-        ) from exc
-    if cfg.topic not in md.topics:
-        raise ConfigError(
-            "--topic", f"topic {cfg.topic} does not exist on the broker at {cfg.bootstrap_servers}"
-        )
-
-
-def _check_contract_registered(cfg: BronzeConfig, contract: Contract) -> None:
-    """The job's own (latest) version must be registered under its subject: otherwise the URL or
-    the subject is wrong, and every event would be quarantined as an unknown or foreign id."""
-    from txn_contract.registry import lookup_schema_id, registry_client
-
-    ours = dataclasses.replace(contract, subject=cfg.subject)
-    try:
-        lookup_schema_id(
-            registry_client(cfg.registry_url), ours, ours.latest.version, cfg.registry_url
-        )
-    except ContractNotRegisteredError as exc:
-        raise ContractNotRegisteredError(
-            f"Contract version {ours.latest.version} (the version this job reads as) is not "
-            f"registered under subject {cfg.subject} at {cfg.registry_url}; run `txn-contract "
-            "register`, or check --subject and that SCHEMA_REGISTRY_URL is the Confluent API root "
-            "(for Apicurio it ends in /apis/ccompat/v7).",
-            subject=cfg.subject,
-        ) from exc
-
-
-def check_checkpoint_matches_outputs(cfg: BronzeConfig) -> None:
+def check_checkpoint_matches_outputs(cfg: BronzeSettings) -> None:
     """Refuse a missing or emptied checkpoint when the tables already hold committed batches.
 
     Delta skips a batch id at or below the one an output has committed; a new checkpoint starts
@@ -96,7 +70,7 @@ def check_checkpoint_matches_outputs(cfg: BronzeConfig) -> None:
             )
 
 
-def check_lake_format(cfg: BronzeConfig) -> None:
+def check_lake_format(cfg: BronzeSettings) -> None:
     """Refuse a lake written by the plain-Parquet layout (before Delta), or one whose migration
     was interrupted, naming the converter."""
     from txn_lake.migrate import unmigrated
@@ -115,14 +89,12 @@ def check_lake_format(cfg: BronzeConfig) -> None:
 _TRANSITIVE = ("FULL_TRANSITIVE", "BACKWARD_TRANSITIVE")
 
 
-def check_subject_level(cfg: BronzeConfig) -> None:
+def check_subject_level(cfg: BronzeSettings) -> None:
     """The subject must be transitively backward compatible: bronze projects every version onto
     the newest registered one, which only then is guaranteed to read them all."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from txn_contract.registry import registry_client
-
-    client = registry_client(cfg.registry_url)
+    client = cfg.registry_client()
     try:
         level = client.get_compatibility(cfg.subject)
         where = f"subject {cfg.subject}'s compatibility level is {level}"
@@ -130,7 +102,7 @@ def check_subject_level(cfg: BronzeConfig) -> None:
         if exc.http_status_code != 404:
             raise TxnError(
                 f"Could not read subject {cfg.subject}'s compatibility level from "
-                f"{cfg.registry_url}: {exc.error_message}"
+                f"{cfg.registry_display_url}: {exc.error_message}"
             ) from exc
         level = client.get_compatibility()
         where = (

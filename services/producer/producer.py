@@ -18,34 +18,28 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TextIO
 
-from txn_contract.errors import ContractNotRegisteredError, TxnError
+from txn_runtime.preflight import check_topic, registered_schema_id
 
-from .config import ProducerConfig, mask_url
+from .config import ProducerSettings
 from .dirt import Dirt
 
 __all__ = [
     "KAFKA_SETTINGS",
-    "BrokerUnavailableError",
     "Pacer",
     "ProducerRun",
     "Progress",
     "Summary",
-    "TopicNotFoundError",
     "kafka_config",
     "lookup_schema_id",
-    "stop_on_signals",
 ]
 
 # Chosen by measurement on the reference machine (docs/performance.md, "Producer"): lz4 costs
@@ -70,22 +64,6 @@ REGISTRY_TIMEOUT_S = 5.0
 # Events drawn and encoded per batch at full speed; small enough to stay responsive to signals.
 _BATCH = 2_000
 _PROGRESS_INTERVAL_S = 0.5
-
-
-class BrokerUnavailableError(TxnError):
-    """The Kafka broker could not be reached (or did not answer) at start-up."""
-
-    def __init__(self, message: str, *, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        super().__init__(message)
-
-
-class TopicNotFoundError(TxnError):
-    """The broker answered but does not have the topic (producers do not create topics)."""
-
-    def __init__(self, message: str, *, topic: str) -> None:
-        self.topic = topic
-        super().__init__(message)
 
 
 @dataclass
@@ -189,68 +167,27 @@ class Progress:
             self.stream.flush()
 
 
-def kafka_config(config: ProducerConfig) -> dict[str, Any]:
+def kafka_config(config: ProducerSettings) -> dict[str, Any]:
     """The confluent-kafka Producer settings for ``config`` (without callbacks)."""
-    return {
-        "bootstrap.servers": config.bootstrap_servers,
-        "client.id": "txn-producer",
-        **KAFKA_SETTINGS,
-    }
+    return config.kafka_config(**{"client.id": "txn-producer", **KAFKA_SETTINGS})
 
 
-def lookup_schema_id(config: ProducerConfig, version: int) -> int:
+def lookup_schema_id(config: ProducerSettings, version: int) -> int:
     """The registry id of contract ``version`` under ``config.subject``; never registers.
 
     The subject follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default
     topic it is the contract's own subject, the one ``txn-contract register`` registers.
     """
     from txn_contract import packaged_contract
-    from txn_contract import registry as reg
 
-    contract = packaged_contract()
-    if config.subject != contract.subject:
-        contract = dataclasses.replace(contract, subject=config.subject, topic=config.topic)
-    url = config.schema_registry_url
-    client = reg.registry_client(url, timeout_s=REGISTRY_TIMEOUT_S, retries=1)
-    try:
-        return reg.lookup_schema_id(client, contract, version, mask_url(url))
-    except ContractNotRegisteredError as exc:
-        if config.topic == packaged_contract().topic:
-            raise
-        raise ContractNotRegisteredError(
-            f"{str(exc).rstrip('.')}; note that `txn-contract register` registers subject "
-            f"{packaged_contract().subject}, and topic {config.topic} needs its own subject "
-            f"{config.subject}.",
-            subject=exc.subject,
-            version=exc.version,
-            http_status=exc.http_status,
-            error_code=exc.error_code,
-        ) from exc
-
-
-def _check_broker(producer, config: ProducerConfig, timeout: float) -> int:
-    """Partition count of the topic; a bounded metadata request proves the broker is there."""
-    from confluent_kafka import KafkaException
-
-    try:
-        metadata = producer.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else exc
-        reason = err.str() if hasattr(err, "str") else str(err)
-        raise BrokerUnavailableError(
-            f"The Kafka broker at {config.bootstrap_servers} could not be reached within "
-            f"{timeout:g} s ({reason}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
-            bootstrap_servers=config.bootstrap_servers,
-        ) from exc
-    topic = metadata.topics.get(config.topic)
-    if topic is None or topic.error is not None:
-        raise TopicNotFoundError(
-            f"Topic {config.topic} does not exist on the broker at {config.bootstrap_servers}; "
-            "create it first (`txn-platform up` creates bank_txn_stream; producers never "
-            "create topics).",
-            topic=config.topic,
-        )
-    return len(topic.partitions)
+    return registered_schema_id(
+        config.registry_client(timeout_s=REGISTRY_TIMEOUT_S, retries=1),
+        packaged_contract(),
+        version,
+        subject=config.subject,
+        topic=config.topic,
+        url=config.registry_display_url,
+    )
 
 
 class ProducerRun:
@@ -262,12 +199,12 @@ class ProducerRun:
 
     def __init__(
         self,
-        config: ProducerConfig,
+        config: ProducerSettings,
         *,
         log: Callable[[str], None] = lambda _m: None,
         progress_stream: TextIO | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
-        schema_lookup: Callable[[ProducerConfig, int], int] = lookup_schema_id,
+        schema_lookup: Callable[[ProducerSettings, int], int] = lookup_schema_id,
         kafka_overrides: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
@@ -352,7 +289,9 @@ class ProducerRun:
             settings["logger"] = quiet
         factory = self._factory or Producer
         self._producer = factory(settings)
-        self.partitions = _check_broker(self._producer, cfg, BROKER_CHECK_TIMEOUT_S)
+        self.partitions = check_topic(
+            self._producer, cfg.topic, cfg.bootstrap_servers, BROKER_CHECK_TIMEOUT_S
+        )
         t = time.monotonic()
         population = build_population(cfg.customers, cfg.seed)
         self._generator = EventGenerator(population, cfg.seed)
@@ -365,86 +304,23 @@ class ProducerRun:
 
     def run(self) -> Summary:
         """Produce until the count, the duration or a stop request; flush; summarise."""
-        from confluent_kafka import KafkaException
-
         if self._producer is None:
             raise RuntimeError("call start() first")
         cfg = self.config
-        producer, generator, encoder = self._producer, self._generator, self._encoder
-        produce, poll = producer.produce, producer.poll
-        topic = cfg.topic
-        stop = self._stop
         dirt = Dirt(cfg.duplicate_rate, cfg.late_rate, cfg.seed)
         self._running = True
         t0 = time.monotonic()
         pacer = Pacer(cfg.rate, t0) if cfg.rate > 0 else None
         deadline = t0 + cfg.duration if cfg.duration is not None else None
-        start_ms = None
-        ms_per_event = 1000.0 / cfg.simulated_rate
-        if cfg.start_time is not None:
-            start_ms = int(cfg.start_time.timestamp() * 1000)
         try:
-            while not stop.is_set():
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
+            while not self._stop.is_set():
+                n = self._batch_size(time.monotonic(), t0, deadline, pacer)
+                if n is None:
                     break
-                n = _BATCH
-                if cfg.count is not None:
-                    n = min(n, cfg.count - self.produced)
-                    if n <= 0:
-                        break
-                if pacer is not None:
-                    due = pacer.due(now) - self.produced
-                    if due <= 0:
-                        # Serve delivery reports while waiting, but never past the next event.
-                        poll(min(pacer.wait(self.produced, now), 0.05))
-                        self._tick(now, t0)
-                        continue
-                    n = min(n, due)
-                draws = generator.draws(n)
-                timestamps = None
-                if start_ms is not None:
-                    first = self.produced
-                    timestamps = [
-                        start_ms + int((first + k) * ms_per_event) for k in range(len(draws))
-                    ]
-                elif dirt.late_rate:
-                    # Late stamps need the send time as a number; one per batch (a batch is
-                    # what a pacer releases at once, or 2,000 events at full speed: ~10 ms).
-                    timestamps = [time.time_ns() // 1_000_000] * len(draws)
-                if dirt.active:
-                    messages = dirt.apply(timestamps, partial(encoder.messages, draws))
-                else:
-                    messages = encoder.messages(draws, timestamps)
-                queued = 0
-                try:
-                    for key, value in messages:
-                        try:
-                            produce(topic, value, key)
-                        except BufferError:
-                            # librdkafka's queue is full: serve reports until there is room,
-                            # unless asked to stop (a dead broker keeps the queue full for
-                            # message.timeout.ms); the event is then simply not produced.
-                            while not stop.is_set():
-                                poll(0.05)
-                                try:
-                                    produce(topic, value, key)
-                                    break
-                                except BufferError:
-                                    continue
-                            else:
-                                break
-                        queued += 1
-                except KafkaException as exc:
-                    # The client refused the event itself (not a delivery failure): stop
-                    # generating, flush what was accepted, and report it.
-                    self.fatal_error = f"produce refused an event: {exc.args[0].str()}"
-                    stop.set()
-                finally:
-                    # Counted per batch: an attribute update per event costs measurable time.
-                    self.produced += queued
-                poll(0)
-                self._tick(time.monotonic(), t0)
+                if n:
+                    self._send(self._messages(n, dirt))
+                    self._producer.poll(0)
+                    self._tick(time.monotonic(), t0)
         finally:
             self._flush(cfg.flush_timeout)
             seconds = time.monotonic() - t0
@@ -459,6 +335,85 @@ class ProducerRun:
         return Summary(
             self.produced, self.delivered, self.failed, seconds, dirt.resent, dirt.made_late
         )
+
+    def _batch_size(
+        self, now: float, t0: float, deadline: float | None, pacer: Pacer | None
+    ) -> int | None:
+        """Events to send now: None when the run is over, 0 after waiting for the pacer."""
+        cfg = self.config
+        if deadline is not None and now >= deadline:
+            return None
+        n = _BATCH
+        if cfg.count is not None:
+            n = min(n, cfg.count - self.produced)
+            if n <= 0:
+                return None
+        if pacer is not None:
+            due = pacer.due(now) - self.produced
+            if due <= 0:
+                # Serve delivery reports while waiting, but never past the next event.
+                self._producer.poll(min(pacer.wait(self.produced, now), 0.05))
+                self._tick(now, t0)
+                return 0
+            n = min(n, due)
+        return n
+
+    def _messages(self, n: int, dirt: Dirt):
+        """``n`` events drawn and encoded as (key, value) pairs, with dirt when asked for."""
+        draws = self._generator.draws(n)
+        timestamps = self._timestamps(len(draws), dirt)
+        if dirt.active:
+            return dirt.apply(timestamps, partial(self._encoder.messages, draws))
+        return self._encoder.messages(draws, timestamps)
+
+    def _timestamps(self, n: int, dirt: Dirt) -> list[int] | None:
+        """Event timestamps (ms) of the next ``n`` events; None = the wall clock at encoding."""
+        cfg = self.config
+        if cfg.start_time is not None:
+            start_ms = int(cfg.start_time.timestamp() * 1000)
+            ms_per_event = 1000.0 / cfg.simulated_rate
+            first = self.produced
+            return [start_ms + int((first + k) * ms_per_event) for k in range(n)]
+        if dirt.late_rate:
+            # Late stamps need the send time as a number; one per batch (a batch is what a
+            # pacer releases at once, or 2,000 events at full speed: ~10 ms).
+            return [time.time_ns() // 1_000_000] * n
+        return None
+
+    def _send(self, messages) -> None:
+        """Hand ``messages`` to the client; count what it accepted."""
+        from confluent_kafka import KafkaException
+
+        produce, topic = self._producer.produce, self.config.topic
+        queued = 0
+        try:
+            for key, value in messages:
+                try:
+                    produce(topic, value, key)
+                except BufferError:
+                    if not self._produce_when_room(topic, value, key):
+                        break
+                queued += 1
+        except KafkaException as exc:
+            # The client refused the event itself (not a delivery failure): stop generating,
+            # flush what was accepted, and report it.
+            self.fatal_error = f"produce refused an event: {exc.args[0].str()}"
+            self._stop.set()
+        finally:
+            # Counted per batch: an attribute update per event costs measurable time.
+            self.produced += queued
+
+    def _produce_when_room(self, topic: str, value: bytes, key: bytes) -> bool:
+        """librdkafka's queue is full: serve reports until there is room, unless asked to stop
+        (a dead broker keeps the queue full for message.timeout.ms); False = not produced."""
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+            try:
+                self._producer.produce(topic, value, key)
+                return True
+            except BufferError:
+                continue
+        return False
 
     def _tick(self, now: float, t0: float) -> None:
         self.progress.update(now, now - t0, self.produced, self.delivered, self.failed)
@@ -493,26 +448,3 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-@contextmanager
-def stop_on_signals(run: ProducerRun) -> Iterator[None]:
-    """SIGINT/SIGTERM stop generation (the run then flushes); a second one stops the flush."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-
-    def handler(signum, _frame) -> None:
-        received.append(signum)
-        if len(received) == 1:
-            run.request_stop()
-        else:
-            run.force_stop()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)

@@ -5,84 +5,45 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 import click
 
-from txn_contract.errors import TxnError
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import (
+    CONTEXT_SETTINGS,
+    driver_memory_option,
+    lake_option,
+    master_option,
+    option,
+    uses_settings,
+)
 
-from .config import SilverConfig
+from .config import SilverSettings
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
+
+PROG = "silver-refine"
+_emit = stderr_logger(PROG)
 
 
-def _emit(msg: str) -> None:
-    click.echo(f"[silver-refine] {msg}", err=True)
+def _setting(name: str, **kwargs):
+    return option(SilverSettings, name, **kwargs)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--lake",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TXN_LAKE",
-    default="lake",
-    show_default=True,
+@uses_settings(SilverSettings)
+@click.command(context_settings=CONTEXT_SETTINGS)
+@lake_option(
     help="Lake root: reads LAKE/bronze, writes LAKE/silver, LAKE/silver_rejects, "
-    "LAKE/silver_audit, LAKE/_checkpoints/silver_refine. Env: TXN_LAKE.",
+    "LAKE/silver_audit, LAKE/_checkpoints/silver_refine."
 )
-@click.option(
-    "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TXN_SILVER_CHECKPOINT",
-    default=None,
-    help="Checkpoint directory (default: LAKE/_checkpoints/silver_refine).",
-)
-@click.option(
-    "--trigger",
-    envvar="TXN_TRIGGER",
-    default="10s",
-    show_default=True,
-    help="Processing-time trigger interval. Env: TXN_TRIGGER.",
-)
-@click.option("--available-now", is_flag=True, help="Refine what bronze holds now, then exit 0.")
-@click.option(
-    "--allowed-lateness",
-    envvar="TXN_ALLOWED_LATENESS",
-    default="1h",
-    show_default=True,
-    help="A row whose timestamp is older than its ingest_ts by more than this is flagged "
-    "is_late (and kept). Env: TXN_ALLOWED_LATENESS.",
-)
-@click.option(
-    "--max-files-per-trigger",
-    type=int,
-    default=None,
-    help="Cap on bronze files per micro-batch (Delta source maxFilesPerTrigger; default 1000).",
-)
-@click.option(
-    "--master",
-    envvar="TXN_SPARK_MASTER",
-    default="local[*]",
-    show_default=True,
-    help="Spark master when not under spark-submit. Env: TXN_SPARK_MASTER.",
-)
-@click.option(
-    "--driver-memory",
-    envvar="TXN_DRIVER_MEMORY",
-    default="2g",
-    show_default=True,
-    help="Driver memory in local mode, where executors share it. Env: TXN_DRIVER_MEMORY.",
-)
-def cli(
-    lake,
-    checkpoint,
-    trigger,
-    available_now,
-    allowed_lateness,
-    max_files_per_trigger,
-    master,
-    driver_memory,
-) -> None:
+@_setting("checkpoint", type=click.Path(file_okay=False))
+@_setting("trigger", metavar="DURATION")
+@_setting("available_now", is_flag=True, help="Refine what bronze holds now, then exit 0.")
+@_setting("allowed_lateness", metavar="DURATION")
+@_setting("max_files_per_trigger", type=int, metavar="N")
+@master_option()
+@driver_memory_option()
+def cli(**flags) -> None:
     """Refine the bronze Delta table into silver: the contract's quality rules (warn,
     quarantine to LAKE/silver_rejects with the rule ids, or fail), exact deduplication by
     transaction_id across all history (the same id with other content is a duplicate_conflict
@@ -91,17 +52,8 @@ def cli(
 
     Example: silver-refine --lake ./lake --available-now
     """
-    cfg = SilverConfig(
-        lake=lake.resolve(),
-        checkpoint=checkpoint.resolve() if checkpoint else None,
-        trigger=trigger,
-        available_now=available_now,
-        master=master,
-        driver_memory=driver_memory,
-        allowed_lateness=allowed_lateness,
-        max_files_per_trigger=max_files_per_trigger,
-    ).validated()
-    logging.basicConfig(level=logging.INFO, format="[silver-refine] %(message)s", stream=sys.stderr)
+    cfg = SilverSettings.from_click(flags)
+    logging.basicConfig(level=logging.INFO, format=f"[{PROG}] %(message)s", stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
     from txn_contract.rules import packaged_rules
@@ -112,15 +64,24 @@ def cli(
     preflight(cfg)
 
     from txn_lake.spark import build_session
+    from txn_runtime.signals import stop_on_signals
 
-    from .job import SilverJob, install_signal_handlers
+    from .job import SilverJob
 
     _emit(f"starting Spark; rules version {rules.version} (sha256 {rules.digest})")
-    spark = build_session("silver-refine", master=cfg.master, driver_memory=cfg.driver_memory)
+    spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(f"Spark {spark.version} on {spark.sparkContext.master}")
     job = SilverJob(cfg, spark, rules)
-    install_signal_handlers(job, _emit)
-    totals = job.run(_emit)
+    # A second signal leaves at once: the batch in flight is not committed to silver; its
+    # rejects/audit commits (if any) are skipped by Delta when it is redone on restart.
+    with stop_on_signals(
+        job.request_stop,
+        log=_emit,
+        first_message="finishing the current batch",
+        second_message="second signal: stopping immediately; the current batch is redone on "
+        "restart",
+    ):
+        totals = job.run(_emit)
     _emit(
         f"stopped after {totals['batches']} batch(es): {totals['read']} bronze rows read, "
         f"{totals['inserted']} to silver, {totals['duplicates']} duplicates dropped, "
@@ -129,10 +90,4 @@ def cli(
     spark.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors are one sentence and a non-zero exit."""
-    try:
-        cli(args=argv, standalone_mode=True)
-    except TxnError as exc:
-        click.echo(f"silver-refine: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+main = entry_point(cli, PROG)

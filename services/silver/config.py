@@ -1,34 +1,59 @@
-"""Typed, validated configuration of the silver job: flags > environment > defaults.
+"""Typed, validated settings of the silver job: flags > environment > defaults.
 
-Validated before Spark starts, so a bad value costs a second and reads as one sentence.
+Validated before Spark starts (:mod:`txn_runtime.settings`), so a bad value costs a second and
+reads as one sentence naming the flag or variable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from txn_contract.errors import ConfigError
-from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
-from txn_runtime.durations import parse_duration
+from pydantic import field_validator
 
-__all__ = ["JOB", "SilverConfig"]
+from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
+from txn_runtime.durations import seconds
+from txn_runtime.settings import LakeSettings, SparkSettings, StreamSettings, setting
+
+__all__ = ["JOB", "SilverConfig", "SilverSettings"]
 
 JOB = "silver_refine"
 
 
-@dataclass(frozen=True)
-class SilverConfig:
-    """Everything the job needs; construct through :meth:`validated`."""
+class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
+    """Everything the job needs."""
 
-    lake: Path
-    checkpoint: Path | None = None
-    trigger: str = "10s"
-    available_now: bool = False
-    master: str | None = "local[*]"
-    driver_memory: str = "2g"
-    allowed_lateness: str = "1h"
-    max_files_per_trigger: int | None = None
+    checkpoint: Path | None = setting(
+        None,
+        env="TXN_SILVER_CHECKPOINT",
+        flag="--checkpoint",
+        help="Checkpoint directory. Default: LAKE/_checkpoints/silver_refine.",
+    )
+    allowed_lateness: str = setting(
+        "1h",
+        env="TXN_ALLOWED_LATENESS",
+        flag="--allowed-lateness",
+        help="A row whose timestamp is older than its ingest_ts by more than this is flagged "
+        "is_late (and kept).",
+    )
+    max_files_per_trigger: int | None = setting(
+        None,
+        env=None,
+        flag="--max-files-per-trigger",
+        help="Cap on bronze files per micro-batch (Delta source maxFilesPerTrigger; default 1000).",
+        gt=0,
+    )
+
+    @field_validator("allowed_lateness")
+    @classmethod
+    def _lateness(cls, text: str) -> str:
+        if seconds(text) <= 0:
+            raise ValueError("must be longer than zero")
+        return text
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
 
     @property
     def bronze_path(self) -> Path:
@@ -51,24 +76,9 @@ class SilverConfig:
         return self.checkpoint or Lake(self.lake).checkpoint(JOB)
 
     @property
-    def trigger_seconds(self) -> float:
-        return parse_duration("--trigger", self.trigger)
-
-    @property
     def lateness_seconds(self) -> float:
-        return parse_duration("--allowed-lateness", self.allowed_lateness)
+        return seconds(self.allowed_lateness)
 
-    def validated(self) -> SilverConfig:
-        """Return self after checking every value; raise :class:`ConfigError` naming the flag."""
-        if not self.available_now and self.trigger_seconds <= 0:
-            raise ConfigError("--trigger", "must be longer than zero")
-        if self.lateness_seconds <= 0:
-            raise ConfigError("--allowed-lateness", "must be longer than zero")
-        if self.max_files_per_trigger is not None and self.max_files_per_trigger < 1:
-            raise ConfigError(
-                "--max-files-per-trigger",
-                f"must be a positive integer, got {self.max_files_per_trigger}",
-            )
-        if self.lake.exists() and not self.lake.is_dir():
-            raise ConfigError("--lake", f"{self.lake} exists and is not a directory")
-        return self
+
+# The name callers written against the dataclass config know.
+SilverConfig = SilverSettings

@@ -8,18 +8,18 @@ from txn_lake import SILVER, Lake
 from txn_lake.facts import is_delta_table
 from txn_lake.outputs import StreamOutput
 
-from .config import JOB, SilverConfig
+from .config import JOB, SilverSettings
 
 __all__ = ["check_bronze_exists", "check_checkpoint_matches_silver", "preflight"]
 
 
-def preflight(cfg: SilverConfig) -> None:
+def preflight(cfg: SilverSettings) -> None:
     """Raise a :class:`ConfigError` naming what to fix when the job could not run."""
     check_bronze_exists(cfg)
     check_checkpoint_matches_silver(cfg)
 
 
-def check_bronze_exists(cfg: SilverConfig) -> None:
+def check_bronze_exists(cfg: SilverSettings) -> None:
     """silver-refine streams from the bronze Delta table; without it there is nothing to read."""
     if not is_delta_table(cfg.bronze_path):
         raise ConfigError(
@@ -29,7 +29,7 @@ def check_bronze_exists(cfg: SilverConfig) -> None:
         )
 
 
-def check_checkpoint_matches_silver(cfg: SilverConfig) -> None:
+def check_checkpoint_matches_silver(cfg: SilverSettings) -> None:
     """Refuse a missing or emptied checkpoint when silver already holds committed batches: a
     new checkpoint would read bronze from the start again under batch ids Delta skips."""
     committed = StreamOutput(Lake(cfg.lake), JOB, SILVER).committed_batch()

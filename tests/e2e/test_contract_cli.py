@@ -449,8 +449,8 @@ def test_register_without_a_registry_url_exits_2() -> None:
     result = run("register")
     assert result.returncode == 2
     assert result.stderr == (
-        "txn-contract: error: --registry: no registry URL; pass --registry URL or set "
-        "SCHEMA_REGISTRY_URL\n"
+        "txn-contract: error: --schema-registry-url: no value; pass --schema-registry-url or "
+        "set SCHEMA_REGISTRY_URL\n"
     )
 
 
@@ -602,6 +602,6 @@ def test_check_with_an_unusable_registry_exits_2_with_one_sentence(
         assert result.returncode == 2, result.stdout + result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("txn-contract:")]
         assert len(errors) == 1, result.stderr
-        assert errors[0].startswith("txn-contract: error: --registry: ")
+        assert errors[0].startswith("txn-contract: error: --schema-registry-url: ")
         assert expected in errors[0]
         assert "Traceback" not in result.stderr

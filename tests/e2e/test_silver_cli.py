@@ -39,7 +39,7 @@ def test_help_ends_with_an_example():
     [
         (["--allowed-lateness", "soon"], {}, "--allowed-lateness: 'soon' is not a duration"),
         (["--allowed-lateness", "0s"], {}, "--allowed-lateness: must be longer than zero"),
-        ([], {"TXN_TRIGGER": "0s"}, "--trigger: must be longer than zero"),
+        ([], {"TXN_TRIGGER": "0s"}, "TXN_TRIGGER: must be longer than zero"),
         (["--max-files-per-trigger", "0"], {}, "--max-files-per-trigger: must be a positive"),
     ],
 )

@@ -51,7 +51,7 @@ def _job(spark, platform, lake: Path, topic: str, subject: str, **extra) -> Bron
     cfg = BronzeConfig(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject=subject,
         **extra,

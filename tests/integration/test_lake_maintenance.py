@@ -65,7 +65,7 @@ def test_compact_runs_beside_a_live_job_without_changing_rows(
     cfg = BronzeConfig(
         lake=tmp_path,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject="bank_txn_stream-value",
         trigger="1s",

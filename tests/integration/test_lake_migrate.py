@@ -71,7 +71,7 @@ def _cfg(platform, lake: Path, topic: str, **extra) -> BronzeConfig:
     return BronzeConfig(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject=CONTRACT.subject,
         **extra,

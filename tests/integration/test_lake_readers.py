@@ -36,7 +36,7 @@ def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
     cfg = BronzeConfig(
         lake=root,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject="bank_txn_stream-value",
         available_now=True,

@@ -70,7 +70,7 @@ def test_report_agrees_with_spark_and_ignores_leftovers(
     cfg = BronzeConfig(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject="bank_txn_stream-value",
         available_now=True,

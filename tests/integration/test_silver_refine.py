@@ -33,7 +33,7 @@ from txn_lake.layout import SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
 from txn_lake.outputs import StreamOutput
 from txn_producer.generator import EventGenerator
 from txn_producer.population import build_population
-from txn_silver.config import JOB, SilverConfig
+from txn_silver.config import JOB, SilverSettings
 from txn_silver.job import SilverJob
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ def _bronze(spark, platform, lake: Path, topic: str) -> None:
     cfg = BronzeConfig(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
-        registry_url=platform.registry_url,
+        schema_registry_url=platform.registry_url,
         topic=topic,
         subject=CONTRACT.subject,
         available_now=True,
@@ -91,7 +91,7 @@ def _bronze(spark, platform, lake: Path, topic: str) -> None:
 
 
 def _silver(spark, lake: Path, **extra) -> dict:
-    cfg = SilverConfig(lake=lake, available_now=True, **extra).validated()
+    cfg = SilverSettings(lake=lake, available_now=True, **extra)
     return SilverJob(cfg, spark, packaged_rules()).run(emit=print)
 
 

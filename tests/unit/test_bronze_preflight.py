@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from bronze_ingest.config import BronzeConfig
+from bronze_ingest.config import BronzeSettings
 from bronze_ingest.preflight import check_checkpoint_matches_outputs, check_lake_format
 from bronze_ingest.writer_schemas import WriterSchemaResolver
 from txn_contract import packaged_contract
 from txn_contract.errors import ConfigError, RegistryUnavailableError
 
 
-def _cfg(tmp_path: Path, **kw) -> BronzeConfig:
-    return BronzeConfig(lake=tmp_path, bootstrap_servers="x:1", registry_url="http://r", **kw)
+def _cfg(tmp_path: Path, **kw) -> BronzeSettings:
+    return BronzeSettings.load(
+        {"lake": tmp_path, "bootstrap_servers": "x:1", "schema_registry_url": "http://r", **kw}, {}
+    )
 
 
 def _delta_table(path: Path, app_id: str | None = None, batch: int = 0) -> None:

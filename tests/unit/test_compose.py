@@ -12,7 +12,6 @@ pass (``${VAR:-default}`` resolved to its default).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 import re
@@ -29,6 +28,10 @@ from urllib.parse import urlsplit
 import click
 import pytest
 import yaml
+from click.core import ParameterSource
+
+from txn_runtime.options import settings_model
+from txn_runtime.settings import env_of
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -240,12 +243,6 @@ class Invocation:
     def package(self) -> str:
         return SCRIPTS[self.script].split(":")[0].split(".")[0]
 
-    def config_module(self) -> ModuleType | None:
-        try:
-            return importlib.import_module(f"{self.package}.config")
-        except ModuleNotFoundError:
-            return None
-
     def chain(self) -> list[tuple[click.Command, list[str]]]:
         """(command, its own args) from the top command down to the subcommand that runs."""
         cmd, args, out = _top_command(self.module), list(self.args), []
@@ -263,8 +260,8 @@ class Invocation:
         return out
 
     def known_env(self) -> set[str]:
-        """Variables the command reads: its click options' ``envvar``s, plus the variables its
-        config loader reads itself (``<package>.config.ENV_VARS``, e.g. the producer's)."""
+        """Variables the command reads: its options' ``envvar``s, plus the variables its
+        settings model reads without a flag (Kafka's SASL/TLS settings, for example)."""
         names: set[str] = set()
         for cmd, _ in self.chain():
             for param in cmd.params:
@@ -272,8 +269,9 @@ class Invocation:
                     names.add(param.envvar)
                 elif param.envvar:
                     names.update(param.envvar)
-        table = getattr(self.config_module(), "ENV_VARS", None) or {}
-        names.update(env for _flag, env in table.values())
+            model = settings_model(cmd)
+            if model is not None:
+                names.update(env_of(f) for f in model.model_fields.values() if env_of(f))
         return names
 
 
@@ -683,44 +681,44 @@ def test_environment_names_are_known_to_the_cli_they_are_passed_to(name):
     )
 
 
-def test_the_producer_env_table_matches_its_click_options():
-    """Our env-name check trusts txn_producer.config.ENV_VARS for the producer (its CLI reads
-    the environment itself): every flag of that table must be an option of the command."""
-    inv = cli_invocation("txn-producer")
-    (cmd, _), *_ = inv.chain()
-    options = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
-    for flag, env in inv.config_module().ENV_VARS.values():
-        if flag.startswith("--"):
-            assert set(flag.split("/")) <= options, f"ENV_VARS names {flag} for {env}"
-
-
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_spark_submit_runs_one_of_our_clis_or_none(name):
-    invocation(name)
+    argv = service_argv(SERVICES[name])
+    inv = invocation(name)  # asserts that spark-submit's options and application are valid
+    if argv and PurePosixPath(argv[0]).name == "spark-submit":
+        assert inv is not None and inv.app is not None, f"{name}: spark-submit runs none of ours"
+    else:
+        assert inv is None or inv.app is None
 
 
 @pytest.mark.parametrize("inv", _collectable_invocations(), ids=lambda inv: inv.service)
-def test_every_flag_and_value_parses_with_the_clis_own_options(inv: Invocation, monkeypatch):
+def test_every_flag_and_value_parses_and_validates_as_at_start_up(inv: Invocation, monkeypatch):
+    """Click parses the service's argv with the CLI's own options, and the CLI's settings model
+    validates those flags with the service's environment, as the command does before it
+    connects anywhere; each of our variables the service sets is what sets its setting."""
     ctx = parse_with_click(inv, monkeypatch)
-    config = inv.config_module()
-    if config is not None and hasattr(config, "load_config"):
-        # The CLI validates flags + environment together before connecting anywhere.
-        config.load_config(ctx.params, os.environ)
+    given = {k for k in ctx.params if ctx.get_parameter_source(k) is ParameterSource.COMMANDLINE}
+    flags = {a.split("=")[0] for a in inv.chain()[-1][1] if a.startswith("--")}
+    assert len(given) == len(flags), f"{inv.service}: {sorted(flags)} set {sorted(given)}"
+    model = settings_model(ctx.command)
+    assert model is not None, f"`{inv.script}` resolves its options with no settings model"
+    settings = model.from_click(ctx.params)
+    origins = model.origins({k: ctx.params[k] for k in given}, os.environ)
+    ours = {k for k, v in environment(SERVICES[inv.service]).items() if is_ours(k) and v}
+    for name, info in model.model_fields.items():
+        if env_of(info) in ours and name not in given:
+            assert origins[name] == env_of(info), f"{inv.service}: {env_of(info)} is not read"
+            assert getattr(settings, name) is not None
 
 
 def test_bronze_settings_pass_the_jobs_own_validation(monkeypatch):
-    from bronze_ingest.config import BronzeConfig
+    from bronze_ingest.config import BronzeSettings
 
-    inv = cli_invocation("bronze-ingest")
-    params = parse_with_click(inv, monkeypatch).params
-    renamed = {"registry_url": "schema_registry_url", "registry_timeout_s": "registry_timeout"}
-    kwargs = {
-        f.name: params[renamed.get(f.name, f.name)]
-        for f in dataclasses.fields(BronzeConfig)
-        if renamed.get(f.name, f.name) in params
-    }
-    kwargs["subject"] = kwargs.get("subject") or f"{kwargs['topic']}-value"
-    BronzeConfig(**kwargs).validated()
+    cfg = BronzeSettings.from_click(
+        parse_with_click(cli_invocation("bronze-ingest"), monkeypatch).params
+    )
+    assert cfg.subject == f"{cfg.topic}-value"
+    assert cfg.lake.is_absolute() and cfg.checkpoint_path.is_absolute()
 
 
 @pytest.mark.parametrize("script", SPARK_JOBS)

@@ -115,7 +115,7 @@ def test_the_process_environment_is_not_read_by_load(monkeypatch):
 @pytest.mark.parametrize(
     ("flags", "env", "start"),
     [
-        ({"batch": 0}, {}, "--batch: must be > 0, got 0"),
+        ({"batch": 0}, {}, "--batch: must be a positive integer, got 0"),
         ({}, {"TXN_BATCH": "many"}, "TXN_BATCH: must be an integer, got 'many'"),
         ({"topic": "a b"}, {}, "--topic: 'a b' is not a Kafka topic name"),
         ({}, {"TXN_DRIVER_MEMORY": "lots"}, "TXN_DRIVER_MEMORY: 'lots' is not a size"),
@@ -156,10 +156,10 @@ SECRETS = {
 
 def test_secrets_are_masked_wherever_settings_are_shown():
     s = _Demo.load({}, SECRETS)
-    for shown in (repr(s), str(s), str(s.describe()), s.registry_display_url):
+    for shown in (repr(s), str(s), str(s.masked()), s.registry_display_url):
         assert "s3cret" not in shown, shown
-    assert s.describe()["kafka_sasl_password"] == "***"
-    assert s.describe()["schema_registry_url"] == "https://u:***@reg:8081"
+    assert s.masked()["kafka_sasl_password"] == "***"
+    assert s.masked()["schema_registry_url"] == "https://u:***@reg:8081"
 
 
 def test_a_bad_secret_is_not_echoed():
@@ -211,15 +211,15 @@ def test_contradictory_kafka_security_is_refused():
 
 def test_options_take_flag_help_and_variable_from_the_setting(monkeypatch):
     @click.command()
-    @bootstrap_servers_option
-    @topic_option
+    @bootstrap_servers_option()
+    @topic_option()
     @option(_Demo, "batch", type=int)
     def cli(**flags):
         click.echo(repr(_Demo.load({**flags, "schema_registry_url": "http://r"}, os.environ)))
 
     (servers, _topic, batch) = cli.params
     assert servers.opts == ["--bootstrap-servers"] and servers.envvar == "KAFKA_BOOTSTRAP_SERVERS"
-    assert "Env: TXN_BATCH." in batch.help and batch.show_default == "10"
+    assert batch.help.endswith("Env: TXN_BATCH.  [default: 10]")
     # Click leaves the variable to the settings model, which then names it in errors.
     monkeypatch.setenv("TXN_BATCH", "none")
     ctx = cli.make_context("cli", ["--bootstrap-servers", "b:1"])
