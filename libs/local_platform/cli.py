@@ -4,99 +4,49 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
-from txn_contract.errors import TxnError
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import CONTEXT_SETTINGS, option, uses_settings
 
 from . import platform
-from .settings import COMPATIBILITY_LEVELS, PlatformSettings, default_state_dir
+from .settings import COMPATIBILITY_LEVELS, PlatformSettings
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
+
+PROG = "txn-platform"
+_log = stderr_logger(PROG)
 
 
-def _log(msg: str) -> None:
-    click.echo(f"[txn-platform] {msg}", err=True)
+def _setting(name: str, **kwargs):
+    return option(PlatformSettings, name, **kwargs)
 
 
 def _state_option(f):
-    return click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="TXN_STATE_DIR",
-        default=None,
-        help="Where pid files, logs, data and platform.env live. Env: TXN_STATE_DIR. "
-        "Default: .local/ at the repository root.",
-    )(f)
+    return _setting("state_dir", type=click.Path(file_okay=False))(f)
 
 
 def _port_options(f):
-    f = click.option(
-        "--kafka-port",
-        type=int,
-        default=9092,
-        show_default=True,
-        envvar="TXN_KAFKA_PORT",
-        help="Broker port. Env: TXN_KAFKA_PORT.",
-    )(f)
-    f = click.option(
-        "--controller-port",
-        type=int,
-        default=9093,
-        show_default=True,
-        envvar="TXN_CONTROLLER_PORT",
-        help="KRaft controller port. Env: TXN_CONTROLLER_PORT.",
-    )(f)
-    f = click.option(
-        "--registry-port",
-        type=int,
-        default=8081,
-        show_default=True,
-        envvar="TXN_REGISTRY_PORT",
-        help="Schema registry HTTP port. Env: TXN_REGISTRY_PORT.",
-    )(f)
-    f = click.option(
-        "--registry-management-port",
-        type=int,
-        default=0,
-        envvar="TXN_REGISTRY_MANAGEMENT_PORT",
-        help="Registry health/metrics port. Env: TXN_REGISTRY_MANAGEMENT_PORT. "
-        "Default: registry port + 1.",
-    )(f)
-    f = click.option(
-        "--spark-master-port",
-        type=int,
-        default=7077,
-        show_default=True,
-        envvar="TXN_SPARK_MASTER_PORT",
-        help="Spark master port (with --spark). Env: TXN_SPARK_MASTER_PORT.",
-    )(f)
-    f = click.option(
-        "--spark-master-webui-port",
-        type=int,
-        default=8080,
-        show_default=True,
-        envvar="TXN_SPARK_MASTER_WEBUI_PORT",
-        help="Spark master web UI and /json/ API port. Env: TXN_SPARK_MASTER_WEBUI_PORT.",
-    )(f)
-    f = click.option(
-        "--spark-worker-webui-port",
-        type=int,
-        default=8083,
-        show_default=True,
-        envvar="TXN_SPARK_WORKER_WEBUI_PORT",
-        help="Spark worker web UI port. Env: TXN_SPARK_WORKER_WEBUI_PORT.",
-    )(f)
+    for name in (
+        "spark_worker_webui_port",
+        "spark_master_webui_port",
+        "spark_master_port",
+        "registry_management_port",
+        "registry_port",
+        "controller_port",
+        "kafka_port",
+    ):
+        f = _setting(name, type=int, metavar="PORT")(f)
     return f
 
 
-def _settings(state_dir, **options) -> PlatformSettings:
+def _settings(**options) -> PlatformSettings:
     """Settings from the commands' options (ports, and ``up``'s extras)."""
-    return PlatformSettings(state_dir=(state_dir or default_state_dir()).resolve(), **options)
+    return PlatformSettings.from_click(options)
 
 
-@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
 def cli() -> None:
     """Run a real Apache Kafka broker (KRaft) and a Confluent-API schema registry (Apicurio)
     on this machine, without Docker.
@@ -105,79 +55,56 @@ def cli() -> None:
     """
 
 
+@uses_settings(PlatformSettings)
 @cli.command()
 @_state_option
 @_port_options
-@click.option(
-    "--compatibility",
-    type=click.Choice(COMPATIBILITY_LEVELS),
-    default="FULL_TRANSITIVE",
-    show_default=True,
-    envvar="TXN_COMPATIBILITY",
-    help="Registry-wide compatibility level to set. Env: TXN_COMPATIBILITY.",
-)
-@click.option(
-    "--spark",
-    is_flag=True,
-    envvar="TXN_SPARK",
-    help="Also start a Spark standalone master and one worker (from the installed pyspark); "
-    "platform.env then has SPARK_MASTER_URL. Env: TXN_SPARK.",
-)
-@click.option(
-    "--spark-worker-cores",
-    type=int,
-    default=2,
-    show_default=True,
-    envvar="TXN_SPARK_WORKER_CORES",
-    help="Cores the worker offers. Env: TXN_SPARK_WORKER_CORES.",
-)
-@click.option(
-    "--spark-worker-memory",
-    default="6g",
-    show_default=True,
-    envvar="TXN_SPARK_WORKER_MEMORY",
-    help="Memory the worker offers to executors. Env: TXN_SPARK_WORKER_MEMORY.",
-)
-def up(state_dir, **options) -> None:
+@_setting("compatibility", type=click.Choice(COMPATIBILITY_LEVELS))
+@_setting("spark", is_flag=True)
+@_setting("spark_worker_cores", type=int, metavar="N")
+@_setting("spark_worker_memory", metavar="SIZE")
+def up(**options) -> None:
     """Fetch (first use), start and wait for the broker and registry; create topic
     bank_txn_stream (3 partitions); write STATE_DIR/platform.env. With --spark, also a Spark
     standalone master and worker on loopback. Safe to run twice.
 
     Example: txn-platform up --spark --state-dir /tmp/txn && . /tmp/txn/platform.env
     """
-    s = _settings(state_dir, **options)
+    s = _settings(**options)
     timings = platform.up(s, _log)
     _log(f"up in {timings['total_s']:.1f} s; environment written to {s.env_file}")
     click.echo(s.env_file.read_text(), nl=False)
 
 
+@uses_settings(PlatformSettings)
 @cli.command()
 @_state_option
 @_port_options
 @click.option(
     "--wipe", is_flag=True, help="Also delete the state directory (topics, schemas, logs)."
 )
-def down(state_dir, wipe, **ports) -> None:
+def down(wipe, **ports) -> None:
     """Stop the broker and registry: SIGTERM, then SIGKILL after 30 s.
 
     Example: txn-platform down --wipe
     """
-    platform.down(_settings(state_dir, **ports), _log, wipe=wipe)
+    platform.down(_settings(**ports), _log, wipe=wipe)
 
 
+@uses_settings(PlatformSettings)
 @cli.command()
 @_state_option
 @_port_options
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def status(state_dir, fmt, **ports) -> None:
+def status(fmt, **ports) -> None:
     """Health of each service, topics with partition end offsets, subjects with versions.
     Exits 1 when a service is down.
 
     Example: txn-platform status --format json
     """
-    s = _settings(state_dir, **ports)
+    s = _settings(**ports)
     st = platform.status(s)
     if fmt == "json":
         click.echo(json.dumps({**st.__dict__, "healthy": st.healthy}, indent=2))
@@ -262,10 +189,4 @@ def fetch(spark) -> None:
         _log(f"delta lake: {len(jars)} jars under {jars[0].parent if jars else '-'}")
 
 
-def main() -> None:
-    """Console entry point: user errors become one sentence and a non-zero exit."""
-    try:
-        cli(standalone_mode=True)
-    except TxnError as exc:
-        click.echo(f"txn-platform: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+main = entry_point(cli, PROG)

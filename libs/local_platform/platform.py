@@ -136,7 +136,9 @@ def status(settings: PlatformSettings) -> PlatformStatus:
 
 
 def _end_offsets(bootstrap: str) -> dict[str, list[int]]:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
+
+    from txn_runtime.preflight import watermarks
 
     consumer = Consumer(
         {
@@ -147,15 +149,12 @@ def _end_offsets(bootstrap: str) -> dict[str, list[int]]:
     )
     try:
         md = consumer.list_topics(timeout=10)
-        out: dict[str, list[int]] = {}
-        for name in sorted(md.topics):
-            if name.startswith("__"):
-                continue
-            ends = []
-            for p in sorted(md.topics[name].partitions):
-                _low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                ends.append(high)
-            out[name] = ends
-        return out
+        return {
+            name: [
+                high for _low, high in watermarks(consumer, name, list(topic.partitions)).values()
+            ]
+            for name, topic in sorted(md.topics.items())
+            if not name.startswith("__")
+        }
     finally:
         consumer.close()

@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from txn_contract.errors import ConfigError, TxnError
+from txn_contract.errors import ConfigError
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import (
+    CONTEXT_SETTINGS,
+    driver_memory_option,
+    lake_option,
+    master_option,
+    uses_settings,
+)
+from txn_runtime.settings import LakeSettings, SparkSettings
 
 from .layout import TABLE_NAMES, Lake
 
-__all__ = ["main"]
+__all__ = ["LakeCliSettings", "cli", "main"]
+
+PROG = "txn-lake"
+_emit = stderr_logger(PROG)
 
 
-def _emit(msg: str) -> None:
-    click.echo(f"[txn-lake] {msg}", err=True)
+class LakeCliSettings(LakeSettings, SparkSettings):
+    """The lake and, for the commands that run Spark, where it runs."""
 
 
 def _lake_option(f):
-    return click.option(
-        "--lake",
-        type=click.Path(file_okay=False, path_type=Path),
-        envvar="TXN_LAKE",
-        default="lake",
-        show_default=True,
-        help="Lake root (LAKE/bronze, LAKE/quarantine, ...). Env: TXN_LAKE.",
-    )(f)
+    return lake_option(help="Lake root (LAKE/bronze, LAKE/quarantine, ...).")(f)
 
 
 def _tables_option(f):
@@ -41,20 +45,7 @@ def _tables_option(f):
 
 
 def _spark_options(f):
-    f = click.option(
-        "--master",
-        envvar="TXN_SPARK_MASTER",
-        default="local[2]",
-        show_default=True,
-        help="Spark master when not under spark-submit. Env: TXN_SPARK_MASTER.",
-    )(f)
-    return click.option(
-        "--driver-memory",
-        envvar="TXN_DRIVER_MEMORY",
-        default="2g",
-        show_default=True,
-        help="Spark driver memory. Env: TXN_DRIVER_MEMORY.",
-    )(f)
+    return master_option()(driver_memory_option()(f))
 
 
 def _selected(lake: Lake, tables: tuple[str, ...]) -> list[str]:
@@ -68,14 +59,18 @@ def _selected(lake: Lake, tables: tuple[str, ...]) -> list[str]:
     return chosen
 
 
-def _session(master: str, driver_memory: str):
+def _settings(**flags) -> LakeCliSettings:
+    return LakeCliSettings.from_click(flags)
+
+
+def _session(settings: LakeCliSettings):
     from .spark import build_session
 
     _emit("starting Spark")
-    return build_session("txn-lake", master=master, driver_memory=driver_memory)
+    return build_session(PROG, master=settings.master, driver_memory=settings.driver_memory)
 
 
-@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
 def cli() -> None:
     """Maintain the lake's Delta tables: describe them from their logs, compact closed
     partitions, vacuum replaced files, and migrate a plain-Parquet lake to Delta.
@@ -84,6 +79,7 @@ def cli() -> None:
     """
 
 
+@uses_settings(LakeSettings)
 @cli.command()
 @_lake_option
 @_tables_option
@@ -99,7 +95,7 @@ def cli() -> None:
 @click.option(
     "--columns/--no-columns", default=True, show_default=True, help="List columns and comments."
 )
-def describe(lake: Path, tables, fmt: str, history: int, columns: bool) -> None:
+def describe(lake: Path | None, tables, fmt: str, history: int, columns: bool) -> None:
     """Each table's version, rows, files, average file size, properties, columns with their
     comments, and recent operations, read from the Delta log (no Spark).
 
@@ -108,7 +104,7 @@ def describe(lake: Path, tables, fmt: str, history: int, columns: bool) -> None:
     from .describe import facts_json, render_facts
     from .facts import table_facts
 
-    root = Lake(lake.resolve())
+    root = Lake(LakeSettings.from_click({"lake": lake}).lake)
     facts = [table_facts(t, root.table_path(t), history=history) for t in _selected(root, tables)]
     if fmt == "json":
         click.echo(json.dumps([facts_json(f) for f in facts], indent=2))
@@ -116,6 +112,7 @@ def describe(lake: Path, tables, fmt: str, history: int, columns: bool) -> None:
         click.echo("\n\n".join(render_facts(f, columns=columns) for f in facts))
 
 
+@uses_settings(LakeCliSettings)
 @cli.command()
 @_lake_option
 @_tables_option
@@ -126,7 +123,7 @@ def describe(lake: Path, tables, fmt: str, history: int, columns: bool) -> None:
     help="Compact partitions whose time window ended at least this long ago; 0 = all.",
 )
 @_spark_options
-def compact(lake: Path, tables, min_age: str, master: str, driver_memory: str) -> None:
+def compact(tables, min_age: str, **flags) -> None:
     """OPTIMIZE (bin-packing) the partitions whose hour (bronze, quarantine) or day (silver)
     ended at least MIN_AGE ago. Safe while the jobs write: rows do not change, and streaming
     readers skip the commit.
@@ -138,9 +135,10 @@ def compact(lake: Path, tables, min_age: str, master: str, driver_memory: str) -
     from .maintenance import compact_table
 
     min_age_s = 0.0 if min_age.strip() == "0" else parse_duration("--min-age", min_age)
-    root = Lake(lake.resolve())
+    settings = _settings(**flags)
+    root = Lake(settings.lake)
     chosen = _selected(root, tables)
-    spark = _session(master, driver_memory)
+    spark = _session(settings)
     try:
         for t in chosen:
             r = compact_table(spark, t, root.table_path(t), min_age_s, _emit)
@@ -152,6 +150,7 @@ def compact(lake: Path, tables, min_age: str, master: str, driver_memory: str) -
         spark.stop()
 
 
+@uses_settings(LakeCliSettings)
 @cli.command()
 @_lake_option
 @_tables_option
@@ -163,16 +162,17 @@ def compact(lake: Path, tables, min_age: str, master: str, driver_memory: str) -
     "Delta 4.4 vacuums with that. Shorter is refused (Delta's retention check stays on).",
 )
 @_spark_options
-def vacuum(lake: Path, tables, retain_hours, master: str, driver_memory: str) -> None:
+def vacuum(tables, retain_hours, **flags) -> None:
     """Delete files that no table version within the retention period references.
 
     Example: txn-lake vacuum --lake ./lake --retain-hours 168
     """
     from .maintenance import vacuum_table
 
-    root = Lake(lake.resolve())
+    settings = _settings(**flags)
+    root = Lake(settings.lake)
     chosen = _selected(root, tables)
-    spark = _session(master, driver_memory)
+    spark = _session(settings)
     try:
         for t in chosen:
             try:
@@ -193,10 +193,11 @@ def vacuum(lake: Path, tables, retain_hours, master: str, driver_memory: str) ->
         spark.stop()
 
 
+@uses_settings(LakeCliSettings)
 @cli.command()
 @_lake_option
 @_spark_options
-def migrate(lake: Path, master: str, driver_memory: str) -> None:
+def migrate(**flags) -> None:
     """Convert a lake written by the plain-Parquet bronze-ingest (before Delta) in place:
     CONVERT TO DELTA reads the committed file list of each output's _spark_metadata, so files
     of killed attempts are left out, and the job's checkpoint is kept, so it resumes where it
@@ -206,18 +207,13 @@ def migrate(lake: Path, master: str, driver_memory: str) -> None:
     """
     from .migrate import migrate_lake
 
-    root = Lake(lake.resolve())
-    spark = _session(master, driver_memory)
+    settings = _settings(**flags)
+    root = Lake(settings.lake)
+    spark = _session(settings)
     try:
         migrate_lake(spark, root, _emit)
     finally:
         spark.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors are one sentence and a non-zero exit."""
-    try:
-        cli(args=argv, standalone_mode=True)
-    except TxnError as exc:
-        click.echo(f"txn-lake: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+main = entry_point(cli, PROG)

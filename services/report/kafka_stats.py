@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from txn_contract.errors import TxnError
+from txn_runtime.preflight import check_topic, watermarks
+from txn_runtime.settings import KafkaSettings
 
 __all__ = ["TopicStats", "topic_stats"]
+
+TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -23,36 +26,27 @@ class TopicStats:
         return {p: self.end_offsets[p] - self.start_offsets[p] for p in self.end_offsets}
 
 
-def topic_stats(bootstrap: str, topic: str, log_dir: Path | None) -> TopicStats:
+def topic_stats(kafka: KafkaSettings, topic: str, log_dir: Path | None) -> TopicStats:
     """Offsets from the broker; size from ``log_dir`` (the broker's ``log.dirs``) when given.
 
     The Kafka protocol's DescribeLogDirs is not exposed by confluent-kafka's Python client, so
     the size is read from the log directory of the local platform: the bytes of its segment
     (``.log``) files, what the project report called the topic's size.
     """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import Consumer
 
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "txn-report",
-            "enable.auto.commit": False,
-            "socket.timeout.ms": 10000,
-        }
+        kafka.kafka_config(
+            **{
+                "group.id": "txn-report",
+                "enable.auto.commit": False,
+                "socket.timeout.ms": int(TIMEOUT_S * 1000),
+            }
+        )
     )
     try:
-        md = consumer.list_topics(topic, timeout=10)
-        if topic not in md.topics or md.topics[topic].error is not None:
-            raise TxnError(f"Topic {topic} does not exist on the broker at {bootstrap}.")
-        starts, ends = {}, {}
-        for p in sorted(md.topics[topic].partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            starts[p], ends[p] = low, high
-    except KafkaException as exc:
-        raise TxnError(
-            f"The Kafka broker at {bootstrap} could not be reached ({exc}); check "
-            "KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers."
-        ) from exc
+        partitions = check_topic(consumer, topic, kafka.bootstrap_servers, TIMEOUT_S)
+        offsets = watermarks(consumer, topic, partitions, TIMEOUT_S)
     finally:
         consumer.close()
     size = None
@@ -64,4 +58,6 @@ def topic_stats(bootstrap: str, topic: str, log_dir: Path | None) -> TopicStats:
             # Segment data only: index files are preallocated (10 MB each) and would swamp it.
             for f in d.glob("*.log")
         )
+    starts = {p: low for p, (low, _high) in offsets.items()}
+    ends = {p: high for p, (_low, high) in offsets.items()}
     return TopicStats(starts, ends, size)

@@ -10,6 +10,7 @@ from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_lake.facts import TableFacts, count_by, table_facts
 from txn_lake.outputs import StreamOutput, committed_end_offsets
 
+from .config import ReportSettings
 from .kafka_stats import TopicStats, topic_stats
 from .silver_stats import SilverStats, silver_stats
 
@@ -71,14 +72,9 @@ class Report:
         }
 
 
-def build_report(
-    *,
-    bootstrap: str,
-    topic: str,
-    lake: Path,
-    kafka_log_dir: Path | None = None,
-) -> Report:
+def build_report(settings: ReportSettings) -> Report:
     """Read the broker and the Delta logs of bronze and quarantine (lag from their commits)."""
+    topic, lake = settings.topic, settings.lake
     root = Lake(lake)
     outputs = [StreamOutput(root, "bronze_ingest", t) for t in (BRONZE, QUARANTINE)]
     _, offsets = committed_end_offsets(outputs)
@@ -88,7 +84,7 @@ def build_report(
     return Report(
         topic=topic,
         lake=lake,
-        kafka=topic_stats(bootstrap, topic, kafka_log_dir),
+        kafka=topic_stats(settings, topic, settings.log_dir),
         bronze=table_facts(BRONZE, root.table_path(BRONZE), history=0),
         quarantine=table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0),
         quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),

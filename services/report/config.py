@@ -1,0 +1,42 @@
+"""The report's typed settings: flags > environment > defaults (:mod:`txn_runtime.settings`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator
+
+from txn_runtime.settings import KafkaSettings, LakeSettings, TopicSettings, setting
+
+__all__ = ["ReportSettings"]
+
+
+class ReportSettings(KafkaSettings, TopicSettings, LakeSettings):
+    """Where the figures come from: the broker, the topic bronze reads, the lake it writes."""
+
+    state_dir: Path | None = setting(
+        None,
+        env="TXN_STATE_DIR",
+        flag="--state-dir",
+        help="State dir of `txn-platform`, to read the topic's size from its log dir.",
+    )
+    kafka_log_dir: Path | None = setting(
+        None,
+        env=None,
+        flag="--kafka-log-dir",
+        help="The broker's log.dirs, to read the topic's size (overrides --state-dir).",
+    )
+
+    @field_validator("lake")
+    @classmethod
+    def _lake_exists(cls, lake: Path) -> Path:
+        if not lake.is_dir():
+            raise ValueError(f"{lake} does not exist; has bronze-ingest run with --lake {lake}?")
+        return lake
+
+    @property
+    def log_dir(self) -> Path | None:
+        """The broker's log directory, when known."""
+        if self.kafka_log_dir is not None:
+            return self.kafka_log_dir
+        return self.state_dir / "kafka" / "data" if self.state_dir else None
