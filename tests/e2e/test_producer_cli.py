@@ -63,14 +63,18 @@ def _summary(stdout: str) -> dict:
     lines = stdout.strip().splitlines()
     assert len(lines) == 1, stdout
     summary = json.loads(lines[0])
-    assert set(summary) == {"produced", "delivered", "failed", "seconds", "rate"}
+    assert set(summary) == {"produced", "delivered", "failed", "seconds", "rate", "resent", "late"}
     return summary
 
 
 def test_help_ends_with_an_example():
     res = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0
-    assert res.stdout.strip().splitlines()[-1].strip().startswith("Example:")
+    # The help ends with its examples (an epilog, so click keeps each on one line).
+    tail = res.stdout.strip().splitlines()[-3:]
+    assert tail[0].strip() == "Examples:" and all(
+        t.strip().startswith("txn-producer ") for t in tail[1:]
+    )
     for flag in (
         "--rate",
         "--count",
