@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.connections import RegistrySettings
 from txn_runtime.options import CONTEXT_SETTINGS, schema_registry_url_option, uses_settings
-from txn_runtime.settings import RegistrySettings
 
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
 from .errors import ConfigError, RegistryError

@@ -16,7 +16,7 @@ from txn_runtime.options import (
     master_option,
     uses_settings,
 )
-from txn_runtime.settings import LakeSettings, SparkSettings
+from txn_runtime.shared import LakeSettings, SparkSettings
 
 from .layout import TABLE_NAMES, Lake
 

@@ -2,7 +2,10 @@
 
 - :mod:`txn_runtime.cli`: the console entry wrapper (error -> one sentence -> exit code).
 - :mod:`txn_runtime.settings`: typed settings (pydantic-settings), flags > environment >
-  defaults, secrets masked; the shared Kafka (SASL/TLS), registry, topic, lake and Spark ones.
+  defaults, one sentence per bad value, secrets masked.
+- :mod:`txn_runtime.connections`: Kafka (SASL/TLS) and registry (basic auth, CA) settings and
+  their pass-through to librdkafka, Spark's Kafka source and the registry client.
+- :mod:`txn_runtime.shared`: the topic, lake, Spark and trigger settings services share.
 - :mod:`txn_runtime.options`: click options made from those settings, the shared ones defined once.
 - :mod:`txn_runtime.preflight`: broker reachable, topic and its partitions, watermark offsets,
   contract version registered; one error type (:class:`~txn_runtime.preflight.PreflightError`).

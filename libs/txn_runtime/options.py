@@ -24,16 +24,9 @@ from typing import Any
 import click
 from pydantic_core import PydanticUndefined
 
-from .settings import (
-    KafkaSettings,
-    LakeSettings,
-    RegistrySettings,
-    Settings,
-    SparkSettings,
-    TopicSettings,
-    env_of,
-    flag_of,
-)
+from .connections import KafkaSettings, RegistrySettings
+from .settings import Settings, env_of, flag_of
+from .shared import LakeSettings, SparkSettings, TopicSettings
 
 __all__ = [
     "CONTEXT_SETTINGS",

@@ -2,14 +2,14 @@
 > defaults, validated at start-up, secrets masked.
 
 Each setting is declared once, with :func:`setting`: its type, default, environment variable and
-flag. A service's model combines the shared mixins (:class:`KafkaSettings`,
-:class:`RegistrySettings`, :class:`TopicSettings`, :class:`LakeSettings`, :class:`SparkSettings`)
+flag. A service's model combines the shared mixins (:mod:`txn_runtime.connections`: Kafka with
+SASL/TLS, the registry with basic auth; :mod:`txn_runtime.shared`: topic, lake, Spark, trigger)
 with its own fields; :meth:`Settings.load` resolves and validates them, and a bad value is one
 :class:`~txn_contract.errors.ConfigError` sentence naming the flag or the variable it came from.
 
 Example::
 
-    class MySettings(KafkaSettings, TopicSettings):
+    class MySettings(KafkaSettings, TopicSettings):  # txn_runtime.connections, .shared
         batch: int = setting(100, env="TXN_BATCH", flag="--batch", help="Rows per batch.", gt=0)
 
     s = MySettings.load({"batch": None}, os.environ)   # None = flag not given
@@ -19,43 +19,28 @@ Example::
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from txn_contract.errors import ConfigError
-from txn_contract.model import TOPIC
 
 __all__ = [
-    "DEFAULT_DRIVER_MEMORY",
-    "DEFAULT_MASTER",
     "Invalid",
-    "KafkaSettings",
-    "LakeSettings",
-    "RegistrySettings",
     "Settings",
-    "SparkSettings",
-    "StreamSettings",
-    "TopicSettings",
+    "env_of",
     "flag_of",
     "mask_url",
     "setting",
     "with_default",
 ]
 
-DEFAULT_MASTER = "local[*]"
-# One default for every Spark CLI: local mode shares the driver's memory with the executors.
-DEFAULT_DRIVER_MEMORY = "2g"
-# Kafka's legal topic names.
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_SIZE = re.compile(r"^[1-9][0-9]*[kmgt]$", re.I)
 # While Settings.load runs, the model reads only what load passes (flags over the given env).
 _LOADING: ContextVar[bool] = ContextVar("txn_settings_loading", default=False)
 
@@ -288,270 +273,3 @@ def _message(err: Mapping[str, Any], *, secret: bool, integer: bool = False) -> 
     else:
         text = str(err["msg"])[:1].lower() + str(err["msg"])[1:]
     return text if secret else f"{text}, got {err.get('input')!r}"
-
-
-# --- the shared settings ------------------------------------------------------------------
-
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
-_JAAS = {
-    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
-    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
-    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
-}
-
-
-class KafkaSettings(Settings):
-    """The Kafka connection: brokers and the SASL/TLS settings every client of ours passes on."""
-
-    bootstrap_servers: str = setting(
-        env="KAFKA_BOOTSTRAP_SERVERS",
-        flag="--bootstrap-servers",
-        help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].",
-        min_length=1,
-    )
-    kafka_security_protocol: SecurityProtocol = setting(
-        "PLAINTEXT",
-        env="KAFKA_SECURITY_PROTOCOL",
-        flag=None,
-        help="Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
-    )
-    kafka_sasl_mechanism: SaslMechanism | None = setting(
-        None,
-        env="KAFKA_SASL_MECHANISM",
-        flag=None,
-        help="Kafka sasl.mechanism with a SASL_* protocol: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
-    )
-    kafka_sasl_username: str | None = setting(
-        None, env="KAFKA_SASL_USERNAME", flag=None, help="Kafka SASL user name."
-    )
-    kafka_sasl_password: SecretStr | None = setting(
-        None, env="KAFKA_SASL_PASSWORD", flag=None, help="Kafka SASL password.", secret=True
-    )
-    kafka_ssl_ca_location: Path | None = setting(
-        None,
-        env="KAFKA_SSL_CA_LOCATION",
-        flag=None,
-        help="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL).",
-    )
-
-    @model_validator(mode="after")
-    def _kafka_security_is_consistent(self) -> Self:
-        sasl = self.kafka_security_protocol.startswith("SASL_")
-        given = [self.kafka_sasl_mechanism, self.kafka_sasl_username, self.kafka_sasl_password]
-        if sasl and not all(given):
-            raise Invalid(
-                "kafka_security_protocol",
-                f"{self.kafka_security_protocol} needs {{kafka_sasl_mechanism}}, "
-                "{kafka_sasl_username} and {kafka_sasl_password}",
-            )
-        if not sasl and any(given):
-            raise Invalid(
-                "kafka_sasl_mechanism",
-                "SASL settings need a SASL_PLAINTEXT or SASL_SSL {kafka_security_protocol}",
-            )
-        ca = self.kafka_ssl_ca_location
-        if ca is not None and not ca.is_file():
-            raise Invalid("kafka_ssl_ca_location", f"{ca} is not a file")
-        return self
-
-    def kafka_config(self, **extra: Any) -> dict[str, Any]:
-        """librdkafka settings (confluent-kafka's Producer, Consumer, AdminClient)."""
-        conf: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.kafka_security_protocol,
-        }
-        if self.kafka_sasl_mechanism:
-            conf["sasl.mechanism"] = self.kafka_sasl_mechanism
-            conf["sasl.username"] = self.kafka_sasl_username
-            conf["sasl.password"] = self._password()
-        if self.kafka_ssl_ca_location:
-            conf["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
-        return {**conf, **extra}
-
-    def spark_kafka_options(self) -> dict[str, str]:
-        """The same connection as options of Spark's Kafka source (the Java client's names)."""
-        opts = {
-            "kafka.bootstrap.servers": self.bootstrap_servers,
-            "kafka.security.protocol": self.kafka_security_protocol,
-        }
-        if self.kafka_sasl_mechanism:
-            login = _JAAS[self.kafka_sasl_mechanism]
-
-            def quoted(s: str) -> str:
-                return s.replace("\\", "\\\\").replace('"', '\\"')
-
-            opts["kafka.sasl.mechanism"] = self.kafka_sasl_mechanism
-            opts["kafka.sasl.jaas.config"] = (
-                f'{login} required username="{quoted(self.kafka_sasl_username or "")}" '
-                f'password="{quoted(self._password())}";'
-            )
-        if self.kafka_ssl_ca_location:
-            opts["kafka.ssl.truststore.type"] = "PEM"
-            opts["kafka.ssl.truststore.location"] = str(self.kafka_ssl_ca_location)
-        return opts
-
-    def _password(self) -> str:
-        return self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
-
-
-class RegistrySettings(Settings):
-    """The schema registry connection: its Confluent-API root, basic auth and TLS CA."""
-
-    schema_registry_url: str = setting(
-        env="SCHEMA_REGISTRY_URL",
-        flag="--schema-registry-url",
-        help="Confluent-API schema registry root (Apicurio: .../apis/ccompat/v7).",
-    )
-    schema_registry_basic_auth_user_info: SecretStr | None = setting(
-        None,
-        env="SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
-        flag=None,
-        help="Registry basic auth as USER:PASSWORD.",
-        secret=True,
-    )
-    schema_registry_ssl_ca_location: Path | None = setting(
-        None,
-        env="SCHEMA_REGISTRY_SSL_CA_LOCATION",
-        flag=None,
-        help="PEM file of the CA that signed the registry's certificate (https).",
-    )
-
-    @field_validator("schema_registry_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        url = url.strip().rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http:// or https:// URL, got {mask_url(url)!r}")
-        return url
-
-    @field_validator("schema_registry_basic_auth_user_info")
-    @classmethod
-    def _user_info(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and ":" not in value.get_secret_value():
-            raise ValueError("must be USER:PASSWORD")
-        return value
-
-    @field_validator("schema_registry_ssl_ca_location")
-    @classmethod
-    def _ca_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value} is not a file")
-        return value
-
-    @property
-    def registry_display_url(self) -> str:
-        return mask_url(self.schema_registry_url)
-
-    def registry_conf(self, *, timeout_s: float = 10.0, retries: int = 2) -> dict[str, Any]:
-        """confluent-kafka ``SchemaRegistryClient`` settings, bounded timeouts and retries."""
-        conf: dict[str, Any] = {
-            "url": self.schema_registry_url,
-            "timeout": timeout_s,
-            "max.retries": retries,
-            "retries.wait.ms": 200,
-        }
-        if self.schema_registry_basic_auth_user_info is not None:
-            conf["basic.auth.credentials.source"] = "USER_INFO"
-            conf["basic.auth.user.info"] = (
-                self.schema_registry_basic_auth_user_info.get_secret_value()
-            )
-        if self.schema_registry_ssl_ca_location is not None:
-            conf["ssl.ca.location"] = str(self.schema_registry_ssl_ca_location)
-        return conf
-
-    def registry_client(self, *, timeout_s: float = 10.0, retries: int = 2):
-        """A confluent-kafka ``SchemaRegistryClient`` for these settings."""
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        return SchemaRegistryClient(self.registry_conf(timeout_s=timeout_s, retries=retries))
-
-
-class TopicSettings(Settings):
-    """The Kafka topic a service reads or writes."""
-
-    topic: str = setting(TOPIC, env="TXN_TOPIC", flag="--topic", help="Kafka topic.")
-
-    @field_validator("topic")
-    @classmethod
-    def _topic_name(cls, topic: str) -> str:
-        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
-            raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
-        return topic
-
-
-class LakeSettings(Settings):
-    """The lake root every table lives under."""
-
-    lake: Path = setting(
-        Path("lake"), env="TXN_LAKE", flag="--lake", help="Lake root (LAKE/bronze, ...)."
-    )
-
-    @field_validator("lake")
-    @classmethod
-    def _lake_dir(cls, lake: Path) -> Path:
-        lake = lake.expanduser().resolve()
-        if lake.exists() and not lake.is_dir():
-            raise ValueError(f"{lake} exists and is not a directory")
-        return lake
-
-
-class SparkSettings(Settings):
-    """Where a Spark job runs when not under spark-submit (which then owns both)."""
-
-    master: str = setting(
-        DEFAULT_MASTER,
-        env="TXN_SPARK_MASTER",
-        flag="--master",
-        help="Spark master when not under spark-submit.",
-        min_length=1,
-    )
-    driver_memory: str = setting(
-        DEFAULT_DRIVER_MEMORY,
-        env="TXN_DRIVER_MEMORY",
-        flag="--driver-memory",
-        help="Spark driver memory in local mode, where executors share it.",
-    )
-
-    @field_validator("driver_memory")
-    @classmethod
-    def _size(cls, size: str) -> str:
-        if not _SIZE.match(size):
-            raise ValueError(f"{size!r} is not a size such as 512m or 2g")
-        return size
-
-
-class StreamSettings(Settings):
-    """When a streaming job runs its micro-batches: on a processing-time trigger, or once over
-    what is there now."""
-
-    trigger: str = setting(
-        "10s", env="TXN_TRIGGER", flag="--trigger", help="Processing-time trigger interval."
-    )
-    available_now: bool = setting(
-        False,
-        env=None,
-        flag="--available-now",
-        help="Process what the source holds now, then exit 0.",
-    )
-
-    @field_validator("trigger")
-    @classmethod
-    def _trigger_duration(cls, text: str) -> str:
-        from .durations import seconds
-
-        seconds(text)
-        return text
-
-    @model_validator(mode="after")
-    def _trigger_positive(self) -> Self:
-        if not self.available_now and self.trigger_seconds <= 0:
-            raise Invalid("trigger", "must be longer than zero")
-        return self
-
-    @property
-    def trigger_seconds(self) -> float:
-        from .durations import seconds
-
-        return seconds(self.trigger)

@@ -12,17 +12,10 @@ from typing import Any, Self
 from pydantic import field_validator, model_validator
 
 from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.durations import parse_duration, seconds
-from txn_runtime.settings import (
-    Invalid,
-    KafkaSettings,
-    LakeSettings,
-    RegistrySettings,
-    SparkSettings,
-    StreamSettings,
-    TopicSettings,
-    setting,
-)
+from txn_runtime.settings import Invalid, setting
+from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
 
 __all__ = ["BronzeConfig", "BronzeSettings", "parse_duration"]  # parse_duration re-exported
 

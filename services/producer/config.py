@@ -22,14 +22,9 @@ from pydantic import field_validator, model_validator
 
 from txn_contract import LATEST_VERSION
 from txn_contract.errors import ConfigError
-from txn_runtime.settings import (
-    KafkaSettings,
-    RegistrySettings,
-    TopicSettings,
-    mask_url,
-    setting,
-    with_default,
-)
+from txn_runtime.connections import KafkaSettings, RegistrySettings
+from txn_runtime.settings import mask_url, setting, with_default
+from txn_runtime.shared import TopicSettings
 
 __all__ = [
     "DEFAULT_BOOTSTRAP_SERVERS",

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from pydantic import field_validator
 
-from txn_runtime.settings import KafkaSettings, LakeSettings, TopicSettings, setting
+from txn_runtime.connections import KafkaSettings
+from txn_runtime.settings import setting
+from txn_runtime.shared import LakeSettings, TopicSettings
 
 __all__ = ["ReportSettings"]
 

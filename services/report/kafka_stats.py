@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from txn_runtime.connections import KafkaSettings
 from txn_runtime.preflight import check_topic, watermarks
-from txn_runtime.settings import KafkaSettings
 
 __all__ = ["TopicStats", "topic_stats"]
 

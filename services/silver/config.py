@@ -12,7 +12,8 @@ from pydantic import field_validator
 
 from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
 from txn_runtime.durations import seconds
-from txn_runtime.settings import LakeSettings, SparkSettings, StreamSettings, setting
+from txn_runtime.settings import setting
+from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings
 
 __all__ = ["JOB", "SilverConfig", "SilverSettings"]
 

@@ -16,15 +16,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from txn_runtime.settings import (
-    KafkaSettings,
-    LakeSettings,
-    RegistrySettings,
-    SparkSettings,
-    TopicSettings,
-    env_of,
-    flag_of,
-)
+from txn_runtime.connections import KafkaSettings, RegistrySettings
+from txn_runtime.settings import env_of, flag_of
+from txn_runtime.shared import LakeSettings, SparkSettings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]

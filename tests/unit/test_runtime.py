@@ -14,15 +14,11 @@ from confluent_kafka import KafkaError, KafkaException
 
 from txn_contract.errors import ConfigError, TxnError
 from txn_runtime.cli import EXIT_INTERRUPTED, entry_point, run
+from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.options import bootstrap_servers_option, option, topic_option
 from txn_runtime.preflight import PreflightError, check_topic, watermarks
-from txn_runtime.settings import (
-    KafkaSettings,
-    RegistrySettings,
-    SparkSettings,
-    TopicSettings,
-    setting,
-)
+from txn_runtime.settings import setting
+from txn_runtime.shared import SparkSettings, TopicSettings
 from txn_runtime.signals import stop_on_signals
 
 

@@ -1,0 +1,115 @@
+"""Settings several services share: the topic, the lake, where Spark runs, the stream trigger."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Self
+
+from pydantic import field_validator, model_validator
+
+from txn_contract.model import TOPIC
+
+from .durations import seconds
+from .settings import Invalid, Settings, setting
+
+__all__ = [
+    "DEFAULT_DRIVER_MEMORY",
+    "DEFAULT_MASTER",
+    "LakeSettings",
+    "SparkSettings",
+    "StreamSettings",
+    "TopicSettings",
+]
+
+DEFAULT_MASTER = "local[*]"
+# One default for every Spark CLI: local mode shares the driver's memory with the executors.
+DEFAULT_DRIVER_MEMORY = "2g"
+# Kafka's legal topic names.
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_SIZE = re.compile(r"^[1-9][0-9]*[kmgt]$", re.I)
+
+
+class TopicSettings(Settings):
+    """The Kafka topic a service reads or writes."""
+
+    topic: str = setting(TOPIC, env="TXN_TOPIC", flag="--topic", help="Kafka topic.")
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_name(cls, topic: str) -> str:
+        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+            raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
+        return topic
+
+
+class LakeSettings(Settings):
+    """The lake root every table lives under."""
+
+    lake: Path = setting(
+        Path("lake"), env="TXN_LAKE", flag="--lake", help="Lake root (LAKE/bronze, ...)."
+    )
+
+    @field_validator("lake")
+    @classmethod
+    def _lake_dir(cls, lake: Path) -> Path:
+        lake = lake.expanduser().resolve()
+        if lake.exists() and not lake.is_dir():
+            raise ValueError(f"{lake} exists and is not a directory")
+        return lake
+
+
+class SparkSettings(Settings):
+    """Where a Spark job runs when not under spark-submit (which then owns both)."""
+
+    master: str = setting(
+        DEFAULT_MASTER,
+        env="TXN_SPARK_MASTER",
+        flag="--master",
+        help="Spark master when not under spark-submit.",
+        min_length=1,
+    )
+    driver_memory: str = setting(
+        DEFAULT_DRIVER_MEMORY,
+        env="TXN_DRIVER_MEMORY",
+        flag="--driver-memory",
+        help="Spark driver memory in local mode, where executors share it.",
+    )
+
+    @field_validator("driver_memory")
+    @classmethod
+    def _size(cls, size: str) -> str:
+        if not _SIZE.match(size):
+            raise ValueError(f"{size!r} is not a size such as 512m or 2g")
+        return size
+
+
+class StreamSettings(Settings):
+    """When a streaming job runs its micro-batches: on a processing-time trigger, or once over
+    what is there now."""
+
+    trigger: str = setting(
+        "10s", env="TXN_TRIGGER", flag="--trigger", help="Processing-time trigger interval."
+    )
+    available_now: bool = setting(
+        False,
+        env=None,
+        flag="--available-now",
+        help="Process what the source holds now, then exit 0.",
+    )
+
+    @field_validator("trigger")
+    @classmethod
+    def _trigger_duration(cls, text: str) -> str:
+        seconds(text)
+        return text
+
+    @model_validator(mode="after")
+    def _trigger_positive(self) -> Self:
+        if not self.available_now and self.trigger_seconds <= 0:
+            raise Invalid("trigger", "must be longer than zero")
+        return self
+
+    @property
+    def trigger_seconds(self) -> float:
+        return seconds(self.trigger)
