@@ -1,12 +1,14 @@
 """The producer service: realistic bank transactions to Kafka, contract-bound and loss-free.
 
+- :mod:`txn_producer.places`: real Canadian and foreign cities, currencies, merchant categories.
 - :mod:`txn_producer.population`: customers, devices, merchants and ATMs, built once from a seed
-  (Faker for names and merchant ids, real Canadian and foreign cities).
+  (Faker for names and merchant ids).
 - :mod:`txn_producer.generator`: events drawn per channel rules with one seeded RNG.
 - :mod:`txn_producer.encoding`: Confluent-framed Avro values assembled from pre-encoded
   segments (byte-identical to fastavro's encoding).
 - :mod:`txn_producer.config`: typed settings, flags > environment > defaults.
 - :mod:`txn_producer.producer`: start-up checks, paced loop, delivery accounting, shutdown.
+- :mod:`txn_producer.progress`: the run's summary, its pacing schedule and progress line.
 - :mod:`txn_producer.cli`: the ``txn-producer`` command.
 
 Faker, fastavro and confluent-kafka are imported where used, so importing the package is cheap.

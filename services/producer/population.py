@@ -22,6 +22,17 @@ from dataclasses import dataclass, field
 
 from txn_contract import Channel
 
+from .places import (
+    ATM_AMOUNTS_CAD,
+    CANADIAN_CITIES,
+    CATEGORIES,
+    FOREIGN_CITIES,
+    FOREIGN_ECOM_SEATS,
+    FX_PER_CAD,
+    Category,
+    City,
+)
+
 __all__ = [
     "ATM_AMOUNTS_CAD",
     "CANADIAN_CITIES",
@@ -36,165 +47,6 @@ __all__ = [
     "Population",
     "build_population",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class City:
-    """A real place: name, ISO 3166-2 subdivision (or None when we do not report one),
-    ISO 3166-1 country, local currency and a population weight."""
-
-    name: str
-    province: str | None
-    country: str
-    currency: str
-    weight: float
-
-
-# Census metropolitan areas and a few towns, weights ~ population in 100k (2021 census, rounded).
-CANADIAN_CITIES: tuple[City, ...] = tuple(
-    City(name, prov, "CA", "CAD", w)
-    for name, prov, w in (
-        ("Toronto", "CA-ON", 62.0),
-        ("Montréal", "CA-QC", 43.0),
-        ("Vancouver", "CA-BC", 27.0),
-        ("Calgary", "CA-AB", 16.0),
-        ("Edmonton", "CA-AB", 15.0),
-        ("Ottawa", "CA-ON", 11.0),
-        ("Winnipeg", "CA-MB", 8.5),
-        ("Québec", "CA-QC", 8.4),
-        ("Hamilton", "CA-ON", 7.9),
-        ("Kitchener", "CA-ON", 5.8),
-        ("London", "CA-ON", 5.4),
-        ("Halifax", "CA-NS", 4.7),
-        ("Laval", "CA-QC", 4.4),
-        ("St. Catharines", "CA-ON", 4.3),
-        ("Oshawa", "CA-ON", 4.2),
-        ("Windsor", "CA-ON", 4.2),
-        ("Victoria", "CA-BC", 4.0),
-        ("Gatineau", "CA-QC", 3.5),
-        ("Saskatoon", "CA-SK", 3.4),
-        ("Regina", "CA-SK", 2.6),
-        ("Sherbrooke", "CA-QC", 2.3),
-        ("Kelowna", "CA-BC", 2.2),
-        ("St. John's", "CA-NL", 2.1),
-        ("Barrie", "CA-ON", 2.1),
-        ("Greater Sudbury", "CA-ON", 1.7),
-        ("Moncton", "CA-NB", 1.6),
-        ("Trois-Rivières", "CA-QC", 1.6),
-        ("Saint John", "CA-NB", 1.3),
-        ("Thunder Bay", "CA-ON", 1.2),
-        ("Lethbridge", "CA-AB", 1.2),
-        ("Nanaimo", "CA-BC", 1.1),
-        ("Kamloops", "CA-BC", 1.1),
-        ("Fredericton", "CA-NB", 1.1),
-        ("Charlottetown", "CA-PE", 0.8),
-        ("Whitehorse", "CA-YT", 0.3),
-        ("Yellowknife", "CA-NT", 0.2),
-        ("Iqaluit", "CA-NU", 0.08),
-    )
-)
-
-# Where Canadians' cards are used abroad; weights ~ share of cross-border card-present spend.
-FOREIGN_CITIES: tuple[City, ...] = (
-    City("New York", "US-NY", "US", "USD", 10.0),
-    City("Buffalo", "US-NY", "US", "USD", 6.0),
-    City("Plattsburgh", "US-NY", "US", "USD", 3.0),
-    City("Seattle", "US-WA", "US", "USD", 6.0),
-    City("Bellingham", "US-WA", "US", "USD", 4.0),
-    City("Burlington", "US-VT", "US", "USD", 2.0),
-    City("Detroit", "US-MI", "US", "USD", 3.0),
-    City("Boston", "US-MA", "US", "USD", 3.0),
-    City("Chicago", "US-IL", "US", "USD", 3.0),
-    City("Orlando", "US-FL", "US", "USD", 6.0),
-    City("Fort Lauderdale", "US-FL", "US", "USD", 5.0),
-    City("Phoenix", "US-AZ", "US", "USD", 4.0),
-    City("Palm Springs", "US-CA", "US", "USD", 2.0),
-    City("Los Angeles", "US-CA", "US", "USD", 4.0),
-    City("Las Vegas", "US-NV", "US", "USD", 5.0),
-    City("Honolulu", "US-HI", "US", "USD", 2.0),
-    City("Cancún", "MX-ROO", "MX", "MXN", 5.0),
-    City("Puerto Vallarta", "MX-JAL", "MX", "MXN", 2.0),
-    City("Ciudad de México", "MX-CMX", "MX", "MXN", 1.5),
-    City("London", "GB-LND", "GB", "GBP", 3.0),
-    City("Paris", "FR-IDF", "FR", "EUR", 3.0),
-    City("Dublin", None, "IE", "EUR", 1.0),
-)
-
-# Online shops' registered seats abroad (city, subdivision, country, currency).
-_FOREIGN_ECOM_SEATS: tuple[City, ...] = (
-    City("Seattle", "US-WA", "US", "USD", 5.0),
-    City("San Francisco", "US-CA", "US", "USD", 4.0),
-    City("New York", "US-NY", "US", "USD", 3.0),
-    City("Dublin", None, "IE", "EUR", 2.0),
-    City("Luxembourg", None, "LU", "EUR", 1.0),
-    City("London", "GB-LND", "GB", "GBP", 1.5),
-)
-
-# Units of each currency per Canadian dollar (rounded mid-market rates; only shapes amounts).
-FX_PER_CAD: dict[str, float] = {"CAD": 1.0, "USD": 0.73, "EUR": 0.68, "GBP": 0.58, "MXN": 12.8}
-
-
-@dataclass(frozen=True, slots=True)
-class Category:
-    """A merchant category: ISO 18245 MCC, channel, share of that channel's merchants, and the
-    log-normal ticket size in CAD (median, sigma)."""
-
-    mcc: str
-    label: str
-    channel: Channel
-    weight: float
-    median_cad: float
-    sigma: float
-
-
-CATEGORIES: tuple[Category, ...] = (
-    # Card present: small tickets, moderate spread.
-    Category("5411", "Grocery stores, supermarkets", Channel.POS, 22, 48.0, 0.75),
-    Category("5814", "Fast food restaurants", Channel.POS, 14, 12.0, 0.50),
-    Category("5812", "Eating places, restaurants", Channel.POS, 12, 42.0, 0.60),
-    Category("5541", "Service stations", Channel.POS, 10, 55.0, 0.45),
-    Category("5499", "Convenience and specialty food", Channel.POS, 8, 9.0, 0.60),
-    Category("5912", "Drug stores, pharmacies", Channel.POS, 7, 25.0, 0.70),
-    Category("5311", "Department stores", Channel.POS, 5, 70.0, 0.80),
-    Category("5651", "Family clothing stores", Channel.POS, 5, 65.0, 0.70),
-    Category("5200", "Home supply warehouse stores", Channel.POS, 4, 85.0, 0.90),
-    Category("5732", "Electronics stores", Channel.POS, 3, 150.0, 1.00),
-    Category("4121", "Taxicabs and limousines", Channel.POS, 3, 22.0, 0.50),
-    Category("7832", "Motion picture theatres", Channel.POS, 2, 28.0, 0.40),
-    Category("5942", "Book stores", Channel.POS, 2, 30.0, 0.60),
-    # Card not present: wider spread and a long tail (travel, electronics).
-    Category("5399", "General merchandise (marketplaces)", Channel.ECOM, 30, 45.0, 1.10),
-    Category("5814", "Food delivery", Channel.ECOM, 13, 35.0, 0.50),
-    Category("4899", "Streaming and subscriptions", Channel.ECOM, 12, 17.0, 0.40),
-    Category("5818", "Digital goods", Channel.ECOM, 12, 9.0, 0.80),
-    Category("5651", "Clothing (online)", Channel.ECOM, 10, 80.0, 0.80),
-    Category("5732", "Electronics (online)", Channel.ECOM, 8, 180.0, 1.10),
-    Category("4511", "Airlines", Channel.ECOM, 5, 450.0, 0.80),
-    Category("7011", "Hotels and lodging", Channel.ECOM, 5, 280.0, 0.70),
-    Category("4722", "Travel agencies", Channel.ECOM, 5, 600.0, 0.90),
-    # Cash.
-    Category("6011", "Automated cash disbursements", Channel.ATM, 1, 100.0, 0.0),
-)
-
-# Typical withdrawal amounts in CAD and how often people pick them.
-ATM_AMOUNTS_CAD: tuple[tuple[int, float], ...] = (
-    (20, 10),
-    (40, 14),
-    (60, 12),
-    (80, 8),
-    (100, 16),
-    (120, 5),
-    (140, 3),
-    (160, 3),
-    (200, 12),
-    (240, 2),
-    (300, 5),
-    (400, 4),
-    (500, 3),
-    (600, 1.5),
-    (800, 1),
-    (1000, 0.8),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,26 +199,73 @@ def build_population(customers: int, seed: int) -> Population:
     """
     if customers < 1:
         raise ValueError("a population needs at least one customer")
-    rng = random.Random(f"txn-population:{seed}")
-    fake = _faker()
-    # Re-seeding resets Faker's RNG, so a build depends on the seed alone.
-    fake.seed_instance(seed)
-    ids = _Ids(fake)
-    # Faker is slow (~0.1 ms a name): draw pools of names once and combine them.
-    first_names = [fake.first_name() for _ in range(min(customers, 400))]
-    last_names = [fake.last_name() for _ in range(min(customers, 400))]
-    companies = [fake.company() for _ in range(300)]
-    banks = ("Maple Bank", "Northern Trust Co-op", "Prairie Credit Union", "Harbour Bank")
+    build = _Build(customers, seed)
+    pos_by_city, atm_by_city, ecom_domestic, ecom_foreign = build.merchant_pools(customers)
+    devices: list[Device] = []
+    numbers = build.rng.sample(range(10**9), customers)
+    people = [build.customer(i, numbers[i], devices) for i in range(customers)]
+    return Population(
+        seed=seed,
+        customers=people,
+        merchants=build.merchants,
+        devices=devices,
+        pos_by_city=pos_by_city,
+        atm_by_city=atm_by_city,
+        ecom_domestic=ecom_domestic,
+        ecom_foreign=ecom_foreign,
+    )
 
-    merchants: list[Merchant] = []
+
+_BANKS = ("Maple Bank", "Northern Trust Co-op", "Prairie Credit Union", "Harbour Bank")
+_POS_CATEGORIES = [c for c in CATEGORIES if c.channel is Channel.POS]
+_ECOM_CATEGORIES = [c for c in CATEGORIES if c.channel is Channel.ECOM]
+_ATM_CATEGORY = next(c for c in CATEGORIES if c.channel is Channel.ATM)
+
+
+class _Build:
+    """One build: the seeded RNG and Faker, Faker's name pools, the merchants made so far.
+
+    The order of the draws is the build's contract: the same seed gives the same population.
+    """
+
+    def __init__(self, customers: int, seed: int) -> None:
+        self.rng = random.Random(f"txn-population:{seed}")
+        fake = _faker()
+        # Re-seeding resets Faker's RNG, so a build depends on the seed alone.
+        fake.seed_instance(seed)
+        self.ids = _Ids(fake)
+        # Faker is slow (~0.1 ms a name): draw pools of names once and combine them.
+        self.first_names = [fake.first_name() for _ in range(min(customers, 400))]
+        self.last_names = [fake.last_name() for _ in range(min(customers, 400))]
+        self.companies = [fake.company() for _ in range(300)]
+        self.merchants: list[Merchant] = []
+
+    def merchant_pools(self, customers: int):
+        """(stores by city, ATMs by city, domestic online shops, foreign online shops)."""
+        n_pos = _clamp(customers // 4, 300, 30_000)
+        n_atm = _clamp(customers // 40, 40, 4_000)
+        n_pos_abroad = _clamp(customers // 50, 60, 2_000)
+        pos_by_city: dict[City, list[Merchant]] = {}
+        atm_by_city: dict[City, list[Merchant]] = {}
+        for city, n in zip(CANADIAN_CITIES, _spread(n_pos, CANADIAN_CITIES, 3), strict=True):
+            pos_by_city[city] = self.stores(city, n)
+        for city, n in zip(CANADIAN_CITIES, _spread(n_atm, CANADIAN_CITIES, 1), strict=True):
+            atm_by_city[city] = self.atms(city, n)
+        for city, n in zip(FOREIGN_CITIES, _spread(n_pos_abroad, FOREIGN_CITIES, 2), strict=True):
+            pos_by_city[city] = self.stores(city, n)
+            atm_by_city[city] = self.atms(city, max(1, n // 10))
+        big_cities = tuple(c for c in CANADIAN_CITIES if c.weight >= 4.0)
+        ecom_domestic = self.shops(big_cities, _clamp(customers // 50, 40, 2_000))
+        ecom_foreign = self.shops(FOREIGN_ECOM_SEATS, _clamp(customers // 100, 20, 1_000))
+        return pos_by_city, atm_by_city, ecom_domestic, ecom_foreign
 
     def add_merchant(
-        channel: Channel, category: Category, city: City, merchant_id: str, name: str
+        self, channel: Channel, category: Category, city: City, merchant_id: str, name: str
     ) -> Merchant:
         # Acquirers abroad more often leave the MCC out; domestic ones rarely do.
-        missing_mcc = rng.random() < (0.08 if city.country != "CA" else 0.01)
+        missing_mcc = self.rng.random() < (0.08 if city.country != "CA" else 0.01)
         m = Merchant(
-            index=len(merchants),
+            index=len(self.merchants),
             merchant_id=merchant_id,
             name=name,
             channel=channel,
@@ -375,67 +274,49 @@ def build_population(customers: int, seed: int) -> Population:
             mcc=None if missing_mcc else category.mcc,
             province=city.province,
         )
-        merchants.append(m)
+        self.merchants.append(m)
         return m
 
-    pos_categories = [c for c in CATEGORIES if c.channel is Channel.POS]
-    ecom_categories = [c for c in CATEGORIES if c.channel is Channel.ECOM]
-    atm_category = next(c for c in CATEGORIES if c.channel is Channel.ATM)
-
-    def stores(city: City, n: int) -> list[Merchant]:
-        out = []
+    def stores(self, city: City, n: int) -> list[Merchant]:
+        rng, out = self.rng, []
         for _ in range(n):
-            cat = _weighted(rng, pos_categories, [c.weight for c in pos_categories])
+            cat = _weighted(rng, _POS_CATEGORIES, [c.weight for c in _POS_CATEGORIES])
             # Chains: the same company name shows up in many cities with a store number.
-            name = f"{rng.choice(companies)} #{rng.randint(1, 999)}"
-            out.append(add_merchant(Channel.POS, cat, city, ids.make("MID#########"), name))
+            name = f"{rng.choice(self.companies)} #{rng.randint(1, 999)}"
+            out.append(
+                self.add_merchant(Channel.POS, cat, city, self.ids.make("MID#########"), name)
+            )
         # Popular stores first: the generator picks early entries more often.
         rng.shuffle(out)
         return out
 
-    def atms(city: City, n: int) -> list[Merchant]:
+    def atms(self, city: City, n: int) -> list[Merchant]:
         code = (city.province or city.country).replace("-", "")
         return [
-            add_merchant(
+            self.add_merchant(
                 Channel.ATM,
-                atm_category,
+                _ATM_CATEGORY,
                 city,
-                ids.make(f"ATM{code}#####"),
-                f"{rng.choice(banks)} ATM",
+                self.ids.make(f"ATM{code}#####"),
+                f"{self.rng.choice(_BANKS)} ATM",
             )
             for _ in range(n)
         ]
 
-    def shops(seats: tuple[City, ...], n: int) -> list[Merchant]:
-        out = []
+    def shops(self, seats: tuple[City, ...], n: int) -> list[Merchant]:
+        rng, out = self.rng, []
         for _ in range(n):
             seat = _weighted(rng, seats, [c.weight for c in seats])
-            cat = _weighted(rng, ecom_categories, [c.weight for c in ecom_categories])
-            name = f"{rng.choice(companies)} Online"
-            out.append(add_merchant(Channel.ECOM, cat, seat, ids.make("ECM#########"), name))
+            cat = _weighted(rng, _ECOM_CATEGORIES, [c.weight for c in _ECOM_CATEGORIES])
+            name = f"{rng.choice(self.companies)} Online"
+            out.append(
+                self.add_merchant(Channel.ECOM, cat, seat, self.ids.make("ECM#########"), name)
+            )
         return out
 
-    n_pos = _clamp(customers // 4, 300, 30_000)
-    n_atm = _clamp(customers // 40, 40, 4_000)
-    n_pos_abroad = _clamp(customers // 50, 60, 2_000)
-    pos_by_city: dict[City, list[Merchant]] = {}
-    atm_by_city: dict[City, list[Merchant]] = {}
-    for city, n in zip(CANADIAN_CITIES, _spread(n_pos, CANADIAN_CITIES, 3), strict=True):
-        pos_by_city[city] = stores(city, n)
-    for city, n in zip(CANADIAN_CITIES, _spread(n_atm, CANADIAN_CITIES, 1), strict=True):
-        atm_by_city[city] = atms(city, n)
-    for city, n in zip(FOREIGN_CITIES, _spread(n_pos_abroad, FOREIGN_CITIES, 2), strict=True):
-        pos_by_city[city] = stores(city, n)
-        atm_by_city[city] = atms(city, max(1, n // 10))
-    big_cities = tuple(c for c in CANADIAN_CITIES if c.weight >= 4.0)
-    ecom_domestic = shops(big_cities, _clamp(customers // 50, 40, 2_000))
-    ecom_foreign = shops(_FOREIGN_ECOM_SEATS, _clamp(customers // 100, 20, 1_000))
-
-    devices: list[Device] = []
-    people: list[Customer] = []
-    numbers = rng.sample(range(10**9), customers)
-    home_weights = [c.weight for c in CANADIAN_CITIES]
-    for i in range(customers):
+    def customer(self, i: int, number: int, devices: list[Device]) -> Customer:
+        """Customer ``i``, whose devices are appended to ``devices``."""
+        rng = self.rng
         seg_name, _share, spend, limits, base_mix = _weighted(
             rng, _SEGMENTS, [s[1] for s in _SEGMENTS]
         )
@@ -454,32 +335,23 @@ def build_population(customers: int, seed: int) -> Population:
         total = sum(raw)
         mix = (raw[0] / total, raw[1] / total, raw[2] / total)
         traveller = rng.random() < 0.25
-        customer_id = f"C{numbers[i]:09d}"
-        people.append(
-            Customer(
-                index=i,
-                customer_id=customer_id,
-                name=f"{rng.choice(first_names)} {rng.choice(last_names)}",
-                segment=seg_name,
-                home=_weighted(rng, CANADIAN_CITIES, home_weights),
-                devices=tuple(own),
-                channel_mix=mix,
-                spend=spend * math.exp(rng.gauss(0.0, 0.3)),
-                atm_limit_cad=rng.choice(limits),
-                p_abroad=rng.uniform(0.02, 0.12) if traveller else 0.003,
-                p_away=rng.uniform(0.01, 0.08),
-                p_foreign_ecom=rng.uniform(0.05, 0.35),
-                activity=math.exp(rng.gauss(0.0, 1.0)),
-                key=customer_id.encode("utf-8"),
-            )
+        customer_id = f"C{number:09d}"
+        return Customer(
+            index=i,
+            customer_id=customer_id,
+            name=f"{rng.choice(self.first_names)} {rng.choice(self.last_names)}",
+            segment=seg_name,
+            home=_weighted(rng, CANADIAN_CITIES, _HOME_WEIGHTS),
+            devices=tuple(own),
+            channel_mix=mix,
+            spend=spend * math.exp(rng.gauss(0.0, 0.3)),
+            atm_limit_cad=rng.choice(limits),
+            p_abroad=rng.uniform(0.02, 0.12) if traveller else 0.003,
+            p_away=rng.uniform(0.01, 0.08),
+            p_foreign_ecom=rng.uniform(0.05, 0.35),
+            activity=math.exp(rng.gauss(0.0, 1.0)),
+            key=customer_id.encode("utf-8"),
         )
-    return Population(
-        seed=seed,
-        customers=people,
-        merchants=merchants,
-        devices=devices,
-        pos_by_city=pos_by_city,
-        atm_by_city=atm_by_city,
-        ecom_domestic=ecom_domestic,
-        ecom_foreign=ecom_foreign,
-    )
+
+
+_HOME_WEIGHTS = [c.weight for c in CANADIAN_CITIES]
