@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,15 +15,14 @@ from txn_runtime.connections import RegistrySettings
 from txn_runtime.options import CONTEXT_SETTINGS, schema_registry_url_option, uses_settings
 
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
-from .errors import ConfigError, RegistryError
+from .errors import ConfigError
 from .levels import LEVELS as _LEVELS
+from .live_check import registry_summary, registry_verdicts
 
 __all__ = ["cli", "main"]
 
 PROG = "txn-contract"
 _log = stderr_logger(PROG)
-# The registry flag's name in errors (`--registry` is its alias).
-_REGISTRY_FLAG = "--schema-registry-url"
 
 
 def _contracts_dir(explicit: Path | None) -> Path:
@@ -155,7 +153,7 @@ def check(
     registry = None
     if schema_registry_url:
         registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
-    verdicts = _registry_verdicts(registry, results) if registry else []
+    verdicts = registry_verdicts(registry, results, _log) if registry else []
     schema_lines = len(lines)
     if rules_check is not None:
         lines.extend(rules_check["lines"])
@@ -188,7 +186,7 @@ def check(
         )
         summary += _rules_summary(rules_check)
         if registry:
-            summary += _registry_summary(registry.registry_display_url, verdicts, violations)
+            summary += registry_summary(registry.registry_display_url, verdicts, violations)
         click.echo(summary, err=True)
     sys.exit(0 if offline_ok and registry_ok and rules_ok else 1)
 
@@ -229,17 +227,6 @@ def _offline_verdicts(results) -> tuple[list[str], list[dict]]:
     return lines, violations
 
 
-def _registry_verdicts(registry: RegistrySettings, results) -> list[dict]:
-    try:
-        return [
-            _registry_verdict(registry, file, new, [s for _, s in prev], lvl)
-            for file, new, prev, lvl in results
-            if prev
-        ]
-    except RegistryError as exc:  # unreachable: no verdict, the tool could not judge
-        raise ConfigError(_REGISTRY_FLAG, f"no verdict from the registry: {exc}") from exc
-
-
 def _rules_summary(rules_check) -> str:
     if rules_check is None:
         return ""
@@ -247,21 +234,6 @@ def _rules_summary(rules_check) -> str:
     return f"; {rules_check['rules']} rule(s) in {rules_check['file']}: " + (
         f"{len(problems)} problem(s)" if problems else "valid"
     )
-
-
-def _registry_summary(url: str, verdicts: list[dict], violations: list) -> str:
-    """The registry's verdict per file (on stdout) and its part of the summary line."""
-    for v in verdicts:
-        click.echo(
-            f"{v['file']}: registry {url} says "
-            f"{'compatible' if v['compatible'] else 'INCOMPATIBLE'} at {v['level']}"
-            + (f" ({v['detail']})" if v["detail"] else "")
-        )
-    ok = all(v["compatible"] for v in verdicts)
-    out = "; registry: " + ("compatible" if ok else "incompatible")
-    if ok != (not violations):
-        out += " (the offline checker also judges decimal and logical-type changes)"
-    return out
 
 
 def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
@@ -313,92 +285,6 @@ def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
                 "versions are immutable, add a new v<N>.avsc instead"
             )
     return out
-
-
-def _registry_verdict(
-    registry: RegistrySettings, file: str, new, previous: list, level: str
-) -> dict:
-    """Register ``previous`` under a scratch subject at ``level`` and test ``new`` against it.
-
-    A registry that answers HTTP 422 to the test refuses to judge a schema it holds invalid
-    (e.g. a field whose aliases match two earlier fields); it would refuse to register it too,
-    so that is an incompatible verdict with the registry's reason. Any other registry error
-    means there is no verdict: :class:`ConfigError` (exit 2) with one sentence.
-    """
-    from confluent_kafka.schema_registry import Schema
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
-    from .registry import _call
-
-    client = registry.registry_client()
-    url = registry.registry_display_url
-    subject = f"txn-contract-check-{uuid.uuid4().hex[:12]}"
-    detail = None
-    try:
-        try:
-            for i, schema in enumerate(previous):
-                _call(
-                    "registering a scratch version",
-                    url,
-                    lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
-                )
-                if i == 0:
-                    _call(
-                        "setting scratch level",
-                        url,
-                        lambda: client.set_compatibility(subject, "NONE"),
-                    )
-            _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
-        except SchemaRegistryError as exc:
-            raise _no_verdict(url, f"registering the previous schemas of {file}", exc) from exc
-        try:
-            ok = _call(
-                "testing compatibility",
-                url,
-                lambda: (
-                    client.test_compatibility(subject, Schema(json.dumps(new), "AVRO"), "latest")
-                    if not level.endswith("TRANSITIVE")
-                    else client.test_compatibility_all_versions(
-                        subject, Schema(json.dumps(new), "AVRO")
-                    )
-                ),
-            )
-        except SchemaRegistryError as exc:
-            if exc.http_status_code != 422:
-                raise _no_verdict(url, f"testing {file}", exc) from exc
-            ok, detail = False, f"HTTP 422: {exc.error_message}"
-    finally:
-        try:
-            client.delete_subject(subject)
-            client.delete_subject(subject, permanent=True)
-        except Exception:  # noqa: BLE001 - scratch cleanup must not hide the verdict
-            _log(f"could not delete scratch subject {subject}")
-    return {
-        "file": file,
-        "compatible": bool(ok),
-        "level": level,
-        "registry": url,
-        "detail": detail,
-    }
-
-
-def _no_verdict(url: str, what: str, exc) -> ConfigError:
-    """The registry failed, so it gave no verdict: the tool could not judge (exit 2)."""
-    answer = f"HTTP {exc.http_status_code}"
-    if exc.error_code not in (None, -1):
-        answer += f", error {exc.error_code}"
-    if exc.error_message:
-        answer += f" ({exc.error_message})"
-    hint = (
-        "; is the URL a Confluent-compatible registry API "
-        "(e.g. http://127.0.0.1:8081/apis/ccompat/v7)?"
-        if exc.http_status_code == 404
-        else ""
-    )
-    return ConfigError(
-        _REGISTRY_FLAG,
-        f"the registry at {url} gave no verdict: it answered {answer} while {what}{hint}",
-    )
 
 
 @uses_settings(RegistrySettings)
