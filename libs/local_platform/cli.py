@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 
 import click
 
 from txn_runtime.cli import entry_point, stderr_logger
-from txn_runtime.options import CONTEXT_SETTINGS, option, uses_settings
+from txn_runtime.options import CONTEXT_SETTINGS, format_option, option, uses_settings
 
 from . import platform
 from .settings import COMPATIBILITY_LEVELS, PlatformSettings
@@ -19,8 +20,7 @@ PROG = "txn-platform"
 _log = stderr_logger(PROG)
 
 
-def _setting(name: str, **kwargs):
-    return option(PlatformSettings, name, **kwargs)
+_setting = partial(option, PlatformSettings)
 
 
 def _state_option(f):
@@ -95,9 +95,7 @@ def down(wipe, **ports) -> None:
 @cli.command()
 @_state_option
 @_port_options
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option()
 def status(fmt, **ports) -> None:
     """Health of each service, topics with partition end offsets, subjects with versions.
     Exits 1 when a service is down.

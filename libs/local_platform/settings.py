@@ -37,13 +37,8 @@ def _port(default: int, env: str, flag: str, help: str) -> Any:
 class PlatformSettings(Settings):
     """Where the platform keeps its state and which loopback ports it serves on."""
 
-    state_dir: Path = setting(
-        None,
-        env="TXN_STATE_DIR",
-        flag="--state-dir",
-        help="Where pid files, logs, data and platform.env live. Default: .local/ at the "
-        "repository root.",
-    )
+    state_dir: Path = setting(None, env="TXN_STATE_DIR", flag="--state-dir")
+    """Where pid files, logs, data and platform.env live. Default: .local/ at the repository root."""
     host: str = "127.0.0.1"
     kafka_port: int = _port(9092, "TXN_KAFKA_PORT", "--kafka-port", "Broker port.")
     controller_port: int = _port(
@@ -55,33 +50,21 @@ class PlatformSettings(Settings):
     # Apicurio (Quarkus) also serves health and metrics on a management port, on all
     # interfaces at 9000 unless told otherwise; we pin it to loopback, next to the API port.
     registry_management_port: int = setting(
-        0,
-        env="TXN_REGISTRY_MANAGEMENT_PORT",
-        flag="--registry-management-port",
-        help="Registry health/metrics port. Default: registry port + 1.",
-        ge=0,
-        le=65535,
+        0, env="TXN_REGISTRY_MANAGEMENT_PORT", flag="--registry-management-port", ge=0, le=65535
     )
+    """Registry health/metrics port. Default: registry port + 1."""
     topic: str = TOPIC
-    partitions: int = setting(3, env=None, flag=None, help="Partitions of the topic.", ge=1)
-    compatibility: str = setting(
-        "FULL_TRANSITIVE",
-        env="TXN_COMPATIBILITY",
-        flag="--compatibility",
-        help="Registry-wide compatibility level to set.",
-    )
+    partitions: int = setting(3, env=None, flag=None, ge=1)
+    """Partitions of the topic."""
+    compatibility: str = setting("FULL_TRANSITIVE", env="TXN_COMPATIBILITY", flag="--compatibility")
+    """Registry-wide compatibility level to set."""
     kafka_heap_mb: int = 512
     registry_heap_mb: int = 384
     # The optional Spark standalone cluster (`up --spark`). The worker's web UI is not Spark's
     # default 8081, which the registry has. 2 cores and 6 GiB for executors fit beside the
     # broker, the registry and a 2-3 GiB driver on a 2-core, 24 GiB machine.
-    spark: bool = setting(
-        False,
-        env="TXN_SPARK",
-        flag="--spark",
-        help="Also start a Spark standalone master and one worker (from the installed "
-        "pyspark); platform.env then has SPARK_MASTER_URL.",
-    )
+    spark: bool = setting(False, env="TXN_SPARK", flag="--spark")
+    """Also start a Spark standalone master and one worker (from the installed pyspark); platform.env then has SPARK_MASTER_URL."""
     spark_master_port: int = _port(
         7077, "TXN_SPARK_MASTER_PORT", "--spark-master-port", "Spark master port (with --spark)."
     )
@@ -98,18 +81,13 @@ class PlatformSettings(Settings):
         "Spark worker web UI port.",
     )
     spark_worker_cores: int = setting(
-        2,
-        env="TXN_SPARK_WORKER_CORES",
-        flag="--spark-worker-cores",
-        help="Cores the worker offers.",
-        ge=1,
+        2, env="TXN_SPARK_WORKER_CORES", flag="--spark-worker-cores", ge=1
     )
+    """Cores the worker offers."""
     spark_worker_memory: str = setting(
-        "6g",
-        env="TXN_SPARK_WORKER_MEMORY",
-        flag="--spark-worker-memory",
-        help="Memory the worker offers to executors.",
+        "6g", env="TXN_SPARK_WORKER_MEMORY", flag="--spark-worker-memory"
     )
+    """Memory the worker offers to executors."""
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,12 @@ import click
 
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.connections import RegistrySettings
-from txn_runtime.options import CONTEXT_SETTINGS, schema_registry_url_option, uses_settings
+from txn_runtime.options import (
+    CONTEXT_SETTINGS,
+    format_option,
+    schema_registry_url_option,
+    uses_settings,
+)
 
 from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
 from .errors import ConfigError
@@ -127,9 +132,7 @@ def generate(contracts_dir: Path | None, check: bool) -> None:
     help="Also ask this live registry for its verdict (it does not judge logical types); "
     "its basic auth and CA come from the SCHEMA_REGISTRY_* variables.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option(help="text: Buf-style lines; json: the verdicts as one document.")
 def check(
     schema_file, previous_files, level, contracts_dir, git_ref, schema_registry_url, fmt
 ) -> None:

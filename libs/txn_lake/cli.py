@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
     CONTEXT_SETTINGS,
     driver_memory_option,
+    format_option,
     lake_option,
     master_option,
     uses_settings,
@@ -63,6 +65,19 @@ def _settings(**flags) -> LakeCliSettings:
     return LakeCliSettings.from_click(flags)
 
 
+@contextmanager
+def _spark_on_tables(flags, tables: tuple[str, ...]):
+    """(Spark session, lake, chosen tables) for a maintenance command; Spark stops after it."""
+    settings = _settings(**flags)
+    root = Lake(settings.lake)
+    chosen = _selected(root, tables)
+    spark = _session(settings)
+    try:
+        yield spark, root, chosen
+    finally:
+        spark.stop()
+
+
 def _session(settings: LakeCliSettings):
     from .spark import build_session
 
@@ -83,14 +98,7 @@ def cli() -> None:
 @cli.command()
 @_lake_option
 @_tables_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for machines.",
-)
+@format_option()
 @click.option("--history", type=int, default=5, show_default=True, help="Recent commits to show.")
 @click.option(
     "--columns/--no-columns", default=True, show_default=True, help="List columns and comments."
@@ -135,19 +143,13 @@ def compact(tables, min_age: str, **flags) -> None:
     from .maintenance import compact_table
 
     min_age_s = 0.0 if min_age.strip() == "0" else parse_duration("--min-age", min_age)
-    settings = _settings(**flags)
-    root = Lake(settings.lake)
-    chosen = _selected(root, tables)
-    spark = _session(settings)
-    try:
+    with _spark_on_tables(flags, tables) as (spark, root, chosen):
         for t in chosen:
             r = compact_table(spark, t, root.table_path(t), min_age_s, _emit)
             _emit(
                 f"{t}: compacted {r.partitions} partition(s), {r.files_removed} file(s) -> "
                 f"{r.files_added}" + (f", {r.retries} retried conflict(s)" if r.retries else "")
             )
-    finally:
-        spark.stop()
 
 
 @uses_settings(LakeCliSettings)
@@ -169,11 +171,7 @@ def vacuum(tables, retain_hours, **flags) -> None:
     """
     from .maintenance import vacuum_table
 
-    settings = _settings(**flags)
-    root = Lake(settings.lake)
-    chosen = _selected(root, tables)
-    spark = _session(settings)
-    try:
+    with _spark_on_tables(flags, tables) as (spark, root, chosen):
         for t in chosen:
             try:
                 removed = vacuum_table(spark, root.table_path(t), retain_hours)
@@ -189,8 +187,6 @@ def vacuum(tables, retain_hours, **flags) -> None:
                     ) from exc
                 raise
             _emit(f"{t}: vacuum removed {removed} file(s)")
-    finally:
-        spark.stop()
 
 
 @uses_settings(LakeCliSettings)

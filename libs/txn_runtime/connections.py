@@ -34,35 +34,25 @@ class KafkaSettings(Settings):
     """The Kafka connection: brokers and the SASL/TLS settings every client of ours passes on."""
 
     bootstrap_servers: str = setting(
-        env="KAFKA_BOOTSTRAP_SERVERS",
-        flag="--bootstrap-servers",
-        help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].",
-        min_length=1,
+        env="KAFKA_BOOTSTRAP_SERVERS", flag="--bootstrap-servers", min_length=1
     )
+    """Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]."""
     kafka_security_protocol: SecurityProtocol = setting(
-        "PLAINTEXT",
-        env="KAFKA_SECURITY_PROTOCOL",
-        flag=None,
-        help="Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+        "PLAINTEXT", env="KAFKA_SECURITY_PROTOCOL", flag=None
     )
+    """Kafka security.protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
     kafka_sasl_mechanism: SaslMechanism | None = setting(
-        None,
-        env="KAFKA_SASL_MECHANISM",
-        flag=None,
-        help="Kafka sasl.mechanism with a SASL_* protocol: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+        None, env="KAFKA_SASL_MECHANISM", flag=None
     )
-    kafka_sasl_username: str | None = setting(
-        None, env="KAFKA_SASL_USERNAME", flag=None, help="Kafka SASL user name."
-    )
+    """Kafka sasl.mechanism with a SASL_* protocol: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."""
+    kafka_sasl_username: str | None = setting(None, env="KAFKA_SASL_USERNAME", flag=None)
+    """Kafka SASL user name."""
     kafka_sasl_password: SecretStr | None = setting(
-        None, env="KAFKA_SASL_PASSWORD", flag=None, help="Kafka SASL password.", secret=True
+        None, env="KAFKA_SASL_PASSWORD", flag=None, secret=True
     )
-    kafka_ssl_ca_location: Path | None = setting(
-        None,
-        env="KAFKA_SSL_CA_LOCATION",
-        flag=None,
-        help="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL).",
-    )
+    """Kafka SASL password."""
+    kafka_ssl_ca_location: Path | None = setting(None, env="KAFKA_SSL_CA_LOCATION", flag=None)
+    """PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL)."""
 
     @model_validator(mode="after")
     def _kafka_security_is_consistent(self) -> Self:
@@ -127,24 +117,16 @@ class KafkaSettings(Settings):
 class RegistrySettings(Settings):
     """The schema registry connection: its Confluent-API root, basic auth and TLS CA."""
 
-    schema_registry_url: str = setting(
-        env="SCHEMA_REGISTRY_URL",
-        flag="--schema-registry-url",
-        help="Confluent-API schema registry root (Apicurio: .../apis/ccompat/v7).",
-    )
+    schema_registry_url: str = setting(env="SCHEMA_REGISTRY_URL", flag="--schema-registry-url")
+    """Confluent-API schema registry root (Apicurio: .../apis/ccompat/v7)."""
     schema_registry_basic_auth_user_info: SecretStr | None = setting(
-        None,
-        env="SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
-        flag=None,
-        help="Registry basic auth as USER:PASSWORD.",
-        secret=True,
+        None, env="SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", flag=None, secret=True
     )
+    """Registry basic auth as USER:PASSWORD."""
     schema_registry_ssl_ca_location: Path | None = setting(
-        None,
-        env="SCHEMA_REGISTRY_SSL_CA_LOCATION",
-        flag=None,
-        help="PEM file of the CA that signed the registry's certificate (https).",
+        None, env="SCHEMA_REGISTRY_SSL_CA_LOCATION", flag=None
     )
+    """PEM file of the CA that signed the registry's certificate (https)."""
 
     @field_validator("schema_registry_url")
     @classmethod

@@ -33,6 +33,7 @@ __all__ = [
     "SettingOption",
     "bootstrap_servers_option",
     "driver_memory_option",
+    "format_option",
     "lake_option",
     "master_option",
     "option",
@@ -145,3 +146,15 @@ def driver_memory_option(
     model: type[Settings] = SparkSettings, help: str | None = None
 ) -> Decorator:
     return option(model, "driver_memory", help=help, metavar="SIZE")
+
+
+def format_option(help: str = "text for people, json for machines.") -> Decorator:
+    """``--format text|json``: every command with a machine-readable output has it."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help,
+    )

@@ -50,11 +50,12 @@ def setting(
     *,
     env: str | None,
     flag: str | None,
-    help: str,
+    help: str | None = None,
     secret: bool = False,
     **constraints: Any,
 ) -> Any:
-    """A field of a settings model: its environment variable, flag and help, declared once."""
+    """A field of a settings model: its environment variable and flag, declared once. Its help
+    is the attribute's docstring (or ``help``), shown by ``--help`` and the reference docs."""
     return Field(
         default,
         validation_alias=env,
@@ -125,6 +126,8 @@ class Settings(BaseSettings):
         case_sensitive=True,
         env_ignore_empty=True,
         str_strip_whitespace=True,
+        # A field's help is the docstring under it.
+        use_attribute_docstrings=True,
     )
     # Fields a caller may not set (derived during validation).
     _internal: ClassVar[frozenset[str]] = frozenset()

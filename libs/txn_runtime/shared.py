@@ -33,7 +33,8 @@ _SIZE = re.compile(r"^[1-9][0-9]*[kmgt]$", re.I)
 class TopicSettings(Settings):
     """The Kafka topic a service reads or writes."""
 
-    topic: str = setting(TOPIC, env="TXN_TOPIC", flag="--topic", help="Kafka topic.")
+    topic: str = setting(TOPIC, env="TXN_TOPIC", flag="--topic")
+    """Kafka topic."""
 
     @field_validator("topic")
     @classmethod
@@ -46,9 +47,8 @@ class TopicSettings(Settings):
 class LakeSettings(Settings):
     """The lake root every table lives under."""
 
-    lake: Path = setting(
-        Path("lake"), env="TXN_LAKE", flag="--lake", help="Lake root (LAKE/bronze, ...)."
-    )
+    lake: Path = setting(Path("lake"), env="TXN_LAKE", flag="--lake")
+    """Lake root (LAKE/bronze, ...)."""
 
     @field_validator("lake")
     @classmethod
@@ -62,19 +62,12 @@ class LakeSettings(Settings):
 class SparkSettings(Settings):
     """Where a Spark job runs when not under spark-submit (which then owns both)."""
 
-    master: str = setting(
-        DEFAULT_MASTER,
-        env="TXN_SPARK_MASTER",
-        flag="--master",
-        help="Spark master when not under spark-submit.",
-        min_length=1,
-    )
+    master: str = setting(DEFAULT_MASTER, env="TXN_SPARK_MASTER", flag="--master", min_length=1)
+    """Spark master when not under spark-submit."""
     driver_memory: str = setting(
-        DEFAULT_DRIVER_MEMORY,
-        env="TXN_DRIVER_MEMORY",
-        flag="--driver-memory",
-        help="Spark driver memory in local mode, where executors share it.",
+        DEFAULT_DRIVER_MEMORY, env="TXN_DRIVER_MEMORY", flag="--driver-memory"
     )
+    """Spark driver memory in local mode, where executors share it."""
 
     @field_validator("driver_memory")
     @classmethod
@@ -88,15 +81,10 @@ class StreamSettings(Settings):
     """When a streaming job runs its micro-batches: on a processing-time trigger, or once over
     what is there now."""
 
-    trigger: str = setting(
-        "10s", env="TXN_TRIGGER", flag="--trigger", help="Processing-time trigger interval."
-    )
-    available_now: bool = setting(
-        False,
-        env=None,
-        flag="--available-now",
-        help="Process what the source holds now, then exit 0.",
-    )
+    trigger: str = setting("10s", env="TXN_TRIGGER", flag="--trigger")
+    """Processing-time trigger interval."""
+    available_now: bool = setting(False, env=None, flag="--available-now")
+    """Process what the source holds now, then exit 0."""
 
     @field_validator("trigger")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 
 import click
 
@@ -28,8 +29,7 @@ PROG = "bronze-ingest"
 _emit = stderr_logger(PROG)
 
 
-def _setting(name: str, **kwargs):
-    return option(BronzeSettings, name, **kwargs)
+_setting = partial(option, BronzeSettings)
 
 
 @uses_settings(BronzeSettings)

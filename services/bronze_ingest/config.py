@@ -25,58 +25,26 @@ class BronzeSettings(
 ):
     """Everything the job needs."""
 
-    subject: str = setting(
-        None,
-        env="TXN_SUBJECT",
-        flag="--subject",
-        help="Registry subject whose versions may decode. Default: TOPIC-value.",
-    )
-    checkpoint: Path | None = setting(
-        None,
-        env="TXN_CHECKPOINT",
-        flag="--checkpoint",
-        help="Checkpoint directory. Default: LAKE/_checkpoints/bronze_ingest.",
-    )
-    starting_offsets: str = setting(
-        "earliest",
-        env=None,
-        flag="--starting-offsets",
-        help="Where a new checkpoint starts: earliest, latest or Spark's JSON form.",
-    )
+    subject: str = setting(None, env="TXN_SUBJECT", flag="--subject")
+    """Registry subject whose versions may decode. Default: TOPIC-value."""
+    checkpoint: Path | None = setting(None, env="TXN_CHECKPOINT", flag="--checkpoint")
+    """Checkpoint directory. Default: LAKE/_checkpoints/bronze_ingest."""
+    starting_offsets: str = setting("earliest", env=None, flag="--starting-offsets")
+    """Where a new checkpoint starts: earliest, latest or Spark's JSON form."""
     max_offsets_per_trigger: int | None = setting(
-        None,
-        env=None,
-        flag="--max-offsets-per-trigger",
-        help="Cap on offsets per micro-batch (Kafka source maxOffsetsPerTrigger).",
-        gt=0,
+        None, env=None, flag="--max-offsets-per-trigger", gt=0
     )
+    """Cap on offsets per micro-batch (Kafka source maxOffsetsPerTrigger)."""
     min_offsets_per_trigger: int | None = setting(
-        None,
-        env=None,
-        flag="--min-offsets-per-trigger",
-        help="Wait for at least this many new offsets before a batch (fewer, larger files).",
-        gt=0,
+        None, env=None, flag="--min-offsets-per-trigger", gt=0
     )
-    max_trigger_delay: str | None = setting(
-        None,
-        env=None,
-        flag="--max-trigger-delay",
-        help="With --min-offsets-per-trigger: run a batch anyway after this long, e.g. 5m.",
-    )
-    max_records_per_file: int | None = setting(
-        None,
-        env=None,
-        flag="--max-records-per-file",
-        help="Split output files above this many rows.",
-        gt=0,
-    )
-    registry_timeout: float = setting(
-        300.0,
-        env=None,
-        flag="--registry-timeout",
-        help="Seconds to keep retrying an unreachable registry before the job stops.",
-        gt=0,
-    )
+    """Wait for at least this many new offsets before a batch (fewer, larger files)."""
+    max_trigger_delay: str | None = setting(None, env=None, flag="--max-trigger-delay")
+    """With --min-offsets-per-trigger: run a batch anyway after this long, e.g. 5m."""
+    max_records_per_file: int | None = setting(None, env=None, flag="--max-records-per-file", gt=0)
+    """Split output files above this many rows."""
+    registry_timeout: float = setting(300.0, env=None, flag="--registry-timeout", gt=0)
+    """Seconds to keep retrying an unreachable registry before the job stops."""
 
     @model_validator(mode="before")
     @classmethod

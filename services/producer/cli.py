@@ -8,6 +8,7 @@ invalid; 3 it ran, but some events were not confirmed by the broker (see the sum
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 import click
 
@@ -30,8 +31,7 @@ PROG = "txn-producer"
 _log = stderr_logger(PROG)
 
 
-def _setting(name: str, **kwargs):
-    return option(ProducerSettings, name, **kwargs)
+_setting = partial(option, ProducerSettings)
 
 
 @uses_settings(ProducerSettings)

@@ -58,90 +58,40 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     schema_registry_url: str = with_default(
         RegistrySettings, "schema_registry_url", DEFAULT_REGISTRY_URL
     )
-    rate: float = setting(
-        0.0,
-        env="TXN_RATE",
-        flag="--rate",
-        help="Events per second; 0 = as fast as the broker takes them.",
-        ge=0,
-        allow_inf_nan=False,
-    )
-    count: int | None = setting(
-        None,
-        env="TXN_COUNT",
-        flag="--count",
-        help="Stop after N events. Without --count or --duration: run until Ctrl-C.",
-        gt=0,
-    )
+    rate: float = setting(0.0, env="TXN_RATE", flag="--rate", ge=0, allow_inf_nan=False)
+    """Events per second; 0 = as fast as the broker takes them."""
+    count: int | None = setting(None, env="TXN_COUNT", flag="--count", gt=0)
+    """Stop after N events. Without --count or --duration: run until Ctrl-C."""
     duration: float | None = setting(
-        None,
-        env="TXN_DURATION",
-        flag="--duration",
-        help="Stop after S seconds.",
-        gt=0,
-        allow_inf_nan=False,
+        None, env="TXN_DURATION", flag="--duration", gt=0, allow_inf_nan=False
     )
-    seed: int = setting(
-        None,
-        env="TXN_SEED",
-        flag="--seed",
-        help="Seed of the population and of the event stream: the same seed gives the same "
-        "ids, amounts, channels and statuses. Default: random, printed on stderr.",
-        ge=0,
-    )
+    """Stop after S seconds."""
+    seed: int = setting(None, env="TXN_SEED", flag="--seed", ge=0)
+    """Seed of the population and of the event stream: the same seed gives the same ids, amounts, channels and statuses. Default: random, printed on stderr."""
     # True when the seed was drawn at random (so it is worth printing for a re-run).
     seed_was_random: bool = False
     customers: int = setting(
-        DEFAULT_CUSTOMERS,
-        env="TXN_CUSTOMERS",
-        flag="--customers",
-        help="Size of the customer population.",
-        gt=0,
-        le=MAX_CUSTOMERS,
+        DEFAULT_CUSTOMERS, env="TXN_CUSTOMERS", flag="--customers", gt=0, le=MAX_CUSTOMERS
     )
+    """Size of the customer population."""
     contract_version: int = setting(
-        LATEST_VERSION,
-        env="TXN_CONTRACT_VERSION",
-        flag="--contract-version",
-        help="Released contract version to write (older versions exercise schema evolution).",
+        LATEST_VERSION, env="TXN_CONTRACT_VERSION", flag="--contract-version"
     )
-    progress: bool | None = setting(
-        None,
-        env="TXN_PROGRESS",
-        flag="--progress/--no-progress",
-        help="Live progress line on stderr. Default: on when stderr is a terminal.",
-    )
-    start_time: datetime | None = setting(
-        None,
-        env="TXN_START_TIME",
-        flag="--start-time",
-        help="Simulated clock: event i is stamped START + i/rate (at --rate 0, 1000 events per "
-        "simulated second), so timestamps are reproducible too. Default: the wall clock.",
-    )
+    """Released contract version to write (older versions exercise schema evolution)."""
+    progress: bool | None = setting(None, env="TXN_PROGRESS", flag="--progress/--no-progress")
+    """Live progress line on stderr. Default: on when stderr is a terminal."""
+    start_time: datetime | None = setting(None, env="TXN_START_TIME", flag="--start-time")
+    """Simulated clock: event i is stamped START + i/rate (at --rate 0, 1000 events per simulated second), so timestamps are reproducible too. Default: the wall clock."""
     duplicate_rate: float = setting(
-        0.0,
-        env="TXN_DUPLICATE_RATE",
-        flag="--duplicate-rate",
-        help="Share of messages (0-0.5) that re-send one of the last 1,000 events byte for "
-        "byte, as a client retrying after a lost acknowledgement does.",
-        allow_inf_nan=False,
+        0.0, env="TXN_DUPLICATE_RATE", flag="--duplicate-rate", allow_inf_nan=False
     )
-    late_rate: float = setting(
-        0.0,
-        env="TXN_LATE_RATE",
-        flag="--late-rate",
-        help="Share of events (0-0.5) stamped 65 min to 6 h before they are sent, as a device "
-        "that was offline uploads them.",
-        allow_inf_nan=False,
-    )
+    """Share of messages (0-0.5) that re-send one of the last 1,000 events byte for byte, as a client retrying after a lost acknowledgement does."""
+    late_rate: float = setting(0.0, env="TXN_LATE_RATE", flag="--late-rate", allow_inf_nan=False)
+    """Share of events (0-0.5) stamped 65 min to 6 h before they are sent, as a device that was offline uploads them."""
     flush_timeout: float = setting(
-        DEFAULT_FLUSH_TIMEOUT_S,
-        env="TXN_FLUSH_TIMEOUT",
-        flag=None,
-        help="Seconds to wait for the last delivery reports at exit.",
-        ge=0,
-        allow_inf_nan=False,
+        DEFAULT_FLUSH_TIMEOUT_S, env="TXN_FLUSH_TIMEOUT", flag=None, ge=0, allow_inf_nan=False
     )
+    """Seconds to wait for the last delivery reports at exit."""
 
     @classmethod
     def combine(cls, flags, env, origins):

@@ -10,6 +10,7 @@ from txn_runtime.cli import entry_point
 from txn_runtime.options import (
     CONTEXT_SETTINGS,
     bootstrap_servers_option,
+    format_option,
     lake_option,
     option,
     topic_option,
@@ -26,14 +27,7 @@ PROG = "txn-report"
 @uses_settings(ReportSettings)
 @click.command(context_settings=CONTEXT_SETTINGS)
 @lake_option(help="Lake root of bronze-ingest.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: the report's table; json: machine-readable keys.",
-)
+@format_option(help="text: the report's table; json: machine-readable keys.")
 @bootstrap_servers_option()
 @topic_option(help="Topic the bronze job reads.")
 @option(ReportSettings, "state_dir", type=click.Path(file_okay=False))

@@ -16,18 +16,10 @@ __all__ = ["ReportSettings"]
 class ReportSettings(KafkaSettings, TopicSettings, LakeSettings):
     """Where the figures come from: the broker, the topic bronze reads, the lake it writes."""
 
-    state_dir: Path | None = setting(
-        None,
-        env="TXN_STATE_DIR",
-        flag="--state-dir",
-        help="State dir of `txn-platform`, to read the topic's size from its log dir.",
-    )
-    kafka_log_dir: Path | None = setting(
-        None,
-        env=None,
-        flag="--kafka-log-dir",
-        help="The broker's log.dirs, to read the topic's size (overrides --state-dir).",
-    )
+    state_dir: Path | None = setting(None, env="TXN_STATE_DIR", flag="--state-dir")
+    """State dir of `txn-platform`, to read the topic's size from its log dir."""
+    kafka_log_dir: Path | None = setting(None, env=None, flag="--kafka-log-dir")
+    """The broker's log.dirs, to read the topic's size (overrides --state-dir)."""
 
     @field_validator("lake")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 
 import click
 
@@ -26,8 +27,7 @@ PROG = "silver-refine"
 _emit = stderr_logger(PROG)
 
 
-def _setting(name: str, **kwargs):
-    return option(SilverSettings, name, **kwargs)
+_setting = partial(option, SilverSettings)
 
 
 @uses_settings(SilverSettings)

@@ -23,26 +23,14 @@ JOB = "silver_refine"
 class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
     """Everything the job needs."""
 
-    checkpoint: Path | None = setting(
-        None,
-        env="TXN_SILVER_CHECKPOINT",
-        flag="--checkpoint",
-        help="Checkpoint directory. Default: LAKE/_checkpoints/silver_refine.",
-    )
-    allowed_lateness: str = setting(
-        "1h",
-        env="TXN_ALLOWED_LATENESS",
-        flag="--allowed-lateness",
-        help="A row whose timestamp is older than its ingest_ts by more than this is flagged "
-        "is_late (and kept).",
-    )
+    checkpoint: Path | None = setting(None, env="TXN_SILVER_CHECKPOINT", flag="--checkpoint")
+    """Checkpoint directory. Default: LAKE/_checkpoints/silver_refine."""
+    allowed_lateness: str = setting("1h", env="TXN_ALLOWED_LATENESS", flag="--allowed-lateness")
+    """A row whose timestamp is older than its ingest_ts by more than this is flagged is_late (and kept)."""
     max_files_per_trigger: int | None = setting(
-        None,
-        env=None,
-        flag="--max-files-per-trigger",
-        help="Cap on bronze files per micro-batch (Delta source maxFilesPerTrigger; default 1000).",
-        gt=0,
+        None, env=None, flag="--max-files-per-trigger", gt=0
     )
+    """Cap on bronze files per micro-batch (Delta source maxFilesPerTrigger; default 1000)."""
 
     @field_validator("allowed_lateness")
     @classmethod
