@@ -7,12 +7,13 @@ from typing import Any
 
 from .facts import TableFacts
 
-__all__ = ["facts_json", "render_facts"]
+__all__ = ["facts_json", "human_size", "render_facts"]
 
 
-def _size(n: float | None) -> str:
+def human_size(n: float | None, unknown: str = "-") -> str:
+    """``1536`` -> ``"1.5 KB"``; ``unknown`` when the size is not known."""
     if n is None:
-        return "-"
+        return unknown
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
@@ -77,8 +78,8 @@ def render_facts(f: TableFacts, *, columns: bool = True) -> str:
         return f"{f.name}: no Delta table at {f.path}"
     out = [
         f"{f.name}: {f.path}",
-        f"  version {f.version}; {f.rows:,} rows in {f.files:,} file(s), {_size(f.bytes)} "
-        f"(average {_size(f.avg_file_bytes)}); {f.partitions} partition(s) by "
+        f"  version {f.version}; {f.rows:,} rows in {f.files:,} file(s), {human_size(f.bytes)} "
+        f"(average {human_size(f.avg_file_bytes)}); {f.partitions} partition(s) by "
         f"{', '.join(f.partition_by) or '-'}",
     ]
     if f.description:

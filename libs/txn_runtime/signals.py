@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 from .cli import EXIT_INTERRUPTED
 
-__all__ = ["SIGNALS", "exit_now", "stop_on_signals"]
+__all__ = ["SIGNALS", "exit_now", "stop_after_the_batch", "stop_on_signals"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -66,3 +66,16 @@ def stop_on_signals(
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def stop_after_the_batch(request_stop: Callable[[], None], log: Callable[[str], None]):
+    """:func:`stop_on_signals` for a streaming job: the first signal lets the batch in flight
+    commit; a second leaves at once, and the uncommitted batch is redone on restart (the
+    checkpoint and the outputs' idempotent commits make that safe)."""
+    return stop_on_signals(
+        request_stop,
+        log=log,
+        first_message="finishing the current batch",
+        second_message="second signal: stopping immediately; the current batch is redone on "
+        "restart",
+    )

@@ -71,7 +71,7 @@ def cli(**flags) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from txn_lake.spark import build_session
-    from txn_runtime.signals import stop_on_signals
+    from txn_runtime.signals import stop_after_the_batch
 
     from .job import BronzeJob
     from .preflight import preflight
@@ -85,15 +85,7 @@ def cli(**flags) -> None:
         f"registry {cfg.registry_display_url}"
     )
     job = BronzeJob(cfg, spark)
-    # A second signal leaves at once: the batch in flight is not committed; the checkpoint and
-    # the outputs' commit logs make it safe to run again on the next start.
-    with stop_on_signals(
-        job.request_stop,
-        log=_emit,
-        first_message="finishing the current batch",
-        second_message="second signal: stopping immediately; the current batch is redone on "
-        "restart",
-    ):
+    with stop_after_the_batch(job.request_stop, _emit):
         totals = job.run(_emit)
     _emit(
         f"stopped after {totals['batches']} batch(es): {totals['bronze']} rows to bronze, "

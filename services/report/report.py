@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_lake.describe import human_size
 from txn_lake.facts import TableFacts, count_by, table_facts
 from txn_lake.outputs import StreamOutput, committed_end_offsets
 
@@ -94,13 +95,7 @@ def build_report(settings: ReportSettings) -> Report:
 
 
 def _size(n: float | None) -> str:
-    if n is None:
-        return "unknown"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    return human_size(n, unknown="unknown")
 
 
 def _silver_rows(sv: dict[str, Any], bronze_rows: int) -> list[tuple[str, str]]:

@@ -64,7 +64,7 @@ def cli(**flags) -> None:
     preflight(cfg)
 
     from txn_lake.spark import build_session
-    from txn_runtime.signals import stop_on_signals
+    from txn_runtime.signals import stop_after_the_batch
 
     from .job import SilverJob
 
@@ -72,15 +72,7 @@ def cli(**flags) -> None:
     spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(f"Spark {spark.version} on {spark.sparkContext.master}")
     job = SilverJob(cfg, spark, rules)
-    # A second signal leaves at once: the batch in flight is not committed to silver; its
-    # rejects/audit commits (if any) are skipped by Delta when it is redone on restart.
-    with stop_on_signals(
-        job.request_stop,
-        log=_emit,
-        first_message="finishing the current batch",
-        second_message="second signal: stopping immediately; the current batch is redone on "
-        "restart",
-    ):
+    with stop_after_the_batch(job.request_stop, _emit):
         totals = job.run(_emit)
     _emit(
         f"stopped after {totals['batches']} batch(es): {totals['read']} bronze rows read, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from txn_contract import SUBJECT
 from txn_contract.errors import ConfigError
 from txn_contract.rules import CONFLICT_RULE, RuleSet
 from txn_lake import tables as lake_tables
@@ -61,7 +62,7 @@ class SilverOutputs:
         from pyspark.sql.types import StructType
 
         subject = table_facts(BRONZE, self.bronze_path, history=0).properties.get(
-            lake_tables.PROP_SUBJECT, "bank_txn_stream-value"
+            lake_tables.PROP_SUBJECT, SUBJECT
         )
         contract = StructType([bronze_schema[c] for c in contract_cols])
         docs = {r.id: r.doc for r in self.rules.rules} | {CONFLICT_RULE: _CONFLICT_DOC}
