@@ -40,6 +40,15 @@ def _contracts_dir(explicit: Path | None) -> Path:
     return found
 
 
+def _contracts_option(fallback: str = ""):
+    return click.option(
+        "--contracts",
+        "contracts_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=f"The contracts/ directory. Default: found from the current directory upwards{fallback}.",
+    )
+
+
 def _package_dir(contracts_dir: Path) -> Path:
     """The repository's ``libs/txn_contract`` next to ``contracts/``, else this package."""
     in_repo = contracts_dir.resolve().parent / "libs" / "txn_contract"
@@ -56,12 +65,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--contracts",
-    "contracts_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The contracts/ directory. Default: found from the current directory upwards.",
-)
+@_contracts_option()
 @click.option(
     "--check",
     is_flag=True,
@@ -114,12 +118,7 @@ def generate(contracts_dir: Path | None, check: bool) -> None:
     type=click.Choice(_LEVELS, case_sensitive=False),
     help="Ad hoc: compatibility level (default: the policy's, or FULL_TRANSITIVE).",
 )
-@click.option(
-    "--contracts",
-    "contracts_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The contracts/ directory (default: found from the current directory).",
-)
+@_contracts_option()
 @click.option(
     "--against-git",
     "git_ref",
@@ -293,13 +292,7 @@ def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
 @uses_settings(RegistrySettings)
 @cli.command()
 @schema_registry_url_option("--registry")
-@click.option(
-    "--contracts",
-    "contracts_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The contracts/ directory. Default: found from the current directory, else "
-    "the versions compiled into this package.",
-)
+@_contracts_option(", else the versions compiled into this package")
 def register(schema_registry_url: str | None, contracts_dir: Path | None) -> None:
     """Register every released version, oldest first, and set the subject's compatibility
     level. Idempotent: a second run changes nothing. Producers never auto-register.

@@ -15,7 +15,13 @@ from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.durations import parse_duration, seconds
 from txn_runtime.settings import Invalid, setting
-from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
+from txn_runtime.shared import (
+    LakeSettings,
+    LakeTable,
+    SparkSettings,
+    StreamSettings,
+    TopicSettings,
+)
 
 __all__ = ["BronzeConfig", "BronzeSettings", "parse_duration"]  # parse_duration re-exported
 
@@ -24,6 +30,9 @@ class BronzeSettings(
     KafkaSettings, RegistrySettings, TopicSettings, LakeSettings, StreamSettings, SparkSettings
 ):
     """Everything the job needs."""
+
+    bronze_path = LakeTable(BRONZE)
+    quarantine_path = LakeTable(QUARANTINE)
 
     subject: str = setting(None, env="TXN_SUBJECT", flag="--subject")
     """Registry subject whose versions may decode. Default: TOPIC-value."""
@@ -87,14 +96,6 @@ class BronzeSettings(
         if self.available_now and low:
             raise Invalid("min_offsets_per_trigger", "cannot be combined with {available_now}")
         return self
-
-    @property
-    def bronze_path(self) -> Path:
-        return Lake(self.lake).table_path(BRONZE)
-
-    @property
-    def quarantine_path(self) -> Path:
-        return Lake(self.lake).table_path(QUARANTINE)
 
     @property
     def checkpoint_path(self) -> Path:

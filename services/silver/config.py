@@ -13,7 +13,7 @@ from pydantic import field_validator
 from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
 from txn_runtime.durations import seconds
 from txn_runtime.settings import setting
-from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings
+from txn_runtime.shared import LakeSettings, LakeTable, SparkSettings, StreamSettings
 
 __all__ = ["JOB", "SilverConfig", "SilverSettings"]
 
@@ -22,6 +22,11 @@ JOB = "silver_refine"
 
 class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
     """Everything the job needs."""
+
+    bronze_path = LakeTable(BRONZE)
+    silver_path = LakeTable(SILVER)
+    rejects_path = LakeTable(SILVER_REJECTS)
+    audit_path = LakeTable(SILVER_AUDIT)
 
     checkpoint: Path | None = setting(None, env="TXN_SILVER_CHECKPOINT", flag="--checkpoint")
     """Checkpoint directory. Default: LAKE/_checkpoints/silver_refine."""
@@ -43,22 +48,6 @@ class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
     @classmethod
     def _absolute(cls, path: Path | None) -> Path | None:
         return path.expanduser().resolve() if path is not None else None
-
-    @property
-    def bronze_path(self) -> Path:
-        return Lake(self.lake).table_path(BRONZE)
-
-    @property
-    def silver_path(self) -> Path:
-        return Lake(self.lake).table_path(SILVER)
-
-    @property
-    def rejects_path(self) -> Path:
-        return Lake(self.lake).table_path(SILVER_REJECTS)
-
-    @property
-    def audit_path(self) -> Path:
-        return Lake(self.lake).table_path(SILVER_AUDIT)
 
     @property
     def checkpoint_path(self) -> Path:
