@@ -38,6 +38,7 @@ __all__ = [
     "master_option",
     "option",
     "schema_registry_url_option",
+    "settings_command",
     "settings_model",
     "topic_option",
     "uses_settings",
@@ -57,6 +58,12 @@ def uses_settings(model: type[Settings]) -> Callable[[click.Command], click.Comm
         return command
 
     return mark
+
+
+def settings_command(model: type[Settings], **kwargs: Any) -> Callable[..., click.Command]:
+    """``@click.command`` with the project's context settings, resolving with ``model``."""
+    make = click.command(context_settings=CONTEXT_SETTINGS, **kwargs)
+    return lambda f: uses_settings(model)(make(f))
 
 
 def settings_model(command: click.Command) -> type[Settings] | None:

@@ -10,15 +10,14 @@ import click
 
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
-    CONTEXT_SETTINGS,
     bootstrap_servers_option,
     driver_memory_option,
     lake_option,
     master_option,
     option,
     schema_registry_url_option,
+    settings_command,
     topic_option,
-    uses_settings,
 )
 
 from .config import BronzeSettings
@@ -32,8 +31,7 @@ _emit = stderr_logger(PROG)
 _setting = partial(option, BronzeSettings)
 
 
-@uses_settings(BronzeSettings)
-@click.command(context_settings=CONTEXT_SETTINGS)
+@settings_command(BronzeSettings)
 @lake_option(help="Lake root: writes LAKE/bronze, LAKE/quarantine, LAKE/_checkpoints.")
 @bootstrap_servers_option()
 @schema_registry_url_option()

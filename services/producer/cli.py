@@ -14,12 +14,11 @@ import click
 
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
-    CONTEXT_SETTINGS,
     bootstrap_servers_option,
     option,
     schema_registry_url_option,
+    settings_command,
     topic_option,
-    uses_settings,
 )
 
 from .config import ProducerSettings
@@ -34,9 +33,8 @@ _log = stderr_logger(PROG)
 _setting = partial(option, ProducerSettings)
 
 
-@uses_settings(ProducerSettings)
-@click.command(
-    context_settings=CONTEXT_SETTINGS,
+@settings_command(
+    ProducerSettings,
     # \b keeps click from re-wrapping the example onto two lines.
     epilog="\b\nExamples:\n  txn-producer --count 10000 --seed 7 --start-time 2026-01-31T09:00:00Z\n"
     "  txn-producer --rate 2000 --duration 60 --duplicate-rate 0.02 --late-rate 0.01",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from txn_contract import wire
 from txn_contract.contract import ContractVersion
 from txn_contract.errors import TxnError
+from txn_contract.model import FIELDS_BY_VERSION
 from txn_contract.segments import FieldEncoder, encode_long
 
 from .generator import Draw
@@ -26,22 +27,9 @@ from .population import Population
 
 __all__ = ["EventEncoder", "UnsupportedContractError"]
 
-# The field order this encoder assembles; released versions are prefixes of it.
-_LAYOUT = (
-    "transaction_id",
-    "timestamp",
-    "customer_id",
-    "merchant_id",
-    "amount",
-    "currency",
-    "channel",
-    "city",
-    "country",
-    "device_id",
-    "status",
-    "merchant_category_code",
-    "province",
-)
+# The field order this encoder assembles: version 2's (the contract's, pinned here on purpose:
+# a newer version is refused until the encoder learns it); released versions are prefixes of it.
+_LAYOUT = FIELDS_BY_VERSION[2]
 _MERCHANT_PLACE = ("currency", "channel", "city", "country")
 _MERCHANT_TAIL = ("merchant_category_code", "province")
 

@@ -8,13 +8,12 @@ import click
 
 from txn_runtime.cli import entry_point
 from txn_runtime.options import (
-    CONTEXT_SETTINGS,
     bootstrap_servers_option,
     format_option,
     lake_option,
     option,
+    settings_command,
     topic_option,
-    uses_settings,
 )
 
 from .config import ReportSettings
@@ -24,8 +23,7 @@ __all__ = ["cli", "main"]
 PROG = "txn-report"
 
 
-@uses_settings(ReportSettings)
-@click.command(context_settings=CONTEXT_SETTINGS)
+@settings_command(ReportSettings)
 @lake_option(help="Lake root of bronze-ingest.")
 @format_option(help="text: the report's table; json: machine-readable keys.")
 @bootstrap_servers_option()

@@ -11,12 +11,11 @@ import click
 
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
-    CONTEXT_SETTINGS,
     driver_memory_option,
     lake_option,
     master_option,
     option,
-    uses_settings,
+    settings_command,
 )
 
 from .config import SilverSettings
@@ -30,8 +29,7 @@ _emit = stderr_logger(PROG)
 _setting = partial(option, SilverSettings)
 
 
-@uses_settings(SilverSettings)
-@click.command(context_settings=CONTEXT_SETTINGS)
+@settings_command(SilverSettings)
 @lake_option(
     help="Lake root: reads LAKE/bronze, writes LAKE/silver, LAKE/silver_rejects, "
     "LAKE/silver_audit, LAKE/_checkpoints/silver_refine."
