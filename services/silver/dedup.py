@@ -4,9 +4,11 @@ The first-seen row of a ``transaction_id`` is the one in silver, else the batch'
 row in bronze order (``ingest_ts``, ``kafka_partition``, ``kafka_offset``). Every other valid
 row with that id is an exact duplicate (same content hash) or a conflict (other content).
 
-Against history, the batch's ids are semi-joined with silver's two narrow columns
-(``transaction_id``, ``content_hash``) with the batch's ids broadcast, so silver is scanned once,
-as the streaming side, without a shuffle. Only when a batch holds conflicts with silver are the
+The batch's rows are never shuffled: one aggregation by id over narrow columns finds the ids
+with several rows and each one's first row; against history, the batch's ids are semi-joined
+with silver's two narrow columns (``transaction_id``, ``content_hash``), the ids broadcast, so
+silver is scanned once, as the streaming side. The ids needing a decision (re-sends: few) are
+then broadcast back to the rows. Only when a batch holds conflicts with silver are the
 conflicting ids' full silver rows read, to name the fields that differ.
 """
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
 __all__ = [
+    "BROADCAST_FLAGGED_IDS",
     "CONFLICT",
     "DUPLICATE",
     "INSERT",
@@ -63,66 +66,101 @@ def _differing(contract_cols: list[str], other: str) -> Column:
     return F.array_join(F.filter(names, lambda x: x.isNotNull()), ", ")
 
 
-def classify(ev: DataFrame, silver_keys: DataFrame, contract_cols: list[str]) -> DataFrame:
-    """``ev`` (rules evaluated, with ``content_hash``) plus :data:`OUTCOME`, ``rules`` and
-    ``detail``; ``detail`` of conflicts with silver is filled by :func:`with_history_details`."""
+# Above this many ids with several rows in the batch or a row in silver, the small side of the
+# join is not broadcast (a replay of a whole topic into bronze makes every id such an id).
+BROADCAST_FLAGGED_IDS = 500_000
+
+
+def _flagged_ids(valid: DataFrame, silver_keys: DataFrame, contract_cols: list[str]) -> DataFrame:
+    """Per id that needs a decision (several valid rows in the batch, or already in silver):
+    the batch's first row (``_FIRST``: bronze order, content hash, contract fields) and
+    silver's hash (``_SEEN_HASH``).
+
+    Only narrow columns are shuffled: a count per id (a hash aggregation, combined map-side)
+    finds the batch's repeated ids, a semi-join of silver's keys with the batch's ids
+    (broadcast) finds those in silver; the first rows are then picked among the few rows of
+    those ids only."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    per_id = valid.groupBy("transaction_id").count()
+    hits = silver_keys.join(
+        F.broadcast(per_id.select("transaction_id")), "transaction_id", "left_semi"
+    ).withColumnRenamed("content_hash", _SEEN_HASH)
+    repeated = per_id.where(F.col("count") > 1).select("transaction_id")
+    ids = repeated.unionByName(hits.select("transaction_id")).distinct()
+    first = F.struct(
+        *[F.col(f"`{c}`") for c in contract_cols],
+        "ingest_ts",
+        "kafka_partition",
+        "kafka_offset",
+        "content_hash",
+    )
     order = Window.partitionBy("transaction_id").orderBy(
         "ingest_ts", "kafka_partition", "kafka_offset"
     )
+    firsts = (
+        valid.join(F.broadcast(ids), "transaction_id", "left_semi")
+        .withColumn("_rn", F.row_number().over(order))
+        .where("_rn = 1")
+        .select("transaction_id", first.alias(_FIRST))
+    )
+    return firsts.join(hits, "transaction_id", "full_outer")
+
+
+def classify(
+    ev: DataFrame, silver_keys: DataFrame, contract_cols: list[str]
+) -> tuple[DataFrame, DataFrame]:
+    """``ev`` (rules evaluated, with ``content_hash``) plus :data:`OUTCOME`, ``rules`` and
+    ``detail``; ``detail`` of conflicts with silver is filled by :func:`with_history_details`.
+    Also returns the cached ids that needed a decision: unpersist it after the batch.
+
+    The ids that need a decision are few (re-sends), so they are computed first, counted and
+    broadcast to the batch's rows; every other valid row is an insert, and no row is shuffled.
+    """
+    from pyspark.sql import functions as F
+
     rejected = F.size(VIOLATED) > 0
-    ids = ev.where(~rejected).select("transaction_id").distinct()
-    hits = silver_keys.join(F.broadcast(ids), "transaction_id", "left_semi").withColumnRenamed(
-        "content_hash", _SEEN_HASH
-    )
-    first = F.struct(
-        *[F.col(f"`{c}`") for c in contract_cols], "kafka_partition", "kafka_offset", "content_hash"
-    )
-    valid = (
-        ev.where(~rejected)
-        .withColumns({"_rn": F.row_number().over(order), _FIRST: F.first(first).over(order)})
-        .join(hits, "transaction_id", "left")
-    )
+    flagged = _flagged_ids(ev.where(~rejected), silver_keys, contract_cols).persist()
+    small = flagged.count() <= BROADCAST_FLAGGED_IDS
+    rows = ev.join(F.broadcast(flagged) if small else flagged, "transaction_id", "left")
     in_silver = F.col(_SEEN_HASH).isNotNull()
-    same_as_first = F.col("content_hash") == F.col(_FIRST).getField("content_hash")
+    first = F.col(_FIRST)
+    is_first = first.isNull() | (
+        (F.col("kafka_partition") == first.getField("kafka_partition"))
+        & (F.col("kafka_offset") == first.getField("kafka_offset"))
+        & (F.col("ingest_ts") == first.getField("ingest_ts"))
+    )
     outcome = (
-        F.when(in_silver & (F.col("content_hash") == F.col(_SEEN_HASH)), F.lit(DUPLICATE))
+        F.when(rejected, F.lit(REJECTED))
+        .when(in_silver & (F.col("content_hash") == F.col(_SEEN_HASH)), F.lit(DUPLICATE))
         .when(in_silver, F.lit(CONFLICT))
-        .when(F.col("_rn") == 1, F.lit(INSERT))
-        .when(same_as_first, F.lit(DUPLICATE))
+        .when(is_first, F.lit(INSERT))
+        .when(F.col("content_hash") == first.getField("content_hash"), F.lit(DUPLICATE))
         .otherwise(F.lit(CONFLICT))
     )
     batch_conflict = F.format_string(
         "transaction_id %s was first seen with other content at Kafka partition %d offset %d "
         "in the same batch; differing fields: %s.",
         F.col("transaction_id"),
-        F.col(_FIRST).getField("kafka_partition"),
-        F.col(_FIRST).getField("kafka_offset"),
+        first.getField("kafka_partition"),
+        first.getField("kafka_offset"),
         _differing(contract_cols, _FIRST),
     )
-    valid = valid.withColumn(OUTCOME, outcome).withColumns(
+    violated = F.concat(F.lit("Violates "), F.array_join(VIOLATED, ", "), F.lit("."))
+    conflict = F.col(OUTCOME) == CONFLICT
+    out = rows.withColumn(OUTCOME, outcome).withColumns(
         {
-            "rules": F.when(F.col(OUTCOME) == CONFLICT, F.array(F.lit(CONFLICT_RULE))).otherwise(
-                F.array().cast("array<string>")
-            ),
-            "detail": F.when((F.col(OUTCOME) == CONFLICT) & ~in_silver, batch_conflict).otherwise(
-                F.lit(None).cast("string")
-            ),
-            "_conflict_in_silver": (F.col(OUTCOME) == CONFLICT) & in_silver,
+            "rules": F.when(rejected, F.col(VIOLATED))
+            .when(conflict, F.array(F.lit(CONFLICT_RULE)))
+            .otherwise(F.array().cast("array<string>")),
+            "detail": F.when(rejected, violated)
+            .when(conflict & ~in_silver, batch_conflict)
+            .otherwise(F.lit(None).cast("string")),
+            "_conflict_in_silver": conflict & in_silver,
         }
     )
-    bad = ev.where(rejected).withColumns(
-        {
-            OUTCOME: F.lit(REJECTED),
-            "rules": F.col(VIOLATED),
-            "detail": F.concat(F.lit("Violates "), F.array_join(VIOLATED, ", "), F.lit(".")),
-            "_conflict_in_silver": F.lit(False),
-        }
-    )
-    columns = [*ev.columns, OUTCOME, "rules", "detail", "_conflict_in_silver"]
-    return valid.select(*columns).unionByName(bad.select(*columns))
+    return out.select(*ev.columns, OUTCOME, "rules", "detail", "_conflict_in_silver"), flagged
 
 
 def with_history_details(
