@@ -64,7 +64,6 @@ def _registry_verdict(
     so that is an incompatible verdict with the registry's reason. Any other registry error
     means there is no verdict: :class:`ConfigError` (exit 2) with one sentence.
     """
-    from confluent_kafka.schema_registry import Schema
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     from .registry import _call
@@ -75,33 +74,11 @@ def _registry_verdict(
     detail = None
     try:
         try:
-            for i, schema in enumerate(previous):
-                _call(
-                    "registering a scratch version",
-                    url,
-                    lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
-                )
-                if i == 0:
-                    _call(
-                        "setting scratch level",
-                        url,
-                        lambda: client.set_compatibility(subject, "NONE"),
-                    )
-            _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
+            _register_previous(client, subject, previous, level, url)
         except SchemaRegistryError as exc:
             raise _no_verdict(url, f"registering the previous schemas of {file}", exc) from exc
         try:
-            ok = _call(
-                "testing compatibility",
-                url,
-                lambda: (
-                    client.test_compatibility(subject, Schema(json.dumps(new), "AVRO"), "latest")
-                    if not level.endswith("TRANSITIVE")
-                    else client.test_compatibility_all_versions(
-                        subject, Schema(json.dumps(new), "AVRO")
-                    )
-                ),
-            )
+            ok = _call("testing compatibility", url, lambda: _test(client, subject, new, level))
         except SchemaRegistryError as exc:
             if exc.http_status_code != 422:
                 raise _no_verdict(url, f"testing {file}", exc) from exc
@@ -112,13 +89,35 @@ def _registry_verdict(
             client.delete_subject(subject, permanent=True)
         except Exception:  # noqa: BLE001 - scratch cleanup must not hide the verdict
             log(f"could not delete scratch subject {subject}")
-    return {
-        "file": file,
-        "compatible": bool(ok),
-        "level": level,
-        "registry": url,
-        "detail": detail,
-    }
+    return {"file": file, "compatible": bool(ok), "level": level, "registry": url, "detail": detail}
+
+
+def _register_previous(client, subject: str, previous: list, level: str, url: str) -> None:
+    """The earlier schemas, oldest first, under ``subject`` (at NONE while registering, so
+    that the registry accepts them), then the level to judge at."""
+    from confluent_kafka.schema_registry import Schema
+
+    from .registry import _call
+
+    for i, schema in enumerate(previous):
+        _call(
+            "registering a scratch version",
+            url,
+            lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
+        )
+        if i == 0:
+            _call("setting scratch level", url, lambda: client.set_compatibility(subject, "NONE"))
+    _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
+
+
+def _test(client, subject: str, new, level: str) -> bool:
+    """The registry's verdict on ``new``: against the latest version, or all at a transitive level."""
+    from confluent_kafka.schema_registry import Schema
+
+    schema = Schema(json.dumps(new), "AVRO")
+    if level.endswith("TRANSITIVE"):
+        return client.test_compatibility_all_versions(subject, schema)
+    return client.test_compatibility(subject, schema, "latest")
 
 
 def _no_verdict(url: str, what: str, exc) -> ConfigError:

@@ -168,54 +168,9 @@ class EventGenerator:
         self._ecom_domestic = population.ecom_domestic
         self._ecom_foreign = population.ecom_foreign
 
-        # Per merchant: log-normal parameters of the ticket in local cents, bounds, and the
-        # decline probabilities below and above the "large" threshold.
-        self._merchant_params: list[tuple] = []
-        for m in population.merchants:
-            fx = FX_PER_CAD[m.currency]
-            low, high = _bounds_cents(m.channel, m.currency)
-            p = BASE_DECLINE_RATE[m.channel]
-            if m.foreign:
-                p *= _FOREIGN_DECLINE_FACTOR
-            self._merchant_params.append(
-                (
-                    math.log(m.category.median_cad * fx * 100),
-                    m.category.sigma,
-                    low,
-                    high,
-                    round(_LARGE_CAD[m.channel] * fx * 100),
-                    min(p, _MAX_DECLINE_RATE),
-                    min(p * _LARGE_DECLINE_FACTOR, _MAX_DECLINE_RATE),
-                    fx,
-                    m.channel is Channel.ATM,
-                )
-            )
-        # Per customer, what a draw needs, unpacked in one go on the hot path.
-        self._profiles: list[tuple] = []
-        for c in customers:
-            card = [d for d in c.devices if d.kind == "CARD"]
-            wallet = [d for d in c.devices if d.kind in ("CARD", "MOBILE")]
-            online = [d for d in c.devices if d.kind in ("WEB", "MOBILE")] or card
-            amounts = [(a, w) for a, w in ATM_AMOUNTS_CAD if a <= c.atm_limit_cad]
-            atm_cum, atm_total = _cumulative(w for _, w in amounts)
-            self._profiles.append(
-                (
-                    c,
-                    c.channel_mix[0],
-                    c.channel_mix[0] + c.channel_mix[1],
-                    c.p_abroad,
-                    c.p_abroad + c.p_away,
-                    c.p_foreign_ecom,
-                    pools[c.home],
-                    tuple(card),
-                    tuple(wallet),
-                    tuple(online),
-                    c.spend,
-                    atm_cum,
-                    atm_total,
-                    tuple(a for a, _ in amounts),
-                )
-            )
+        # Per merchant and per customer, what a draw needs, unpacked in one go on the hot path.
+        self._merchant_params = [_merchant_params(m) for m in population.merchants]
+        self._profiles = [_profile(c, pools[c.home]) for c in customers]
 
     def draw(self) -> Draw:
         """The next event's choices."""
@@ -324,3 +279,50 @@ class EventGenerator:
             merchant_category_code=m.mcc,
             province=m.province,
         )
+
+
+def _merchant_params(m) -> tuple:
+    """Log-normal parameters of the merchant's ticket in local cents, its bounds, and the
+    decline probabilities below and above the "large" threshold."""
+    fx = FX_PER_CAD[m.currency]
+    low, high = _bounds_cents(m.channel, m.currency)
+    p = BASE_DECLINE_RATE[m.channel]
+    if m.foreign:
+        p *= _FOREIGN_DECLINE_FACTOR
+    return (
+        math.log(m.category.median_cad * fx * 100),
+        m.category.sigma,
+        low,
+        high,
+        round(_LARGE_CAD[m.channel] * fx * 100),
+        min(p, _MAX_DECLINE_RATE),
+        min(p * _LARGE_DECLINE_FACTOR, _MAX_DECLINE_RATE),
+        fx,
+        m.channel is Channel.ATM,
+    )
+
+
+def _profile(c, home: tuple) -> tuple:
+    """The customer's choices as :meth:`EventGenerator.draws` unpacks them; ``home`` is the
+    (stores, ATMs) pools of their city."""
+    card = [d for d in c.devices if d.kind == "CARD"]
+    wallet = [d for d in c.devices if d.kind in ("CARD", "MOBILE")]
+    online = [d for d in c.devices if d.kind in ("WEB", "MOBILE")] or card
+    amounts = [(a, w) for a, w in ATM_AMOUNTS_CAD if a <= c.atm_limit_cad]
+    atm_cum, atm_total = _cumulative(w for _, w in amounts)
+    return (
+        c,
+        c.channel_mix[0],
+        c.channel_mix[0] + c.channel_mix[1],
+        c.p_abroad,
+        c.p_abroad + c.p_away,
+        c.p_foreign_ecom,
+        home,
+        tuple(card),
+        tuple(wallet),
+        tuple(online),
+        c.spend,
+        atm_cum,
+        atm_total,
+        tuple(a for a, _ in amounts),
+    )
