@@ -14,7 +14,9 @@
    --trigger T`` run together on a fresh lake while ``txn-producer --rate R --duration S``
    writes; each silver row's event-to-silver latency is its silver commit's time (the Delta
    log) minus its Kafka timestamp. Reported: p50, p95 and max, and the silver files written.
-4. **Files**: silver's files and average file size after each scenario, from the Delta log.
+4. **Files** (``--write-modes none,optimize-write,auto-compact``): the latency scenario once per
+   Delta small-file setting of the silver process; silver's files, average file size and
+   auto-compaction's OPTIMIZE commits after each, from the Delta log.
 
 Run it against a platform you started::
 
@@ -39,6 +41,23 @@ from bench_bronze import BIN, DRIVER_MEMORY, MASTER, Platform, Process, _log, pr
 from machine import load_average, machine
 
 __all__ = ["main"]
+
+
+# Delta's two ways against small files, as session settings of the silver process (passed with
+# PySpark's PYSPARK_SUBMIT_ARGS); "none" is what the job does by default.
+WRITE_MODES = {
+    "none": {},
+    "optimize-write": {"spark.databricks.delta.optimizeWrite.enabled": "true"},
+    "auto-compact": {"spark.databricks.delta.autoCompact.enabled": "true"},
+}
+
+
+def _write_mode_env(mode: str) -> None:
+    confs = " ".join(f"--conf {k}={v}" for k, v in WRITE_MODES[mode].items())
+    if confs:
+        os.environ["PYSPARK_SUBMIT_ARGS"] = f"{confs} pyspark-shell"
+    else:
+        os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
 
 
 def silver_cmd(lake: Path, extra: list[str]) -> list[str]:
@@ -95,16 +114,23 @@ def refine(lake: Path, work: Path, tag: str, extra: list[str] | None = None) -> 
     }
 
 
-def latency(plat: Platform, rate: int, seconds: int, trigger: str, work: Path) -> dict:
-    """Both jobs streaming with ``trigger`` while the producer writes at ``rate``."""
-    lake = work / "lake-sustained"
+def latency(
+    plat: Platform, rate: int, seconds: int, trigger: str, work: Path, mode: str = "none"
+) -> dict:
+    """Both jobs streaming with ``trigger`` while the producer writes at ``rate``; silver
+    written with Delta's small-file setting ``mode``."""
+    lake = work / f"lake-sustained-{mode}"
     topic = plat.topic("sustained", register=True)
-    bronze = Process(bronze_cmd(lake, topic, ["--trigger", trigger]), work / "bronze-sus.log")
+    bronze = Process(
+        bronze_cmd(lake, topic, ["--trigger", trigger]), work / f"bronze-sus-{mode}.log"
+    )
     while not bronze.seen("started: topic"):
         if bronze.proc.poll() is not None:
             raise SystemExit(f"bronze-ingest failed:\n{bronze.run.tail()}")
         time.sleep(0.5)
-    silver = Process(silver_cmd(lake, ["--trigger", trigger]), work / "silver-sus.log")
+    _write_mode_env(mode)
+    silver = Process(silver_cmd(lake, ["--trigger", trigger]), work / f"silver-sus-{mode}.log")
+    _write_mode_env("none")
     while not silver.seen("started:"):
         if silver.proc.poll() is not None:
             raise SystemExit(f"silver-refine failed:\n{silver.run.tail()}")
@@ -119,7 +145,16 @@ def latency(plat: Platform, rate: int, seconds: int, trigger: str, work: Path) -
         job.proc.send_signal(2)
         job.wait(120)
     lat = row_latencies(lake)
+    from txn_lake import SILVER, Lake
+    from txn_lake.facts import commits
+
     return {
+        "mode": mode,
+        "optimize_commits": sum(
+            1
+            for c in commits(Lake(lake).table_path(SILVER), -1, 10_000)[1]
+            if c.operation == "OPTIMIZE"
+        ),
         "rate": rate,
         "seconds": seconds,
         "trigger": trigger,
@@ -215,18 +250,19 @@ def _print(result: dict, args) -> None:
         if "grow" in s:
             g = s["grow"]
             print(f"  growing silver: {g['rows']:,} rows at {g['batch_rate'] or 0:,.0f} rows/s")
-    t = result.get("sustained")
-    if t:
+    for t in result.get("sustained", []):
         lat = t["latency"]
         print(
-            f"\n== 3. latency: {t['rate']:,} events/s for {t['seconds']} s, trigger {t['trigger']} =="
+            f"\n== 3. latency: {t['rate']:,} events/s for {t['seconds']} s, trigger "
+            f"{t['trigger']}, silver small-file mode {t['mode']} =="
         )
         print(f"  {t['producer']}")
         print(f"  bronze batches (rows, s): {t['bronze_batches']}")
         print(f"  silver batches (rows, s): {t['silver_batches']}")
         print(f"  event-to-silver latency over {lat['rows']:,} rows: p50 {lat['p50']:.1f} s, "
               f"p95 {lat['p95']:.1f} s, max {lat['max']:.1f} s  (target p95 <= 25 s)")  # fmt: skip
-        print(f"  silver rows, files, avg bytes: {t['files']}")
+        print(f"  silver rows, files, avg bytes: {t['files']}; OPTIMIZE commits: "
+              f"{t['optimize_commits']}")  # fmt: skip
     print(f"\nload after: {result['load_after']}")
 
 
@@ -241,6 +277,12 @@ def main() -> int:
     p.add_argument("--sustained-rate", type=int, default=0)
     p.add_argument("--sustained-seconds", type=int, default=60)
     p.add_argument("--trigger", default="10s")
+    p.add_argument(
+        "--write-modes",
+        default="none",
+        help=f"silver's small-file settings to run the latency scenario with, comma-separated: "
+        f"{', '.join(WRITE_MODES)}",
+    )
     p.add_argument("--no-drain", action="store_true")
     p.add_argument("--work", type=Path, help="keep logs and lakes here [default: a temp dir]")
     args = p.parse_args()
@@ -258,9 +300,10 @@ def main() -> int:
         if args.scale:
             result["scale"] = scale(plat, lake, args, dirt, work)
         if args.sustained_rate:
-            result["sustained"] = latency(
-                plat, args.sustained_rate, args.sustained_seconds, args.trigger, work
-            )
+            result["sustained"] = [
+                latency(plat, args.sustained_rate, args.sustained_seconds, args.trigger, work, m)
+                for m in args.write_modes.split(",")
+            ]
     finally:
         plat.cleanup()
     result["load_after"] = load_average()

@@ -65,7 +65,7 @@ def _bronze(args: list[str], env, log: Path) -> subprocess.Popen:
     )
 
 
-def test_bronze_runs_on_the_cluster_and_lands_every_event(
+def test_bronze_and_silver_run_on_the_cluster_and_land_every_event(
     platform, registered_contract, spark_cluster, tmp_path
 ):
     topic = _fill(platform, registered_contract[2], 3000)
@@ -87,6 +87,28 @@ def test_bronze_runs_on_the_cluster_and_lands_every_event(
     assert app["cores"] > 0 and app["state"] == "FINISHED"
     executors = list((spark_cluster.work_dir / app["id"]).iterdir())
     assert executors, "no executor of the application ran on the worker"
+
+    # Silver on the same cluster, from that bronze table: record 0 has amount 0.00 (rejected by
+    # amount_positive), every other one lands once.
+    res = subprocess.run(
+        [str(BIN / "silver-refine"), "--lake", str(tmp_path), "--master", spark_cluster.master_url,
+         "--available-now"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    from txn_lake.facts import count_by, query
+
+    per_id = count_by(tmp_path / "silver", "transaction_id")
+    assert per_id.keys() == {f"t-{i}" for i in range(1, 3000)} and set(per_id.values()) == {1}
+    (audit,) = query(
+        tmp_path / "silver_audit", "SELECT sum(rows_read) AS n, sum(rejected) AS r FROM t"
+    )
+    assert (audit["n"], audit["r"]) == (3000, 1)
+    (silver_app,) = [a for a in _apps(spark_cluster, "silver-refine") if a["state"] == "FINISHED"][
+        -1:
+    ]
+    assert silver_app["cores"] > 0
+    assert list((spark_cluster.work_dir / silver_app["id"]).iterdir()), "silver ran no executor"
 
 
 def test_spark_submit_with_the_jars_runs_the_entry_point(
