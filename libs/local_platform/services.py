@@ -102,8 +102,11 @@ class KafkaService:
         classpath = f"{libs}/*"
         log4j = str(resources.files("local_platform") / "conf" / "log4j2.properties")
         if not (self.home / "data" / "meta.properties").exists():
-            # Kafka's cluster id: 16 random bytes, URL-safe base64 without padding.
-            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # Kafka's cluster id: 16 random bytes, URL-safe base64 without padding; like Kafka's
+            # Uuid.randomUuid, never one starting with "-", which the tool would take for a flag.
+            cid = "-"
+            while cid.startswith("-"):
+                cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             out = _run_java(
                 [
                     java.path,
