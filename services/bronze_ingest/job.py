@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
 from txn_lake import Lake
+from txn_runtime.streaming import await_query
 
 from .config import BronzeSettings
 from .decode import INTERNAL_REASONS, classify, finish, tally
@@ -215,27 +216,18 @@ class BronzeJob:
             + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
         )
         try:
-            while query.isActive:
-                if self._stop.is_set() and not query.status["isTriggerActive"]:
-                    emit("stop requested: stopping after the current batch")
-                    query.stop()
-                    break
-                query.awaitTermination(0.5)
+            error = await_query(query, self._stop, emit)
         except Exception as exc:
             if self.failure is not None:
                 raise self.failure from exc
-            from pyspark.errors import StreamingQueryException
-
-            if isinstance(exc, StreamingQueryException):
-                raise TxnError(
-                    f"The bronze query failed: {_first_line(str(exc))} The checkpoint is intact: "
-                    "fix the cause and start the job again to resume."
-                ) from exc
             raise
-        if query.exception() is not None:
+        if error is not None:
             if self.failure is not None:
-                raise self.failure
-            raise TxnError(f"The bronze query failed: {_first_line(str(query.exception()))}")
+                raise self.failure from error
+            raise TxnError(
+                f"The bronze query failed: {_first_line(str(error))} The checkpoint is intact: "
+                "fix the cause and start the job again to resume."
+            ) from error
         return dict(self.totals)
 
 

@@ -4,8 +4,6 @@ silver_rejects and silver_audit, each exactly once per batch id."""
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +15,9 @@ from txn_contract.rules import RuleSet
 from txn_lake import BRONZE, Lake
 from txn_lake import tables as lake_tables
 from txn_lake.outputs import StreamOutput
+from txn_runtime.streaming import await_query
 
-from .config import JOB, SilverConfig
+from .config import JOB, SilverSettings
 from .dedup import (
     CONFLICT,
     DUPLICATE,
@@ -36,7 +35,7 @@ from .quality import WARNED, CompiledRules
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SilverJob", "install_signal_handlers"]
+__all__ = ["SilverJob"]
 
 log = logging.getLogger("txn_silver")
 Emit = Callable[[str], None]
@@ -49,7 +48,7 @@ class SilverJob:
     """One streaming query over the bronze table whose ``foreachBatch`` classifies each bronze
     row once and commits rejects, the audit and silver, in that order."""
 
-    def __init__(self, config: SilverConfig, spark: SparkSession, rules: RuleSet) -> None:
+    def __init__(self, config: SilverSettings, spark: SparkSession, rules: RuleSet) -> None:
         self.cfg = config
         self.spark = spark
         self.rules = CompiledRules(rules)
@@ -258,10 +257,6 @@ class SilverJob:
         """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
         self._stop.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     def _start(self):
         cfg = self.cfg
         reader = self.spark.readStream.format("delta")
@@ -301,32 +296,21 @@ class SilverJob:
     def _await(self, query, emit: Emit) -> bool:
         """Wait for the query; True when it stopped on a bronze schema change (restart it)."""
         try:
-            while query.isActive:
-                if self._stop.is_set() and not query.status["isTriggerActive"]:
-                    emit("stop requested: stopping after the current batch")
-                    query.stop()
-                    break
-                query.awaitTermination(0.5)
+            error = await_query(query, self._stop, emit)
         except Exception as exc:
             if self.failure is not None:
                 raise self.failure from exc
-            from pyspark.errors import StreamingQueryException
-
-            if isinstance(exc, StreamingQueryException):
-                if _SCHEMA_CHANGED in str(exc):
-                    return True
-                raise TxnError(
-                    f"The silver query failed: {_first_line(str(exc))} The checkpoint is intact: "
-                    "fix the cause and start the job again to resume."
-                ) from exc
             raise
-        if query.exception() is not None:
-            if self.failure is not None:
-                raise self.failure
-            if _SCHEMA_CHANGED in str(query.exception()):
-                return True
-            raise TxnError(f"The silver query failed: {_first_line(str(query.exception()))}")
-        return False
+        if error is None:
+            return False
+        if self.failure is not None:
+            raise self.failure from error
+        if _SCHEMA_CHANGED in str(error):
+            return True
+        raise TxnError(
+            f"The silver query failed: {_first_line(str(error))} The checkpoint is intact: "
+            "fix the cause and start the job again to resume."
+        ) from error
 
 
 def _contract_columns(columns: list[str]) -> list[str]:
@@ -336,19 +320,3 @@ def _contract_columns(columns: list[str]) -> list[str]:
 
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "no detail"
-
-
-def install_signal_handlers(job: SilverJob, emit: Emit) -> None:
-    """SIGTERM and SIGINT stop the job after the current batch; a second signal is immediate."""
-
-    def handler(signum, _frame):
-        if job.stop_requested:
-            # Second signal: leave now. The batch in flight is not committed to silver; its
-            # rejects/audit commits (if any) are skipped by Delta when it is redone on restart.
-            emit("second signal: stopping immediately; the current batch is redone on restart")
-            os._exit(130)
-        emit(f"received {signal.Signals(signum).name}; finishing the current batch")
-        job.request_stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
