@@ -10,6 +10,7 @@
 - :mod:`txn_runtime.preflight`: broker reachable, topic and its partitions, watermark offsets,
   contract version registered; one error type (:class:`~txn_runtime.preflight.PreflightError`).
 - :mod:`txn_runtime.signals`: first SIGINT/SIGTERM finishes the unit of work, a second exits 130.
+- :mod:`txn_runtime.streaming`: a Spark streaming query run until it ends or is asked to stop.
 - :mod:`txn_runtime.durations`: ``10s``, ``5m`` as operators write them.
 - :mod:`txn_runtime.maven`, :mod:`txn_runtime.jars`: the Spark jars at pinned versions.
 
