@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["await_query"]
+from .shared import StreamSettings
+
+__all__ = ["await_query", "start_stream"]
 
 
 def await_query(
@@ -30,3 +33,24 @@ def await_query(
     except StreamingQueryException as exc:
         return exc
     return query.exception()
+
+
+def start_stream(
+    frame: Any,
+    name: str,
+    process_batch: Callable[[Any, int], None],
+    checkpoint: Path,
+    stream: StreamSettings,
+):
+    """Start ``frame``'s micro-batches through ``process_batch`` under ``checkpoint``: on the
+    settings' processing-time trigger, or once over what the source holds (available-now)."""
+    writer = (
+        frame.writeStream.queryName(name)
+        .foreachBatch(process_batch)
+        .option("checkpointLocation", str(checkpoint))
+    )
+    if stream.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=f"{stream.trigger_seconds} seconds")
+    return writer.start()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
 from txn_lake import Lake
-from txn_runtime.streaming import await_query
+from txn_runtime.streaming import await_query, start_stream
 
 from .config import BronzeSettings
 from .decode import INTERNAL_REASONS, classify, finish, tally
@@ -199,17 +199,9 @@ class BronzeJob:
         cfg = self.cfg
         self.prepare(emit)
         self.spark.streams.addListener(_progress_listener(self, emit))
-        writer = (
-            self.source()
-            .writeStream.queryName("bronze_ingest")
-            .foreachBatch(self.process_batch)
-            .option("checkpointLocation", str(cfg.checkpoint_path))
+        query = start_stream(
+            self.source(), "bronze_ingest", self.process_batch, cfg.checkpoint_path, cfg
         )
-        if cfg.available_now:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=f"{cfg.trigger_seconds} seconds")
-        query = writer.start()
         emit(
             f"started: topic {cfg.topic} -> {cfg.bronze_path} (quarantine {cfg.quarantine_path}), "
             f"checkpoint {cfg.checkpoint_path}, "

@@ -15,7 +15,7 @@ from txn_contract.rules import RuleSet
 from txn_lake import BRONZE, Lake
 from txn_lake import tables as lake_tables
 from txn_lake.outputs import StreamOutput
-from txn_runtime.streaming import await_query
+from txn_runtime.streaming import await_query, start_stream
 
 from .config import JOB, SilverSettings
 from .dedup import (
@@ -262,17 +262,8 @@ class SilverJob:
         reader = self.spark.readStream.format("delta")
         if cfg.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
-        writer = (
-            reader.load(str(cfg.bronze_path))
-            .writeStream.queryName(JOB)
-            .foreachBatch(self.process_batch)
-            .option("checkpointLocation", str(cfg.checkpoint_path))
-        )
-        if cfg.available_now:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=f"{cfg.trigger_seconds} seconds")
-        return writer.start()
+        frame = reader.load(str(cfg.bronze_path))
+        return start_stream(frame, JOB, self.process_batch, cfg.checkpoint_path, cfg)
 
     def run(self, emit: Emit) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now)."""
