@@ -17,10 +17,17 @@ __all__ = ["await_query", "start_stream"]
 
 
 def await_query(
-    query: Any, stop: threading.Event, emit: Callable[[str], None]
+    query: Any,
+    stop: threading.Event,
+    emit: Callable[[str], None],
+    failure: Callable[[], BaseException | None] = lambda: None,
 ) -> BaseException | None:
     """Wait until ``query`` ends, or ``stop`` is set and no trigger is active (then stop it);
-    return the query's failure (a ``StreamingQueryException``), None when it ended cleanly."""
+    return the query's failure (a ``StreamingQueryException``), None when it ended cleanly.
+
+    ``failure`` gives the service's own error from inside a batch, if any: it is raised in
+    place of Spark's wrapping of it.
+    """
     from pyspark.errors import StreamingQueryException
 
     try:
@@ -30,9 +37,16 @@ def await_query(
                 query.stop()
                 break
             query.awaitTermination(0.5)
+        error = query.exception()
     except StreamingQueryException as exc:
-        return exc
-    return query.exception()
+        error = exc
+    except Exception as exc:
+        if failure() is not None:
+            raise failure() from exc
+        raise
+    if error is not None and failure() is not None:
+        raise failure() from error
+    return error
 
 
 def start_stream(

@@ -207,15 +207,8 @@ class BronzeJob:
             f"checkpoint {cfg.checkpoint_path}, "
             + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
         )
-        try:
-            error = await_query(query, self._stop, emit)
-        except Exception as exc:
-            if self.failure is not None:
-                raise self.failure from exc
-            raise
+        error = await_query(query, self._stop, emit, lambda: self.failure)
         if error is not None:
-            if self.failure is not None:
-                raise self.failure from error
             raise TxnError(
                 f"The bronze query failed: {_first_line(str(error))} The checkpoint is intact: "
                 "fix the cause and start the job again to resume."

@@ -286,16 +286,9 @@ class SilverJob:
 
     def _await(self, query, emit: Emit) -> bool:
         """Wait for the query; True when it stopped on a bronze schema change (restart it)."""
-        try:
-            error = await_query(query, self._stop, emit)
-        except Exception as exc:
-            if self.failure is not None:
-                raise self.failure from exc
-            raise
+        error = await_query(query, self._stop, emit, lambda: self.failure)
         if error is None:
             return False
-        if self.failure is not None:
-            raise self.failure from error
         if _SCHEMA_CHANGED in str(error):
             return True
         raise TxnError(

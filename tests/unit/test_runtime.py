@@ -286,3 +286,55 @@ def test_preflight_errors_are_one_type_and_exit_1():
         check_topic(_Client({"other": 1}), "t", "b:1")
     assert err.value.exit_code == 1 and err.value.topic == "t"
     assert watermarks(_Client(), "t", 2) == {0: (0, 0), 1: (1, 10)}
+
+
+# --- streaming ------------------------------------------------------------------------------
+
+
+class _Query:
+    """A streaming query that runs ``batches`` triggers, then ends (failing with ``error``)."""
+
+    def __init__(self, batches: int, error: BaseException | None = None) -> None:
+        self.left, self.error, self.stopped = batches, error, False
+
+    @property
+    def isActive(self) -> bool:
+        return self.left > 0 and not self.stopped
+
+    @property
+    def status(self) -> dict:
+        return {"isTriggerActive": False}
+
+    def awaitTermination(self, _timeout: float) -> None:
+        self.left -= 1
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def exception(self):
+        return self.error
+
+
+def test_a_stop_request_stops_the_query_between_triggers():
+    import threading
+
+    from txn_runtime.streaming import await_query
+
+    stop, lines = threading.Event(), []
+    stop.set()
+    query = _Query(batches=5)
+    assert await_query(query, stop, lines.append) is None
+    assert query.stopped and lines == ["stop requested: stopping after the current batch"]
+
+
+def test_a_failed_query_returns_its_error_unless_the_job_has_its_own():
+    import threading
+
+    from txn_runtime.streaming import await_query
+
+    boom = RuntimeError("spark failed")
+    assert await_query(_Query(1, boom), threading.Event(), print) is boom
+    own = TxnError("the batch's own sentence")
+    with pytest.raises(TxnError, match="own sentence") as err:
+        await_query(_Query(1, boom), threading.Event(), print, lambda: own)
+    assert err.value.__cause__ is boom
