@@ -318,3 +318,91 @@ def test_sigkill_mid_batch_then_restart_is_as_if_nothing_happened(spark, refined
     assert _silver(spark, killed)["batches"] == 0  # a second available-now run adds nothing
     assert _commits(Lake(killed).table_path(SILVER)) == silver_version
     assert _snapshot(spark, killed) == expected
+
+
+# --------------------------------------------------------------------------- warn and fail
+
+
+def _rules_with(tmp_path: Path, extra: str):
+    """The shipped rules plus ``extra`` (YAML list items), as the job would load a file."""
+    from importlib import resources
+
+    from txn_contract.rules import RULES_FILE, load_rules
+
+    shipped = (resources.files("txn_contract") / "schemas" / RULES_FILE).read_text()
+    path = tmp_path / "expectations.yaml"
+    path.write_text(shipped.rstrip() + "\n" + extra)
+    names = tuple(dict.fromkeys(n for v in CONTRACT.versions for n in v.field_names))
+    return load_rules(path, names)
+
+
+def test_a_warn_rule_keeps_its_violators_in_silver_and_counts_them(spark, refined, tmp_path):
+    lake = _copy_bronze(refined["lake"], tmp_path / "warned")
+    # The third-largest amount of the mix: at least three silver rows violate the rule.
+    amounts = sorted(e.amount for e in refined["good"] + refined["new"] + refined["late"])
+    limit = amounts[-3]
+    rules = _rules_with(
+        tmp_path,
+        f"  - id: amount_below_limit\n    expression: amount < {limit}\n    action: warn\n"
+        "    doc: Large tickets are worth a look.\n",
+    )
+    SilverJob(SilverSettings(lake=lake, available_now=True), spark, rules).run(emit=print)
+    silver = _read(spark, lake, SILVER).collect()
+    warned = {r.transaction_id for r in silver if r.rule_warnings == ["amount_below_limit"]}
+    big = {r.transaction_id for r in silver if r.amount >= limit}
+    assert len(big) >= 3 and warned == big  # kept, flagged, and only those
+    assert len(silver) == 53  # the same rows as without the rule
+    audit = _read(spark, lake, SILVER_AUDIT).collect()
+    assert sum(a.warned_by_rule.get("amount_below_limit", 0) for a in audit) >= len(big)
+
+
+def test_a_fail_rule_over_its_ratio_stops_the_job_in_one_sentence_and_writes_nothing(
+    spark, refined, tmp_path
+):
+    from txn_contract.errors import TxnError
+
+    lake = _copy_bronze(refined["lake"], tmp_path / "failed")
+    rules = _rules_with(
+        tmp_path,
+        "  - id: no_atm\n    expression: channel <> 'ATM'\n    action: fail\n"
+        "    max_ratio: 0.0\n    doc: This stream carries no ATM withdrawals.\n",
+    )
+    events = refined["good"] + refined["new"] + refined["late"]
+    assert any(e.channel.value == "ATM" for e in events), "the mix must hold an ATM event"
+    with pytest.raises(TxnError) as err:
+        SilverJob(SilverSettings(lake=lake, available_now=True), spark, rules).run(emit=print)
+    message = str(err.value)
+    assert "no_atm (action fail)" in message and "nothing of the batch was written" in message
+    assert "\n" not in message
+    for table in (SILVER, SILVER_REJECTS, SILVER_AUDIT):
+        assert StreamOutput(Lake(lake), JOB, table).committed_batch() is None, table
+
+
+def test_bronze_gaining_a_column_restarts_the_query_and_silver_gains_it(spark, refined, tmp_path):
+    """Bronze evolves as bronze-ingest evolves it (a column with its comment, through Delta's
+    mergeSchema) between two silver runs: silver restarts its query in the same process and
+    the new column lands in silver with its value; earlier rows read it as null."""
+    from pyspark.sql import functions as F
+
+    lake = _copy_bronze(refined["lake"], tmp_path / "evolved")
+    assert _silver(spark, lake)["inserted"] == 53
+    bronze_path = str(Lake(lake).table_path("bronze"))
+    one = spark.read.format("delta").load(bronze_path).limit(1)
+    comment = {"comment": "Loyalty tier of the customer (added in a later contract version)."}
+    evolved = one.withColumns(
+        {
+            "transaction_id": F.lit(str(uuid.uuid4())),
+            "kafka_offset": F.lit(10_000).cast("bigint"),
+            "loyalty_tier": F.lit("gold"),
+        }
+    ).withMetadata("loyalty_tier", comment)
+    evolved.write.format("delta").mode("append").option("mergeSchema", "true").save(bronze_path)
+    second = _silver(spark, lake)
+    assert second["inserted"] == 1, second
+    silver = _read(spark, lake, SILVER)
+    assert "loyalty_tier" in silver.columns
+    tiers = {r.loyalty_tier for r in silver.select("loyalty_tier").collect()}
+    assert tiers == {None, "gold"}
+    assert silver.count() == 54
+    fields = {f.name: f.metadata.get("comment") for f in silver.schema.fields}
+    assert fields["loyalty_tier"] == comment["comment"]  # the comment came along from bronze
