@@ -35,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 from bench_bronze import BIN, DRIVER_MEMORY, MASTER, Platform, Process, _log, produce_avro
@@ -77,10 +78,17 @@ def _run(cmd: list[str], log: Path, timeout: float = 3600):
     return run
 
 
-def land(plat: Platform, lake: Path, events: int, dirt: list[str], work: Path, tag: str) -> str:
-    """Produce ``events`` to a fresh topic and land them in ``lake``'s bronze (not timed)."""
-    topic = plat.topic(tag, register=True)
-    summary, _ = produce_avro(topic, ["--count", str(events), "--rate", "0", *dirt])
+def land(
+    plat: Platform, lake: Path, events: int, dirt: list[str], work: Path, tag: str, topic=None
+) -> str:
+    """Produce ``events`` to ``topic`` (a fresh one when None) and land them in ``lake``'s
+    bronze (not timed). A lake's bronze checkpoint follows one topic: more events for the same
+    lake go to the same topic."""
+    topic = topic or plat.topic(tag, register=True)
+    # Each load its own seed (the last --seed wins): new transaction ids, not re-sends of the
+    # backlog's (the same seed would re-draw the same ids with new timestamps: conflicts).
+    seed = ["--seed", str(zlib.crc32(tag.encode()))]
+    summary, _ = produce_avro(topic, ["--count", str(events), "--rate", "0", *dirt, *seed])
     t = time.monotonic()
     extra = ["--available-now", "--max-offsets-per-trigger", "500000"]
     _run(bronze_cmd(lake, topic, extra), work / f"bronze-{tag}.log")
@@ -210,17 +218,17 @@ def row_latencies(lake: Path) -> dict:
     return {"rows": total, "p50": pct(0.5), "p95": pct(0.95), "max": weighted[-1][0]}
 
 
-def scale(plat: Platform, lake: Path, args, dirt: list[str], work: Path) -> dict:
+def scale(plat: Platform, lake: Path, args, dirt: list[str], work: Path, topic: str) -> dict:
     """Probe batch at silver's current size, grow silver, the same probe again."""
     out = {}
     for label, grow_to in (("before", None), ("after", args.scale_to)):
         if grow_to is not None:
             have = silver_files(lake)[0]
             if grow_to > have:
-                land(plat, lake, grow_to - have, dirt, work, f"grow{grow_to}")
+                land(plat, lake, grow_to - have, dirt, work, f"grow{grow_to}", topic)
                 out["grow"] = refine(lake, work, f"grow{grow_to}")
         size = silver_files(lake)[0]
-        land(plat, lake, args.probe, dirt, work, f"probe-{label}")
+        land(plat, lake, args.probe, dirt, work, f"probe-{label}", topic)
         probe = refine(lake, work, f"probe-{label}")
         out[label] = {"silver_rows": size, **probe}
     return out
@@ -263,7 +271,7 @@ def _print(result: dict, args) -> None:
               f"p95 {lat['p95']:.1f} s, max {lat['max']:.1f} s  (target p95 <= 25 s)")  # fmt: skip
         print(f"  silver rows, files, avg bytes: {t['files']}; OPTIMIZE commits: "
               f"{t['optimize_commits']}")  # fmt: skip
-    print(f"\nload after: {result['load_after']}")
+    print(f"\nload after: {result.get('load_after', load_average())}", flush=True)
 
 
 def main() -> int:
@@ -295,10 +303,12 @@ def main() -> int:
     try:
         lake = work / "lake"
         if not args.no_drain or args.scale:
-            land(plat, lake, args.events, dirt, work, "backlog")
+            topic = land(plat, lake, args.events, dirt, work, "backlog")
             result["drain"] = refine(lake, work, "drain")
+            _print(result, args)  # each scenario's figures as soon as they exist
         if args.scale:
-            result["scale"] = scale(plat, lake, args, dirt, work)
+            result["scale"] = scale(plat, lake, args, dirt, work, topic)
+            _print(result, args)
         if args.sustained_rate:
             result["sustained"] = [
                 latency(plat, args.sustained_rate, args.sustained_seconds, args.trigger, work, m)

@@ -237,6 +237,7 @@ def test_tables_describe_themselves(refined):
     assert props["txn.rules.version"] == str(rules.version)
     assert props["txn.rules.sha256"] == rules.digest
     assert props["txn.contract.subject"] == CONTRACT.subject
+    assert props["delta.autoOptimize.optimizeWrite"] == "true"  # measured: fewer, larger files
     comments = {f.name: (f.metadata or {}).get("comment") for f in silver.schema().fields}
     amount_doc = next(f["doc"] for f in CONTRACT.latest.schema["fields"] if f["name"] == "amount")
     assert comments["amount"] == amount_doc
