@@ -15,14 +15,6 @@ Example::
     print(facts.rows, facts.files, facts.avg_file_bytes)
 """
 
-from .layout import BRONZE, QUARANTINE, SILVER, SILVER_AUDIT, SILVER_REJECTS, TABLE_NAMES, Lake
-
-__all__ = [
-    "BRONZE",
-    "QUARANTINE",
-    "SILVER",
-    "SILVER_AUDIT",
-    "SILVER_REJECTS",
-    "TABLE_NAMES",
-    "Lake",
-]
+# The package's public names are the layout's (tables, paths, checkpoints).
+from .layout import *  # noqa: F403
+from .layout import __all__ as __all__
