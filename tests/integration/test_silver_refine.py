@@ -247,6 +247,10 @@ def test_tables_describe_themselves(refined):
         (f.metadata or {})["comment"] for f in rejects.schema().fields if f.name == "rules"
     )
     assert all(r.doc in rules_comment for r in rules.rules)
+    from txn_lake.facts import table_facts
+
+    for table in (SILVER, SILVER_REJECTS, SILVER_AUDIT):  # no write leaves a file out of its log
+        assert table_facts(table, lake.table_path(table), history=0).unreferenced_files == 0, table
     meta = silver.history(1)[0]["userMetadata"]
     assert '"batch_id":1' in meta and '"bronze_versions"' in meta
 
