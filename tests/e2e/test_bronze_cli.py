@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.conftest import create_topic
+from tests.records import record
 from txn_contract import packaged_contract, wire
 from txn_lake.facts import is_delta_table
 
@@ -68,29 +69,13 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
     topic = f"bronze_kill_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
     v2_id = registered_contract[2]
-    base = {
-        "transaction_id": "",
-        "timestamp": 1_764_000_000_000,
-        "customer_id": "",
-        "merchant_id": "M1",
-        "amount": None,
-        "currency": "CAD",
-        "channel": "POS",
-        "city": "Toronto",
-        "country": "CA",
-        "device_id": "D1",
-        "status": "APPROVED",
-        "merchant_category_code": "5411",
-        "province": "CA-ON",
-    }
-    from decimal import Decimal
 
     producer = Producer(
         {"bootstrap.servers": platform.bootstrap_servers, "enable.idempotence": True}
     )
     total = 40_000  # 10 batches: room for up to four kills
     for i in range(total):
-        rec = dict(base, transaction_id=f"t-{i}", customer_id=f"C{i % 97}", amount=Decimal(i) / 100)
+        rec = record(i)
         value = wire.encode(rec, CONTRACT.latest.parsed, v2_id) if i % 1000 else b"poison"
         producer.produce(topic, key=rec["customer_id"].encode(), value=value)
         if i % 5000 == 0:
