@@ -38,7 +38,16 @@ import time
 import zlib
 from pathlib import Path
 
-from bench_bronze import BIN, DRIVER_MEMORY, MASTER, Platform, Process, _log, produce_avro
+from bench_bronze import (
+    BIN,
+    DRIVER_MEMORY,
+    MASTER,
+    Platform,
+    Process,
+    _log,
+    bronze_cmd,
+    produce_avro,
+)
 from machine import load_average, machine
 
 __all__ = ["main"]
@@ -64,11 +73,6 @@ def _write_mode_env(mode: str) -> None:
 def silver_cmd(lake: Path, extra: list[str]) -> list[str]:
     return [str(BIN / "silver-refine"), "--lake", str(lake), "--master", MASTER,
             "--driver-memory", DRIVER_MEMORY, *extra]  # fmt: skip
-
-
-def bronze_cmd(lake: Path, topic: str, extra: list[str]) -> list[str]:
-    return [str(BIN / "bronze-ingest"), "--lake", str(lake), "--topic", topic, "--master",
-            MASTER, "--driver-memory", DRIVER_MEMORY, *extra]  # fmt: skip
 
 
 def _run(cmd: list[str], log: Path, timeout: float = 3600):

@@ -105,7 +105,8 @@ def _flagged_ids(valid: DataFrame, silver_keys: DataFrame, contract_cols: list[s
         .where("_rn = 1")
         .select("transaction_id", first.alias(_FIRST))
     )
-    return firsts.join(hits, "transaction_id", "full_outer")
+    # Every id in `hits` is among `firsts` (`ids` includes them): a left join keeps them all.
+    return firsts.join(hits, "transaction_id", "left")
 
 
 def classify(

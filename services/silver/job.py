@@ -140,6 +140,8 @@ class SilverJob:
             raise
 
     def _process(self, df: DataFrame, batch_id: int, started: float) -> None:
+        from pyspark import StorageLevel
+
         refined_ts = datetime.now(UTC)
         contract_cols = _contract_columns(df.columns)
         ev = self._evaluate(df)
@@ -150,8 +152,6 @@ class SilverJob:
         classified, flagged = classify(
             ev, silver.select("transaction_id", "content_hash"), contract_cols
         )
-        from pyspark import StorageLevel
-
         classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             stats = self._stats(ev, classified)

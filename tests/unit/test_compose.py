@@ -855,24 +855,24 @@ def test_scalable_services_have_no_fixed_host_port_or_name(name):
 def test_the_spark_jobs_fit_on_the_default_workers_together():
     """A standalone application takes every core unless capped, so a second job would wait for
     ever for an executor: each job caps its cores, and together they fit on the workers."""
-    taken = {}
+    cores, memory = {}, {}
     for script in SPARK_JOBS:
         inv = cli_invocation(script)
         args = inv.spark_submit_args
         assert "--total-executor-cores" in args, f"{inv.service} takes every core of the cluster"
-        taken[inv.service] = int(args[args.index("--total-executor-cores") + 1])
-        memory = args[args.index("--executor-memory") + 1]
-        assert memory.endswith("g"), memory
-        taken[inv.service + " memory"] = int(memory[:-1])
-    workers = [
+        cores[inv.service] = int(args[args.index("--total-executor-cores") + 1])
+        executor_memory = args[args.index("--executor-memory") + 1]
+        assert executor_memory.endswith("g"), executor_memory
+        memory[inv.service] = int(executor_memory[:-1])
+    (worker,) = [
         n
         for n in SERVICE_NAMES
         if "org.apache.spark.deploy.worker.Worker" in service_argv(SERVICES[n])
     ]
-    (worker,) = workers
     env = environment(SERVICES[worker])
-    cores = sum(v for k, v in taken.items() if not k.endswith("memory"))
-    assert cores <= int(env["SPARK_WORKER_CORES"]), (taken, env)
+    assert sum(cores.values()) <= int(env["SPARK_WORKER_CORES"]), (cores, env)
     # One executor per job on one worker: their memory must fit in what the worker offers.
-    memory = sum(v for k, v in taken.items() if k.endswith("memory"))
-    assert memory <= int(str(env["SPARK_WORKER_MEMORY"]).removesuffix("g")), (taken, env)
+    assert sum(memory.values()) <= int(str(env["SPARK_WORKER_MEMORY"]).removesuffix("g")), (
+        memory,
+        env,
+    )
