@@ -236,10 +236,7 @@ def _header_lines(model: _Model, contracts_dir: Path) -> list[str]:
         f'COMPATIBILITY = "{contract.compatibility}"',
         f'NAMESPACE = "{schema.get("namespace", "")}"',
         f"LATEST_VERSION = {latest.version}",
-        "# Field names of every released version, in schema order.",
-        "FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {",
-        *[line for v in contract.versions for line in _tuple_lines(v)],
-        "}",
+        *_fields_by_version_lines(contract.versions),
         "",
     ]
 
@@ -382,5 +379,19 @@ def _default_literal(
     return repr(default)
 
 
-def _tuple_lines(v: ContractVersion) -> list[str]:
-    return [f"    {v.version}: (", *[f"        {json.dumps(n)}," for n in v.field_names], "    ),"]
+def _fields_by_version_lines(versions: tuple[ContractVersion, ...]) -> list[str]:
+    """``FIELDS_BY_VERSION``, one assignment a version. A version that appends fields to the one
+    before it (the usual compatible change) is written as that one plus what it appends, so a
+    reader sees what each version added and every name is written once."""
+    lines = [
+        "# Field names of every released version, in schema order.",
+        "FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {}",
+    ]
+    previous: ContractVersion | None = None
+    for v in versions:
+        items = [json.dumps(n) for n in v.field_names]
+        if previous and v.field_names[: len(previous.field_names)] == previous.field_names:
+            items[: len(previous.field_names)] = [f"*FIELDS_BY_VERSION[{previous.version}]"]
+        lines += [f"FIELDS_BY_VERSION[{v.version}] = (", *[f"    {x}," for x in items], ")"]
+        previous = v
+    return lines

@@ -34,36 +34,25 @@ COMPATIBILITY = "FULL_TRANSITIVE"
 NAMESPACE = "io.txnpipeline.bank"
 LATEST_VERSION = 2
 # Field names of every released version, in schema order.
-FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {
-    1: (
-        "transaction_id",
-        "timestamp",
-        "customer_id",
-        "merchant_id",
-        "amount",
-        "currency",
-        "channel",
-        "city",
-        "country",
-        "device_id",
-        "status",
-    ),
-    2: (
-        "transaction_id",
-        "timestamp",
-        "customer_id",
-        "merchant_id",
-        "amount",
-        "currency",
-        "channel",
-        "city",
-        "country",
-        "device_id",
-        "status",
-        "merchant_category_code",
-        "province",
-    ),
-}
+FIELDS_BY_VERSION: dict[int, tuple[str, ...]] = {}
+FIELDS_BY_VERSION[1] = (
+    "transaction_id",
+    "timestamp",
+    "customer_id",
+    "merchant_id",
+    "amount",
+    "currency",
+    "channel",
+    "city",
+    "country",
+    "device_id",
+    "status",
+)
+FIELDS_BY_VERSION[2] = (
+    *FIELDS_BY_VERSION[1],
+    "merchant_category_code",
+    "province",
+)
 
 
 class Channel(StrEnum):
