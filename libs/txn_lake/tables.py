@@ -148,6 +148,7 @@ def with_comments(struct: StructType, comments: dict[str, str]) -> StructType:
 
 
 def _struct(columns: tuple[Column, ...]) -> StructType:
+    """The nullable struct of ``columns``, each with its comment (every table's added columns)."""
     from pyspark.sql import types as T
 
     types = {
@@ -155,9 +156,13 @@ def _struct(columns: tuple[Column, ...]) -> StructType:
         "BINARY": T.BinaryType(),
         "INT": T.IntegerType(),
         "BIGINT": T.LongType(),
+        "DOUBLE": T.DoubleType(),
         "TIMESTAMP": T.TimestampType(),
         "BOOLEAN": T.BooleanType(),
         "DATE": T.DateType(),
+        "ARRAY<STRING>": T.ArrayType(T.StringType(), True),
+        "ARRAY<BIGINT>": T.ArrayType(T.LongType(), True),
+        "MAP<STRING,BIGINT>": T.MapType(T.StringType(), T.LongType(), True),
     }
     struct = T.StructType()
     for c in columns:
@@ -248,29 +253,6 @@ SILVER_AUDIT_COLUMNS = (
 )
 
 
-def _typed_struct(columns: tuple[Column, ...]) -> StructType:
-    """Like the bronze helper, with the collection types silver's tables use."""
-    from pyspark.sql import types as T
-
-    types = {
-        "STRING": T.StringType(),
-        "BINARY": T.BinaryType(),
-        "INT": T.IntegerType(),
-        "BIGINT": T.LongType(),
-        "DOUBLE": T.DoubleType(),
-        "TIMESTAMP": T.TimestampType(),
-        "BOOLEAN": T.BooleanType(),
-        "DATE": T.DateType(),
-        "ARRAY<STRING>": T.ArrayType(T.StringType(), True),
-        "ARRAY<BIGINT>": T.ArrayType(T.LongType(), True),
-        "MAP<STRING,BIGINT>": T.MapType(T.StringType(), T.LongType(), True),
-    }
-    struct = T.StructType()
-    for c in columns:
-        struct.add(c.name, types[c.ddl_type], True, {"comment": c.comment})
-    return struct
-
-
 def _rules_comment(prefix: str, rules: dict[str, str]) -> str:
     return prefix + " " + "; ".join(f"{rid}: {doc}" for rid, doc in rules.items())
 
@@ -283,7 +265,7 @@ def silver_schema(contract: StructType) -> StructType:
     """
     from pyspark.sql.types import StructType
 
-    return StructType(list(contract.fields) + _typed_struct(_SILVER_LINEAGE).fields)
+    return StructType(list(contract.fields) + _struct(_SILVER_LINEAGE).fields)
 
 
 def silver_rejects_schema(bronze: StructType, rules: dict[str, str]) -> StructType:
@@ -302,9 +284,9 @@ def silver_rejects_schema(bronze: StructType, rules: dict[str, str]) -> StructTy
         Column("event_date", "DATE", "UTC date of timestamp (event time); partition column."),
         Column("refined_ts", "TIMESTAMP", "When silver-refine wrote the batch (UTC)."),
     )
-    return StructType(list(bronze.fields) + _typed_struct(extra).fields)
+    return StructType(list(bronze.fields) + _struct(extra).fields)
 
 
 def silver_audit_schema() -> StructType:
     """The per-batch audit of silver-refine (not partitioned: one small row per batch)."""
-    return _typed_struct(SILVER_AUDIT_COLUMNS)
+    return _struct(SILVER_AUDIT_COLUMNS)
