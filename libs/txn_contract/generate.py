@@ -87,6 +87,7 @@ def check_generated(contract: Contract, contracts_dir: Path, package_dir: Path) 
 
 
 def _py_type(avro_type: Any, enums: dict[str, list[str]], where: str) -> str:
+    """The annotation of ``avro_type``; each enum met is recorded in ``enums``."""
     if isinstance(avro_type, list):
         branches = [b for b in avro_type if b != "null"]
         if len(branches) != 1:
@@ -96,28 +97,31 @@ def _py_type(avro_type: Any, enums: dict[str, list[str]], where: str) -> str:
         inner = _py_type(branches[0], enums, where)
         return f"{inner} | None"
     if isinstance(avro_type, dict):
-        logical = avro_type.get("logicalType")
-        if logical == "decimal":
-            return "Decimal"
-        if logical in ("timestamp-millis", "timestamp-micros"):
-            return "datetime"
-        if avro_type["type"] == "enum":
-            enums[avro_type["name"]] = list(avro_type["symbols"])
-            return avro_type["name"]
-        if avro_type["type"] == "array":
-            return f"list[{_py_type(avro_type['items'], enums, where)}]"
-        if avro_type["type"] == "map":
-            return f"dict[str, {_py_type(avro_type['values'], enums, where)}]"
-        if avro_type["type"] in _PRIMITIVES:
-            return _PRIMITIVES[avro_type["type"]]
-        raise SchemaFileError(
-            where, f"type {avro_type['type']!r} is not supported by the generator"
-        )
+        return _py_type_of_object(avro_type, enums, where)
     if avro_type in _PRIMITIVES:
         return _PRIMITIVES[avro_type]
     if avro_type in enums:
         return avro_type
     raise SchemaFileError(where, f"type {avro_type!r} is not supported by the generator")
+
+
+def _py_type_of_object(avro_type: dict[str, Any], enums: dict[str, list[str]], where: str) -> str:
+    """The annotation of a type written as a JSON object: logical, enum, array, map, primitive."""
+    logical = avro_type.get("logicalType")
+    if logical == "decimal":
+        return "Decimal"
+    if logical in ("timestamp-millis", "timestamp-micros"):
+        return "datetime"
+    if avro_type["type"] == "enum":
+        enums[avro_type["name"]] = list(avro_type["symbols"])
+        return avro_type["name"]
+    if avro_type["type"] == "array":
+        return f"list[{_py_type(avro_type['items'], enums, where)}]"
+    if avro_type["type"] == "map":
+        return f"dict[str, {_py_type(avro_type['values'], enums, where)}]"
+    if avro_type["type"] in _PRIMITIVES:
+        return _PRIMITIVES[avro_type["type"]]
+    raise SchemaFileError(where, f"type {avro_type['type']!r} is not supported by the generator")
 
 
 _PRIMITIVES = {
