@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SchemaFileError, TxnError
+from .files import read_text
 
 __all__ = [
     "Contract",
@@ -88,10 +89,9 @@ def find_contracts_dir(start: Path | None = None) -> Path | None:
 
 
 def _read_json(path: Path) -> Any:
+    text = read_text(path)
     try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise SchemaFileError(str(path), f"cannot be read ({exc.strerror})") from exc
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaFileError(
             str(path), f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SchemaFileError, TxnError
+from .files import read_text
 
 __all__ = [
     "ACTIONS",
@@ -151,10 +152,9 @@ def read_rules_file(path: Path) -> Any:
     """The parsed YAML of ``path``; :class:`SchemaFileError` (exit 2) if it cannot be read."""
     import yaml
 
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SchemaFileError(str(path), f"cannot be read ({exc.strerror})") from exc
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
