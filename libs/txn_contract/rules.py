@@ -208,33 +208,41 @@ def _rule_problems(raw: Any, where: str, columns: set[str]) -> list[RuleProblem]
         out.append(RuleProblem(where, f"id {rule_id!r} must match {_ID.pattern}"))
     elif rule_id == CONFLICT_RULE:
         out.append(RuleProblem(where, f"id {CONFLICT_RULE} is reserved for silver's dedup"))
+    out += [RuleProblem(where, m) for m in _action_problems(raw)]
+    if "doc" in raw and (not isinstance(raw["doc"], str) or not raw["doc"].strip()):
+        out.append(RuleProblem(where, "doc must be a non-empty sentence"))
+    if "expression" in raw:
+        out += [
+            RuleProblem(where, m) for m in _rule_expression_problems(raw["expression"], columns)
+        ]
+    return out
+
+
+def _action_problems(raw: dict[str, Any]) -> list[str]:
+    """Problems of a rule's ``action`` and of the ``max_ratio`` that goes with action fail."""
+    out = []
     action = raw.get("action")
     if "action" in raw and action not in ACTIONS:
-        out.append(
-            RuleProblem(where, f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-        )
+        out.append(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
     ratio = raw.get("max_ratio")
     if action == "fail":
         ok = isinstance(ratio, int | float) and not isinstance(ratio, bool) and 0 <= ratio < 1
         if not ok:
-            out.append(RuleProblem(where, "action fail needs max_ratio, a number in [0, 1)"))
+            out.append("action fail needs max_ratio, a number in [0, 1)")
     elif "max_ratio" in raw:
-        out.append(RuleProblem(where, "max_ratio applies only to action fail"))
-    if "doc" in raw and (not isinstance(raw["doc"], str) or not raw["doc"].strip()):
-        out.append(RuleProblem(where, "doc must be a non-empty sentence"))
-    expression = raw.get("expression")
-    if "expression" in raw:
-        if not isinstance(expression, str) or not expression.strip():
-            out.append(RuleProblem(where, "expression must be a non-empty string"))
-        else:
-            # Placeholders parse as a one-code list: the codes do not change whether it parses.
-            probe, unknown = _expand(expression, lambda _codes: "('')")
-            known = ", ".join("${" + n + "}" for n in iso_lists())
-            out += [
-                RuleProblem(where, f"unknown placeholder ${{{u}}}; known: {known}") for u in unknown
-            ]
-            out += [RuleProblem(where, m) for m in _expression_problems(probe, columns)]
+        out.append("max_ratio applies only to action fail")
     return out
+
+
+def _rule_expression_problems(expression: Any, columns: set[str]) -> list[str]:
+    """Problems of a rule's ``expression``: its type, its placeholders, then its SQL."""
+    if not isinstance(expression, str) or not expression.strip():
+        return ["expression must be a non-empty string"]
+    # Placeholders parse as a one-code list: the codes do not change whether it parses.
+    probe, unknown = _expand(expression, lambda _codes: "('')")
+    known = ", ".join("${" + n + "}" for n in iso_lists())
+    out = [f"unknown placeholder ${{{u}}}; known: {known}" for u in unknown]
+    return out + _expression_problems(probe, columns)
 
 
 def validate_rules(raw: Any, columns: tuple[str, ...] | list[str]) -> list[RuleProblem]:
