@@ -84,6 +84,16 @@ def _schema(version: ContractVersion):
     return Schema(version.schema_str, "AVRO")
 
 
+def _schema_call(
+    what: str, method: Callable[..., Any], subject: str, cv: ContractVersion, url: str
+) -> Any:
+    """``method(subject, schema of cv)`` through :func:`_call`; ``what`` is its verb ("looking
+    up"), which the message completes with the subject and version."""
+    return _call(
+        f"{what} {subject} v{cv.version}", url, lambda: method(subject, _schema(cv)), subject
+    )
+
+
 def _is_not_found(exc: Exception) -> bool:
     return (
         getattr(exc, "http_status_code", None) == 404
@@ -101,11 +111,8 @@ def lookup_schema_id(client, contract: Contract, version: int, url: str = "") ->
 
     cv = contract.version(version)
     try:
-        registered = _call(
-            f"looking up {contract.subject} v{version}",
-            url or "the configured URL",
-            lambda: client.lookup_schema(contract.subject, _schema(cv)),
-            contract.subject,
+        registered = _schema_call(
+            "looking up", client.lookup_schema, contract.subject, cv, url or "the configured URL"
         )
     except SchemaRegistryError as exc:
         if _is_not_found(exc):
@@ -152,12 +159,7 @@ def register_contract(
     subject = contract.subject
     for cv in contract.versions:
         try:
-            found = _call(
-                f"looking up {subject} v{cv.version}",
-                url,
-                lambda cv=cv: client.lookup_schema(subject, _schema(cv)),
-                subject,
-            )
+            found = _schema_call("looking up", client.lookup_schema, subject, cv, url)
             step = RegistrationStep(
                 f"v{cv.version} already registered (id {found.schema_id}, "
                 f"registry version {found.version})",
@@ -169,12 +171,7 @@ def register_contract(
             if not _is_not_found(exc):
                 raise _registry_error(exc, subject, cv.version) from exc
             try:
-                schema_id = _call(
-                    f"registering {subject} v{cv.version}",
-                    url,
-                    lambda cv=cv: client.register_schema(subject, _schema(cv)),
-                    subject,
-                )
+                schema_id = _schema_call("registering", client.register_schema, subject, cv, url)
             except SchemaRegistryError as reg_exc:
                 if reg_exc.http_status_code == 409:
                     raise _incompatible(contract, cv, reg_exc) from reg_exc
