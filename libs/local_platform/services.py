@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from importlib import resources
@@ -15,7 +14,7 @@ from txn_contract.errors import PlatformError
 
 from .artifacts import ensure_kafka, ensure_registry
 from .java import find_java
-from .processes import ManagedProcess, port_is_free
+from .service import Log, Service
 from .settings import PlatformSettings
 
 __all__ = [
@@ -23,36 +22,15 @@ __all__ = [
     "RegistryService",
 ]
 
-Log = Callable[[str], None]
 
-
-def _wait(what: str, probe: Callable[[], bool], proc: ManagedProcess, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.exited_early():
-            raise PlatformError(f"{what} exited during start-up; see the end of {proc.log_file}.")
-        if probe():
-            return time.monotonic() - started
-        time.sleep(0.3)
-    raise PlatformError(
-        f"{what} did not serve requests within {timeout:.0f} s; see {proc.log_file}."
-    )
-
-
-def _check_port(host: str, port: int, flag: str, env: str) -> None:
-    if not port_is_free(host, port):
-        raise PlatformError(
-            f"Port {port} on {host} is already in use by another process; stop it or choose "
-            f"another port with {flag} (or {env})."
-        )
-
-
-class KafkaService:
+class KafkaService(Service):
     """A single-node KRaft broker+controller whose data lives in ``<state>/kafka``."""
 
+    name = "kafka"
+    ports = ("kafka_port", "controller_port")
+
     def __init__(self, settings: PlatformSettings) -> None:
-        self.s = settings
-        self.proc = ManagedProcess("kafka", settings.state_dir)
+        super().__init__(settings)
         self.home = settings.state_dir / "kafka"
 
     def _properties(self) -> str:
@@ -82,16 +60,8 @@ class KafkaService:
             ]
         )
 
-    def running(self) -> bool:
-        return self.proc.pid() is not None
-
-    def start(self, log: Log) -> float:
+    def _launch(self, log: Log) -> float:
         """Fetch (first use), format (first use) and start the broker; return seconds to ready."""
-        if self.running():
-            log(f"kafka: already running (pid {self.proc.pid()})")
-            return 0.0
-        _check_port(self.s.host, self.s.kafka_port, "--kafka-port", "TXN_KAFKA_PORT")
-        _check_port(self.s.host, self.s.controller_port, "--controller-port", "TXN_CONTROLLER_PORT")
         java = find_java(17, purpose="Kafka")
         libs = ensure_kafka(log)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -145,7 +115,7 @@ class KafkaService:
             str(props),
         ]
         self.proc.start(argv)
-        return _wait("The Kafka broker", self.serving, self.proc, timeout=90)
+        return self._wait_ready("The Kafka broker", self.serving, 90, "did not serve requests")
 
     def serving(self) -> bool:
         """True when the broker answers a metadata request."""
@@ -188,33 +158,19 @@ class KafkaService:
                 raise PlatformError(f"Could not create topic {name}: {exc}") from exc
         log(f"kafka: created topic {name} ({partitions} partitions, replication 1)")
 
-    def stop(self) -> str:
-        return self.proc.stop(timeout=30)
 
-
-class RegistryService:
+class RegistryService(Service):
     """Apicurio Registry serving the Confluent API at ``/apis/ccompat/v7``, stored in H2 files
     under ``<state>/registry`` so subjects and ids survive ``down``/``up``."""
 
+    name = "registry"
+    ports = ("registry_port", "registry_management_port")
+
     def __init__(self, settings: PlatformSettings) -> None:
-        self.s = settings
-        self.proc = ManagedProcess("registry", settings.state_dir)
+        super().__init__(settings)
         self._probe = None  # the client serving() polls with
 
-    def running(self) -> bool:
-        return self.proc.pid() is not None
-
-    def start(self, log: Log) -> float:
-        if self.running():
-            log(f"registry: already running (pid {self.proc.pid()})")
-            return 0.0
-        _check_port(self.s.host, self.s.registry_port, "--registry-port", "TXN_REGISTRY_PORT")
-        _check_port(
-            self.s.host,
-            self.s.registry_management_port,
-            "--registry-management-port",
-            "TXN_REGISTRY_MANAGEMENT_PORT",
-        )
+    def _launch(self, log: Log) -> float:
         java = find_java(21, purpose="Apicurio Registry")
         home = ensure_registry(log)
         db = self.s.state_dir / "registry" / "db"
@@ -241,7 +197,7 @@ class RegistryService:
             "QUARKUS_HTTP_ACCESS_LOG_ENABLED": "false",
         }
         self.proc.start(argv, env)
-        return _wait("The schema registry", self.serving, self.proc, timeout=120)
+        return self._wait_ready("The schema registry", self.serving, 120, "did not serve requests")
 
     def client(self, *, timeout_s: float = 10.0, retries: int = 2):
         """confluent-kafka's ``SchemaRegistryClient`` for this registry."""
@@ -287,9 +243,6 @@ class RegistryService:
             raise PlatformError(
                 f"The schema registry at {self.s.registry_url} failed while {what}: {exc}"
             ) from exc
-
-    def stop(self) -> str:
-        return self.proc.stop(timeout=30)
 
 
 def _run_java(argv: list[str]) -> str | None:

@@ -10,22 +10,17 @@ executors fetch from the driver over loopback.
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from txn_contract.errors import PlatformError
+from typing import Any, ClassVar
 
 from .java import find_java
-from .processes import ManagedProcess, port_is_free
+from .processes import ManagedProcess
+from .service import Log, Service
 from .settings import PlatformSettings
 
 __all__ = ["SparkMasterService", "SparkWorkerService", "master_state", "spark_home"]
-
-Log = Callable[[str], None]
 
 
 def spark_home() -> Path:
@@ -71,34 +66,33 @@ def _env(settings: PlatformSettings) -> dict[str, str]:
     }
 
 
-def _wait(what: str, ready: Callable[[], bool], proc: ManagedProcess, timeout: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if proc.exited_early():
-            raise PlatformError(f"{what} exited during start-up; see the end of {proc.log_file}.")
-        if ready():
-            return time.monotonic() - started
-        time.sleep(0.3)
-    raise PlatformError(f"{what} was not ready within {timeout:.0f} s; see {proc.log_file}.")
+class _SparkDaemon(Service):
+    """A standalone daemon of the installed Spark: the JVM of launcher class ``main`` with 512
+    MiB of heap, ready when ``ready`` says so."""
+
+    main: ClassVar[str]
+    what: ClassVar[str]  # how errors name it: "The Spark master"
+
+    def _args(self) -> list[str]:
+        """The launcher's arguments."""
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """True once the daemon does its job: the master serves, the worker is registered."""
+        raise NotImplementedError
+
+    def _launch(self, log: Log) -> float:
+        self.proc.start(_java_argv(self.proc, 512, self.main, self._args()), _env(self.s))
+        return self._wait_ready(self.what, self.ready, 90, "was not ready")
 
 
-def _check_port(host: str, port: int, flag: str, env: str) -> None:
-    if not port_is_free(host, port):
-        raise PlatformError(
-            f"Port {port} on {host} is already in use by another process; stop it or choose "
-            f"another port with {flag} (or {env})."
-        )
-
-
-class SparkMasterService:
+class SparkMasterService(_SparkDaemon):
     """The standalone master: ``spark://HOST:PORT``, its web UI and JSON API on another port."""
 
-    def __init__(self, settings: PlatformSettings) -> None:
-        self.s = settings
-        self.proc = ManagedProcess("spark-master", settings.state_dir)
-
-    def running(self) -> bool:
-        return self.proc.pid() is not None
+    name = "spark-master"
+    ports = ("spark_master_port", "spark_master_webui_port")
+    main = "org.apache.spark.deploy.master.Master"
+    what = "The Spark master"
 
     def state(self) -> dict[str, Any] | None:
         return master_state(self.s.spark_master_webui_url)
@@ -107,48 +101,31 @@ class SparkMasterService:
         st = self.state()
         return bool(st) and st.get("status") == "ALIVE"
 
-    def start(self, log: Log) -> float:
-        if self.running():
-            log(f"spark-master: already running (pid {self.proc.pid()})")
-            return 0.0
+    ready = serving
+
+    def _args(self) -> list[str]:
         s = self.s
-        _check_port(s.host, s.spark_master_port, "--spark-master-port", "TXN_SPARK_MASTER_PORT")
-        _check_port(
-            s.host,
-            s.spark_master_webui_port,
-            "--spark-master-webui-port",
-            "TXN_SPARK_MASTER_WEBUI_PORT",
-        )
-        argv = _java_argv(
-            self.proc,
-            512,
-            "org.apache.spark.deploy.master.Master",
-            [
-                *("--host", s.host, "--port", str(s.spark_master_port)),
-                *("--webui-port", str(s.spark_master_webui_port)),
-            ],
-        )
-        self.proc.start(argv, _env(s))
-        return _wait("The Spark master", self.serving, self.proc, timeout=90)
-
-    def stop(self) -> str:
-        return self.proc.stop(timeout=30)
+        return [
+            *("--host", s.host, "--port", str(s.spark_master_port)),
+            *("--webui-port", str(s.spark_master_webui_port)),
+        ]
 
 
-class SparkWorkerService:
+class SparkWorkerService(_SparkDaemon):
     """One worker offering ``spark_worker_cores`` cores and ``spark_worker_memory`` to apps.
 
     Executors are the worker's child processes, in its process group, so stopping the worker
     stops them too.
     """
 
-    def __init__(self, settings: PlatformSettings) -> None:
-        self.s = settings
-        self.proc = ManagedProcess("spark-worker", settings.state_dir)
-        self.work_dir = settings.state_dir / "spark" / "work"
+    name = "spark-worker"
+    ports = ("spark_worker_webui_port",)
+    main = "org.apache.spark.deploy.worker.Worker"
+    what = "The Spark worker"
 
-    def running(self) -> bool:
-        return self.proc.pid() is not None
+    def __init__(self, settings: PlatformSettings) -> None:
+        super().__init__(settings)
+        self.work_dir = settings.state_dir / "spark" / "work"
 
     def registered(self) -> bool:
         """True when the master lists this worker as ALIVE."""
@@ -159,30 +136,16 @@ class SparkWorkerService:
             for w in st.get("workers", [])
         )
 
-    def start(self, log: Log) -> float:
-        if self.running():
-            log(f"spark-worker: already running (pid {self.proc.pid()})")
-            return 0.0
-        s = self.s
-        _check_port(
-            s.host,
-            s.spark_worker_webui_port,
-            "--spark-worker-webui-port",
-            "TXN_SPARK_WORKER_WEBUI_PORT",
-        )
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        argv = _java_argv(
-            self.proc,
-            512,
-            "org.apache.spark.deploy.worker.Worker",
-            [
-                *("--host", s.host, "--webui-port", str(s.spark_worker_webui_port)),
-                *("--cores", str(s.spark_worker_cores), "--memory", s.spark_worker_memory),
-                *("--work-dir", str(self.work_dir), s.spark_master_url),
-            ],
-        )
-        self.proc.start(argv, _env(s))
-        return _wait("The Spark worker", self.registered, self.proc, timeout=90)
+    ready = registered
 
-    def stop(self) -> str:
-        return self.proc.stop(timeout=30)
+    def _args(self) -> list[str]:
+        s = self.s
+        return [
+            *("--host", s.host, "--webui-port", str(s.spark_worker_webui_port)),
+            *("--cores", str(s.spark_worker_cores), "--memory", s.spark_worker_memory),
+            *("--work-dir", str(self.work_dir), s.spark_master_url),
+        ]
+
+    def _launch(self, log: Log) -> float:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return super()._launch(log)
