@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from pydantic import field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from txn_contract.levels import LEVELS
 from txn_contract.model import TOPIC
@@ -34,8 +35,28 @@ def _port(default: int, env: str, flag: str, help: str) -> Any:
     return setting(default, env=env, flag=flag, help=help, ge=1, le=65535)
 
 
+class _Endpoint:
+    """A settings attribute: where a service is reached, ``template`` filled with the settings'
+    host and the port field ``port``.
+
+    ``bootstrap_servers = _Endpoint("kafka_port", "{host}:{port}")`` gives
+    ``settings.bootstrap_servers == f"{settings.host}:{settings.kafka_port}"``.
+    """
+
+    def __init__(self, port: str, template: str) -> None:
+        self.port = port
+        self.template = template
+
+    def __get__(self, settings: PlatformSettings | None, owner: type | None = None) -> Any:
+        if settings is None:
+            return self
+        return self.template.format(host=settings.host, port=getattr(settings, self.port))
+
+
 class PlatformSettings(Settings):
     """Where the platform keeps its state and which loopback ports it serves on."""
+
+    model_config = SettingsConfigDict(ignored_types=(_Endpoint,))
 
     state_dir: Path = setting(None, env="TXN_STATE_DIR", flag="--state-dir")
     """Where pid files, logs, data and platform.env live. Default: .local/ at the repository root."""
@@ -130,22 +151,11 @@ class PlatformSettings(Settings):
             seen[port] = name
         return self
 
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
-
-    @property
-    def registry_url(self) -> str:
-        """The Confluent-compatible API root, usable as is by ``SchemaRegistryClient``."""
-        return f"http://{self.host}:{self.registry_port}/apis/ccompat/v7"
-
-    @property
-    def spark_master_url(self) -> str:
-        return f"spark://{self.host}:{self.spark_master_port}"
-
-    @property
-    def spark_master_webui_url(self) -> str:
-        return f"http://{self.host}:{self.spark_master_webui_port}"
+    bootstrap_servers = _Endpoint("kafka_port", "{host}:{port}")
+    # The Confluent-compatible API root, usable as is by ``SchemaRegistryClient``.
+    registry_url = _Endpoint("registry_port", "http://{host}:{port}/apis/ccompat/v7")
+    spark_master_url = _Endpoint("spark_master_port", "spark://{host}:{port}")
+    spark_master_webui_url = _Endpoint("spark_master_webui_port", "http://{host}:{port}")
 
     @property
     def env_file(self) -> Path:
