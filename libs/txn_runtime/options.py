@@ -26,12 +26,14 @@ from pydantic_core import PydanticUndefined
 
 from .connections import KafkaSettings, RegistrySettings
 from .settings import Settings, env_of, flag_of
-from .shared import LakeSettings, SparkSettings, TopicSettings
+from .shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
 
 __all__ = [
     "CONTEXT_SETTINGS",
     "SettingOption",
+    "available_now_option",
     "bootstrap_servers_option",
+    "checkpoint_option",
     "driver_memory_option",
     "format_option",
     "lake_option",
@@ -41,6 +43,7 @@ __all__ = [
     "settings_command",
     "settings_model",
     "topic_option",
+    "trigger_option",
     "uses_settings",
 ]
 
@@ -153,6 +156,24 @@ def driver_memory_option(
     model: type[Settings] = SparkSettings, help: str | None = None
 ) -> Decorator:
     return option(model, "driver_memory", help=help, metavar="SIZE")
+
+
+def checkpoint_option(model: type[Settings], help: str | None = None) -> Decorator:
+    """``--checkpoint``: every streaming job has one, under its own variable and default (the
+    field of ``model``)."""
+    return option(model, "checkpoint", help=help, type=click.Path(file_okay=False))
+
+
+def trigger_option(model: type[Settings] = StreamSettings, help: str | None = None) -> Decorator:
+    """``--trigger DURATION``: a streaming job's processing-time trigger."""
+    return option(model, "trigger", help=help, metavar="DURATION")
+
+
+def available_now_option(
+    model: type[Settings] = StreamSettings, help: str | None = None
+) -> Decorator:
+    """``--available-now``; ``help`` says what "now" means for the job's source."""
+    return option(model, "available_now", help=help, is_flag=True)
 
 
 def format_option(help: str = "text for people, json for machines.") -> Decorator:

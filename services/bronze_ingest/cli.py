@@ -6,11 +6,11 @@ import logging
 import sys
 from functools import partial
 
-import click
-
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
+    available_now_option,
     bootstrap_servers_option,
+    checkpoint_option,
     driver_memory_option,
     lake_option,
     master_option,
@@ -18,6 +18,7 @@ from txn_runtime.options import (
     schema_registry_url_option,
     settings_command,
     topic_option,
+    trigger_option,
 )
 
 from .config import BronzeSettings
@@ -37,14 +38,14 @@ _setting = partial(option, BronzeSettings)
 @schema_registry_url_option()
 @topic_option(help="Kafka topic to ingest.")
 @_setting("subject", metavar="SUBJECT")
-@_setting("checkpoint", type=click.Path(file_okay=False))
+@checkpoint_option(BronzeSettings)
 @_setting("starting_offsets", metavar="WHERE")
 @_setting("max_offsets_per_trigger", type=int, metavar="N")
 @_setting("min_offsets_per_trigger", type=int, metavar="N")
 @_setting("max_trigger_delay", metavar="DURATION")
 @_setting("max_records_per_file", type=int, metavar="N")
-@_setting("trigger", metavar="DURATION")
-@_setting("available_now", is_flag=True, help="Drain what is in the topic now, then exit 0.")
+@trigger_option()
+@available_now_option(help="Drain what is in the topic now, then exit 0.")
 @master_option()
 @driver_memory_option(
     help="Driver memory in local mode, where executors share it; raise it with "

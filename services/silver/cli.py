@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from functools import partial
-
-import click
 
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
+    available_now_option,
+    checkpoint_option,
     driver_memory_option,
     lake_option,
     master_option,
     option,
     settings_command,
+    trigger_option,
 )
 
 from .config import SilverSettings
@@ -26,19 +26,16 @@ PROG = "silver-refine"
 _emit = stderr_logger(PROG)
 
 
-_setting = partial(option, SilverSettings)
-
-
 @settings_command(SilverSettings)
 @lake_option(
     help="Lake root: reads LAKE/bronze, writes LAKE/silver, LAKE/silver_rejects, "
     "LAKE/silver_audit, LAKE/_checkpoints/silver_refine."
 )
-@_setting("checkpoint", type=click.Path(file_okay=False))
-@_setting("trigger", metavar="DURATION")
-@_setting("available_now", is_flag=True, help="Refine what bronze holds now, then exit 0.")
-@_setting("allowed_lateness", metavar="DURATION")
-@_setting("max_files_per_trigger", type=int, metavar="N")
+@checkpoint_option(SilverSettings)
+@trigger_option()
+@available_now_option(help="Refine what bronze holds now, then exit 0.")
+@option(SilverSettings, "allowed_lateness", metavar="DURATION")
+@option(SilverSettings, "max_files_per_trigger", type=int, metavar="N")
 @master_option()
 @driver_memory_option()
 def cli(**flags) -> None:

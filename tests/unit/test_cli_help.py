@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.settings import env_of, flag_of
-from txn_runtime.shared import LakeSettings, SparkSettings, TopicSettings
+from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
@@ -31,6 +31,7 @@ SHARED = {
         (LakeSettings, "lake", "DIRECTORY"),
         (SparkSettings, "master", "URL"),
         (SparkSettings, "driver_memory", "SIZE"),
+        (StreamSettings, "trigger", "DURATION"),
     )
 }
 # Aliases kept where they existed before the names were shared.
