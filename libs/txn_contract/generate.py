@@ -136,21 +136,18 @@ _PRIMITIVES = {
 }
 
 
-def _wrap(text: str, indent: str, width: int = 96) -> str:
+def _wrap(text: str, indent: str, rest: str | None = None, width: int = 96) -> str:
+    """``text`` wrapped at ``width``, its first line indented by ``indent``, the others by
+    ``rest`` (default: ``indent``)."""
+    rest = indent if rest is None else rest
     return "\n".join(
-        textwrap.wrap(text, width - len(indent), initial_indent=indent, subsequent_indent=indent)
+        textwrap.wrap(text, width - len(rest), initial_indent=indent, subsequent_indent=rest)
     )
 
 
 def _isort_order(names: list[str]) -> list[str]:
     """Constants first, then classes, as ruff's RUF022 sorts ``__all__``."""
     return sorted(names, key=lambda n: (not n.isupper(), n))
-
-
-def _wrap_hanging(text: str, first: str, rest: str, width: int = 96) -> str:
-    return "\n".join(
-        textwrap.wrap(text, width - len(rest), initial_indent=first, subsequent_indent=rest)
-    )
 
 
 @dataclass(frozen=True)
@@ -273,7 +270,7 @@ def _class_lines(model: _Model) -> list[str]:
         "    Attributes:",
     ]
     for f in model.fields:
-        lines.append(_wrap_hanging(f"{f.name}: {f.doc}", "        ", "            "))
+        lines.append(_wrap(f"{f.name}: {f.doc}", "        ", "            "))
     lines += ['    """', ""]
     for f in model.fields:
         lines.append(f"    {f.name}: {f.py}" + ("" if f.default is None else f" = {f.default}"))
