@@ -13,7 +13,8 @@ nothing written; a stage's own cost is its time minus the previous stage's):
 3. + each rule alone, on top of stage 1 (which rule costs what);
 4. + the content hash, the late flag and event date/hour (``_evaluate`` without the persist);
 5. + ``classify`` (ids counted, repeated and silver's ids broadcast back), noop;
-6. the job's path: ``_evaluate`` persisted + ``count``, ``classify`` persisted + ``_stats``,
+6. the job's path: ``classify`` (the ids counted, every row evaluated once and cached) +
+   ``_stats``,
    then the silver rows written as a Delta append to a scratch table.
 
 Example::
@@ -51,7 +52,7 @@ def main() -> int:
     from txn_contract.rules import packaged_rules
     from txn_lake import BRONZE, Lake
     from txn_lake.spark import build_session
-    from txn_silver.config import SilverConfig
+    from txn_silver.config import SilverSettings
     from txn_silver.dedup import OUTCOME, classify
     from txn_silver.job import SilverJob, _contract_columns
     from txn_silver.quality import CompiledRules
@@ -61,7 +62,7 @@ def main() -> int:
     bronze = spark.read.format("delta").load(str(lake.table_path(BRONZE)))
     rows = bronze.count()
     scratch = Path(tempfile.mkdtemp(prefix="stages-silver-"))
-    cfg = SilverConfig(lake=scratch, available_now=True).validated()
+    cfg = SilverSettings(lake=scratch, available_now=True)
     job = SilverJob(cfg, spark, packaged_rules())
     rules = CompiledRules(packaged_rules())
     cols = _contract_columns(bronze.columns)
@@ -74,22 +75,20 @@ def main() -> int:
         "1 read bronze": lambda: noop(bronze),
         "2 + rules": lambda: noop(rules.evaluate(bronze)),
         "4 + hash, late, event time": lambda: noop(job._evaluate(bronze).unpersist()),
-        "5 + classify": lambda: noop(classify(job._evaluate(bronze), empty_silver, cols)[0]),
+        "5 + classify": lambda: noop(classify(bronze, job._evaluate, empty_silver, cols).rows),
     }
     for rule in packaged_rules().rules:
         plans[f"3 rule {rule.id}"] = lambda r=rule: noop(bronze.where(F.expr(r.sql)))
 
     def job_path():
-        ev = job._evaluate(bronze)
-        t = {"evaluate+count": _timed(ev.count)}
-        classified, flagged = classify(ev, empty_silver, cols)
-        classified = classified.persist()
-        t["classify+stats"] = _timed(lambda: job._stats(ev, classified))
+        t = {}
+        batch = classify(bronze, job._evaluate, empty_silver, cols)
+        classified = batch.rows
+        t["classify+stats"] = _timed(lambda: job._stats(classified))
         out = str(scratch / f"silver-{time.monotonic_ns()}")
         inserted = classified.where(F.col(OUTCOME) == "insert").select(*[f"`{c}`" for c in cols])
         t["write silver"] = _timed(lambda: inserted.write.format("delta").partitionBy().save(out))
-        classified.unpersist()
-        flagged.unpersist()
+        batch.release()
         return t
 
     job_path()  # warm-up
