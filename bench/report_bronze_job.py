@@ -39,6 +39,28 @@ def _kafka_jars() -> list[str]:
     return [str(p) for p in spark_connector_jars()]
 
 
+def report_events(kafka):
+    """The report's transformation of a Kafka source frame: ``from_json`` with the report's
+    schema (every field a string except the amount), then date and hour of the event time."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    names = [
+        "transaction_id", "timestamp", "customer_id", "merchant_id", "amount", "currency",
+        "channel", "city", "country", "device_id", "status",
+    ]  # fmt: skip
+    schema = StructType(
+        [StructField(n, DoubleType() if n == "amount" else StringType()) for n in names]
+    )
+    return (
+        kafka.select(F.from_json(F.col("value").cast("string"), schema).alias("e"))
+        .select("e.*")
+        .withColumn("event_ts", F.to_timestamp("timestamp"))
+        .withColumn("date", F.date_format("event_ts", "yyyy-MM-dd"))
+        .withColumn("hour", F.hour("event_ts"))
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bootstrap-servers", required=True)
@@ -52,9 +74,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
     from pyspark.sql.streaming import StreamingQueryListener
-    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
 
     _emit("starting Spark")
     spark = (
@@ -71,22 +91,6 @@ def main() -> int:
     spark.sparkContext.setLogLevel("WARN")
     _emit(f"Spark {spark.version} on {spark.sparkContext.master}")
 
-    # The report's data model: every field a string except the amount.
-    schema = StructType(
-        [
-            StructField("transaction_id", StringType()),
-            StructField("timestamp", StringType()),
-            StructField("customer_id", StringType()),
-            StructField("merchant_id", StringType()),
-            StructField("amount", DoubleType()),
-            StructField("currency", StringType()),
-            StructField("channel", StringType()),
-            StructField("city", StringType()),
-            StructField("country", StringType()),
-            StructField("device_id", StringType()),
-            StructField("status", StringType()),
-        ]
-    )
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", args.bootstrap_servers)
@@ -95,14 +99,7 @@ def main() -> int:
     )
     if args.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
-    events = (
-        reader.load()
-        .select(F.from_json(F.col("value").cast("string"), schema).alias("e"))
-        .select("e.*")
-        .withColumn("event_ts", F.to_timestamp("timestamp"))
-        .withColumn("date", F.date_format("event_ts", "yyyy-MM-dd"))
-        .withColumn("hour", F.hour("event_ts"))
-    )
+    events = report_events(reader.load())
 
     class Progress(StreamingQueryListener):
         def onQueryStarted(self, event) -> None:

@@ -27,6 +27,11 @@ stage: Spark pushes its ``reason IS NULL`` filter down through ``classify``'s pr
 copies ``from_avro`` into the filter many times and overflows Java's 64 KB method limit, so the
 plan runs without code generation, tens of times slower: the persist is also what prevents it.
 
+**The baseline, stage by stage** (``--baseline-topic``, a topic of the report job's JSON events):
+the same number of messages read, parsed with ``from_json`` (noop), and written as the report's
+job writes them (Snappy Parquet by date/hour). Its write plus our stages 1-4 is a floor for any
+one-pass bronze: the ratio it allows against the baseline is printed.
+
 **References**: ``classify`` with the Kafka source's ``minPartitions=4`` (the topic has 3
 partitions and the machine 2 cores); ``tally`` without the cache; the job's path with plain
 Parquet instead of the Delta append; the job's path without ``finish`` (frames straight from the
@@ -40,7 +45,8 @@ Every plan runs ``--repeats`` times, interleaved, after one untimed run of the j
 Example (against a topic holding at least ROWS events, e.g. ``bench_bronze.py --keep-topics``)::
 
     set -a; . /tmp/benchplat/platform.env; set +a
-    .venv/bin/python bench/stages_bronze.py --topic bench-bronze-avro-1234abcd --rows 500000
+    .venv/bin/python bench/stages_bronze.py --topic bench-bronze-avro-1234abcd --rows 500000 \
+        --baseline-topic bench-bronze-json-5678ef01
 """
 
 from __future__ import annotations
@@ -159,6 +165,11 @@ class Stages:
         self.outputs.ensure(self.reader_str, self.version, _log)
         self.batch_id = 0
         self.parquet_n = 0
+        self.json_offsets = (
+            _offsets(self.bootstrap, args.baseline_topic, args.rows)[:2]
+            if args.baseline_topic
+            else None
+        )
 
     # ------------------------------------------------------------------ plans
 
@@ -232,6 +243,28 @@ class Stages:
     def noop(self, df) -> dict:
         t = time.perf_counter()
         df.write.format("noop").mode("overwrite").save()
+        return {"total": time.perf_counter() - t}
+
+    def json_raw(self):
+        """The same number of the baseline's JSON messages (``--baseline-topic``)."""
+        start, end = self.json_offsets
+        return (
+            self.spark.read.format("kafka")
+            .option("kafka.bootstrap.servers", self.bootstrap)
+            .option("subscribe", self.args.baseline_topic)
+            .option("startingOffsets", json.dumps(start))
+            .option("endingOffsets", json.dumps(end))
+            .load()
+        )
+
+    def baseline_parquet(self) -> dict:
+        """The report's job on the JSON batch: ``from_json`` -> Snappy Parquet by date/hour."""
+        from report_bronze_job import report_events
+
+        self.parquet_n += 1
+        out = self.work / f"baseline-{self.parquet_n}"
+        t = time.perf_counter()
+        report_events(self.json_raw()).write.partitionBy("date", "hour").parquet(str(out))
         return {"total": time.perf_counter() - t}
 
     def classify_small_methods(self) -> dict:
@@ -409,6 +442,12 @@ def main() -> int:
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="3g")
     ap.add_argument("--work", type=Path, default=None, help="scratch dir (default: a temp dir)")
+    ap.add_argument(
+        "--baseline-topic",
+        default=None,
+        help="a topic of the baseline's JSON events (bench_bronze.py --keep-topics): time the "
+        "report's job on as many rows, stage by stage",
+    )
     args = ap.parse_args()
     print(f"machine: {machine()}")
     print(f"load at start: {load_average()}")
@@ -431,6 +470,12 @@ def main() -> int:
             "job nofinish": lambda: s.job_path(skip_finish=True),
             "job": s.job_path,
         }
+        if args.baseline_topic:
+            from report_bronze_job import report_events
+
+            plans["base kafka"] = lambda: s.noop(s.json_raw().select("value"))
+            plans["base from_json"] = lambda: s.noop(report_events(s.json_raw()))
+            plans["base parquet"] = s.baseline_parquet
         _log("warm-up: one untimed run of the job's path")
         s.round = "warm-up"
         t = time.perf_counter()
@@ -557,6 +602,20 @@ def main() -> int:
         f"  an empty Delta append (one commit, no files): {med['ref empty commit']:.2f} s "
         f"({_rng(runs['ref empty commit'], 'total')})"
     )
+    if args.baseline_topic:
+        k, fj, pq = med["base kafka"], med["base from_json"], med["base parquet"]
+        floor = med["4 exact"] + (pq - fj)
+        print(
+            f"  the report's job on {n:,} JSON messages: Kafka read {k:.2f} s, + from_json and "
+            f"date/hour {fj:.2f} s (parse {fj - k:.2f} s), + Snappy Parquet by date/hour "
+            f"{pq:.2f} s (write {pq - fj:.2f} s; range {_rng(runs['base parquet'], 'total')})"
+        )
+        print(
+            f"  a floor for ours in one pass: stages 1-4 (read, header, from_avro, exact check) "
+            f"+ the baseline's own write = {floor:.2f} s, {pq / floor:.2f}x the baseline's "
+            f"{pq:.2f} s (target 1.5x: ours at most {pq / 1.5:.2f} s); the job's path: "
+            f"{pq / jt:.2f}x"
+        )
     if optimize:
         print(f"  note: auto-compaction ran {optimize} OPTIMIZE commit(s) during the runs")
     last = f"r{args.repeats}/job"

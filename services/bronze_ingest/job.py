@@ -108,10 +108,13 @@ class BronzeJob:
                 counts, extra, good_by_id, ranges = tally(classified)
                 judged = self.resolver.resolve(extra)
             plan = BatchPlan({**plan.verdicts, **judged}, plan.reader_id)
+        if not counts.keys() & INTERNAL_REASONS:
+            # The common batch: every row has its final reason; `finish` would only add a
+            # second read of the cache (its union) to the write.
+            return plan, classified, classified, counts, good_by_id, ranges
         settled = finish(classified, plan.verdicts)
-        if counts.keys() & INTERNAL_REASONS:
-            # Rare: the final reasons are only known after `finish`; count them again.
-            counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
+        # Rare: the final reasons are only known after `finish`; count them again.
+        counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
         return plan, classified, settled, counts, good_by_id, ranges
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
