@@ -75,14 +75,14 @@ def main() -> int:
         "1 read bronze": lambda: noop(bronze),
         "2 + rules": lambda: noop(rules.evaluate(bronze)),
         "4 + hash, late, event time": lambda: noop(job._evaluate(bronze).unpersist()),
-        "5 + classify": lambda: noop(classify(bronze, job._evaluate, empty_silver, cols).rows),
+        "5 + classify": lambda: noop(classify(job._evaluate(bronze), empty_silver, cols).rows),
     }
     for rule in packaged_rules().rules:
         plans[f"3 rule {rule.id}"] = lambda r=rule: noop(bronze.where(F.expr(r.sql)))
 
     def job_path():
         t = {}
-        batch = classify(bronze, job._evaluate, empty_silver, cols)
+        batch = classify(job._evaluate(bronze), empty_silver, cols)
         classified = batch.rows
         t["classify+stats"] = _timed(lambda: job._stats(classified))
         out = str(scratch / f"silver-{time.monotonic_ns()}")

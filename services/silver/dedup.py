@@ -4,8 +4,9 @@ The first-seen row of a ``transaction_id`` is the one in silver, else the batch'
 row in bronze order (``ingest_ts``, ``kafka_partition``, ``kafka_offset``). Every other valid
 row with that id is an exact duplicate (same content hash) or a conflict (other content).
 
-The batch's rows are never shuffled: one aggregation by id over narrow columns finds the ids
-with several rows and each one's first row; against history, the batch's ids are semi-joined
+The batch is evaluated once into a cache, and its rows are never shuffled: one aggregation
+over the id column finds the ids with several rows, and only those ids' rows are ranked to
+find each one's first row; against history, the batch's ids are semi-joined
 with silver's two narrow columns (``transaction_id``, ``content_hash``), the ids broadcast, so
 silver is scanned once, as the streaming side. The ids needing a decision (re-sends: few) are
 then broadcast back to the rows. Only when a batch holds conflicts with silver are the
@@ -22,11 +23,7 @@ from txn_contract.rules import CONFLICT_RULE
 from .quality import VIOLATED
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pyspark.sql import Column, DataFrame
-
-    Evaluate = Callable[[DataFrame], DataFrame]
 
 __all__ = [
     "BROADCAST_FLAGGED_IDS",
@@ -80,8 +77,8 @@ BROADCAST_FLAGGED_IDS = 500_000
 @dataclass
 class Classified:
     """A classified batch: ``rows`` (the batch's rows with their outcome), ``rows_read`` (the
-    batch's row count, from the count per id: independent of the joins that classify) and the
-    cached frames behind them (:meth:`release` after the batch)."""
+    batch's row count, taken before any join, so the joins that classify are checked against
+    it) and the cached frames behind them (:meth:`release` after the batch)."""
 
     rows: DataFrame
     rows_read: int
@@ -144,11 +141,9 @@ def _flagged_ids(
     return ids.join(firsts, "transaction_id", "left"), [per_id, ids]
 
 
-def classify(
-    batch: DataFrame, evaluate: Evaluate, silver_keys: DataFrame, contract_cols: list[str]
-) -> Classified:
-    """The batch's rows evaluated (``evaluate``: rules, ``content_hash``, event time) plus
-    :data:`OUTCOME`, ``rules`` and ``detail``; ``detail`` of conflicts with silver is filled by
+def classify(evaluated: DataFrame, silver_keys: DataFrame, contract_cols: list[str]) -> Classified:
+    """The batch's evaluated rows (rules, ``content_hash``, event time) plus :data:`OUTCOME`,
+    ``rules`` and ``detail``; ``detail`` of conflicts with silver is filled by
     :func:`with_history_details`.
 
     The batch is read and evaluated once, into a cache (in ``foreachBatch`` every other
@@ -160,7 +155,7 @@ def classify(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    ev = evaluate(batch).persist(StorageLevel.MEMORY_AND_DISK)
+    ev = evaluated.persist(StorageLevel.MEMORY_AND_DISK)
     rows_read = ev.count()
     flagged, cached = _flagged_ids(ev, silver_keys, contract_cols)
     flagged = flagged.persist()

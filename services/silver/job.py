@@ -143,7 +143,7 @@ class SilverJob:
         contract_cols = _contract_columns(df.columns)
         silver = self.spark.read.format("delta").load(str(self.cfg.silver_path))
         batch = classify(
-            df, self._evaluate, silver.select("transaction_id", "content_hash"), contract_cols
+            self._evaluate(df), silver.select("transaction_id", "content_hash"), contract_cols
         )
         try:
             stats = self._stats(batch.rows)
