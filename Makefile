@@ -22,15 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## test: the whole suite, plus the contract gates and lint; then the unit tests and contract
-## gates on every other supported Python present (scripts/other_pythons.sh)
+## test: the contract gates and lint, then the whole suite and, at the same time, the unit tests
+## and contract gates on every other supported Python present (scripts/suite.sh)
 test: setup
 	$(BIN)/txn-contract generate --check
 	$(BIN)/txn-contract check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
-	bash scripts/other_pythons.sh
+	bash scripts/suite.sh
 
 ## demo: the pipeline on the embedded default (local broker + registry + Spark)
 demo: setup

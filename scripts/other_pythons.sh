@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make test`, part 2: the unit tests and the contract gates on every other supported Python
-# that this machine has (found with `pyenv versions`, else as python3.X on PATH). The default
+# `make test`, beside pytest (scripts/suite.sh): the unit tests and the contract gates on every
+# other supported Python that this machine has (`pyenv versions`, else python3.X on PATH). The default
 # interpreter's venv (.venv) runs the whole suite; each other one gets .venv-3.X (git-ignored),
 # built once and rebuilt when pyproject.toml changes.
 set -euo pipefail

@@ -144,34 +144,55 @@ def retention_hours(properties: dict[str, str]) -> float:
     return float(m.group(1)) * _UNIT_HOURS[m.group(2).lower()]
 
 
-def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
-    """VACUUM with Delta's retention safety check left on.
+def check_retain_hours(path: Path, retain_hours: float | None) -> None:
+    """Refuse a ``retain_hours`` that Delta 4.4 would not vacuum with, from the log (no Spark).
 
     Delta 4.4 vacuums with the table's ``delta.deletedFileRetentionDuration`` and ignores any
-    other non-zero ``RETAIN`` value, so a ``retain_hours`` other than the table's is refused
-    here with the reason, rather than silently ignored; ``0`` goes to Delta, whose safety check
-    refuses it. Returns the number of files on disk before minus after.
+    other non-zero ``RETAIN`` value, so a value other than the table's is refused here with
+    the reason, rather than silently ignored; ``0`` (and ``None``) pass, to Delta, whose own
+    retention check refuses ``0``.
     """
-    from delta.tables import DeltaTable
-
     from .facts import table_facts
 
     table_retention = retention_hours(table_facts(path.name, path, history=0).properties)
-    if retain_hours is not None and retain_hours != 0 and retain_hours != table_retention:
-        shorter = retain_hours < table_retention
-        raise ConfigError(
-            "--retain-hours",
-            f"{retain_hours:g} h is {'shorter' if shorter else 'longer'} than {path.name}'s "
-            f"retention (delta.deletedFileRetentionDuration, {table_retention:g} h), which is "
-            "what Delta vacuums with; "
-            + (
-                "a shorter retention would delete files a reader or a running job may still "
-                "need, so Delta's retention check refuses it"
-                if shorter
-                else "raise that table property to keep files longer"
-            ),
-        )
+    if retain_hours is None or retain_hours == 0 or retain_hours == table_retention:
+        return
+    shorter = retain_hours < table_retention
+    raise ConfigError(
+        "--retain-hours",
+        f"{retain_hours:g} h is {'shorter' if shorter else 'longer'} than {path.name}'s "
+        f"retention (delta.deletedFileRetentionDuration, {table_retention:g} h), which is "
+        "what Delta vacuums with; "
+        + (
+            "a shorter retention would delete files a reader or a running job may still "
+            "need, so Delta's retention check refuses it"
+            if shorter
+            else "raise that table property to keep files longer"
+        ),
+    )
+
+
+def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
+    """VACUUM with Delta's retention safety check left on (after :func:`check_retain_hours`);
+    that check's refusal is a :class:`ConfigError` of ``--retain-hours``.
+
+    Returns the number of files on disk before minus after.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.errors import IllegalArgumentException
+
+    check_retain_hours(path, retain_hours)
     before = sum(1 for _ in path.rglob("*.parquet"))
     table = DeltaTable.forPath(spark, str(path))
-    table.vacuum() if retain_hours is None else table.vacuum(retain_hours)
+    try:
+        table.vacuum() if retain_hours is None else table.vacuum(retain_hours)
+    except IllegalArgumentException as exc:
+        if "retention" not in str(exc).lower():
+            raise
+        # Delta's own retention check (RETAIN 0 HOURS): its message, as one sentence.
+        raise ConfigError(
+            "--retain-hours",
+            f"Delta's retention check refuses to vacuum {path.name} with {retain_hours:g} h: "
+            "files a reader or a running job may still need would be deleted",
+        ) from exc
     return before - sum(1 for _ in path.rglob("*.parquet"))

@@ -116,3 +116,16 @@ def _wait(cond, timeout: float) -> None:
     while not cond():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.3)
+
+
+def test_vacuum_with_zero_hours_is_refused_by_deltas_retention_check(spark, tmp_path):
+    from txn_contract.errors import ConfigError
+    from txn_lake.maintenance import vacuum_table
+
+    path = tmp_path / "bronze"
+    spark.range(3).write.format("delta").save(str(path))
+    with pytest.raises(ConfigError) as err:
+        vacuum_table(spark, path, 0)
+    assert err.value.name == "--retain-hours"
+    assert "Delta's retention check refuses to vacuum bronze with 0 h" in str(err.value)
+    assert vacuum_table(spark, path, None) == 0  # the table's own retention: nothing to delete
