@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -30,8 +29,12 @@ def _run(*args: str, env=None, timeout: int = 300) -> subprocess.CompletedProces
 
 
 @pytest.fixture(scope="module")
-def lake(platform, registered_contract, tmp_path_factory) -> Path:
-    """A lake with 40 bronze rows and 2 quarantined messages, written by the real CLI."""
+def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
+    """A lake with 40 bronze rows and 2 quarantined messages, written by the bronze job (in
+    process, on the suite's session: the bronze CLI has its own end-to-end tests)."""
+    from bronze_ingest.config import BronzeConfig
+    from bronze_ingest.job import BronzeJob
+
     topic = f"lake_cli_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
     records = [record(i, amount=Decimal(i + 1)) for i in range(40)]
@@ -41,13 +44,16 @@ def lake(platform, registered_contract, tmp_path_factory) -> Path:
     producer.produce(topic, value=b"")
     assert producer.flush(30) == 0
     root = tmp_path_factory.mktemp("lake")
-    env = {**os.environ, **platform.env()}
-    res = _run(
-        "bronze-ingest", "--lake", str(root), "--topic", topic, "--available-now",
-        "--subject", "bank_txn_stream-value",
-        "--master", "local[2]", env=env,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-2000:]
+    cfg = BronzeConfig(
+        lake=root,
+        bootstrap_servers=platform.bootstrap_servers,
+        schema_registry_url=platform.registry_url,
+        topic=topic,
+        subject="bank_txn_stream-value",
+        available_now=True,
+    ).validated()
+    totals = BronzeJob(cfg, spark).run(emit=print)
+    assert (totals["bronze"], totals["quarantine"]) == (40, 2), totals
     return root
 
 
