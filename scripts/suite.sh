@@ -13,7 +13,8 @@ others=$!
 # Ctrl-C or a kill stops both parts, not only pytest.
 trap 'kill -TERM "$others" 2>/dev/null; wait "$others" 2>/dev/null; exit 130' INT TERM
 
-.venv/bin/pytest "$@"
+# The slowest tests are printed: where the suite's time goes, on every run.
+.venv/bin/pytest --durations=15 "$@"
 suite=$?
 echo "==> waiting for the other supported Pythons (scripts/other_pythons.sh, log: $log)" >&2
 wait "$others"

@@ -65,59 +65,17 @@ def _bronze(args: list[str], env, log: Path) -> subprocess.Popen:
     )
 
 
-def test_bronze_and_silver_run_on_the_cluster_and_land_every_event(
+def test_bronze_by_spark_submit_and_silver_on_the_cluster_land_every_event(
     platform, registered_contract, spark_cluster, tmp_path
 ):
-    topic = _fill(platform, registered_contract[2], 3000)
-    env = {**os.environ, **platform.env()}
-    before = len(_apps(spark_cluster, "bronze-ingest"))
-    res = subprocess.run(
-        [str(BIN / "bronze-ingest"), "--lake", str(tmp_path), "--topic", topic,
-         "--subject", "bank_txn_stream-value", "--master", spark_cluster.master_url, "--available-now"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert f"on {spark_cluster.master_url}" in res.stderr  # the session's real master
-    coords = _coords(tmp_path)
-    assert len(coords) == 3000 and len(set(coords)) == 3000
-    # The master ran it as an application with executors on the worker.
-    apps = _apps(spark_cluster, "bronze-ingest")
-    assert len(apps) == before + 1
-    app = apps[-1]
-    assert app["cores"] > 0 and app["state"] == "FINISHED"
-    executors = list((spark_cluster.work_dir / app["id"]).iterdir())
-    assert executors, "no executor of the application ran on the worker"
-
-    # Silver on the same cluster, from that bronze table: record 0 has amount 0.00 (rejected by
-    # amount_positive), every other one lands once.
-    res = subprocess.run(
-        [str(BIN / "silver-refine"), "--lake", str(tmp_path), "--master", spark_cluster.master_url,
-         "--available-now"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr[-3000:]
-    from txn_lake.facts import count_by, query
-
-    per_id = count_by(tmp_path / "silver", "transaction_id")
-    assert per_id.keys() == {f"t-{i}" for i in range(1, 3000)} and set(per_id.values()) == {1}
-    (audit,) = query(
-        tmp_path / "silver_audit", "SELECT sum(rows_read) AS n, sum(rejected) AS r FROM t"
-    )
-    assert (audit["n"], audit["r"]) == (3000, 1)
-    (silver_app,) = [a for a in _apps(spark_cluster, "silver-refine") if a["state"] == "FINISHED"][
-        -1:
-    ]
-    assert silver_app["cores"] > 0
-    assert list((spark_cluster.work_dir / silver_app["id"]).iterdir()), "silver ran no executor"
-
-
-def test_spark_submit_with_the_jars_runs_the_entry_point(
-    platform, registered_contract, spark_cluster, tmp_path
-):
+    """Bronze as docker-compose runs it (`spark-submit` of `__main__.py` with the jars), then
+    `silver-refine --master spark://...` from that bronze table; the bronze CLI's own
+    `--master spark://...` is the SIGKILL test's."""
     from local_platform.spark_cluster import spark_home
+    from txn_lake.facts import count_by, query
     from txn_runtime.jars import spark_jars
 
-    topic = _fill(platform, registered_contract[2], 1000)
+    topic = _fill(platform, registered_contract[2], 3000)
     # As with an activated venv: spark-submit finds Spark (pip's pyspark) and the interpreter.
     env = {
         **os.environ,
@@ -135,8 +93,32 @@ def test_spark_submit_with_the_jars_runs_the_entry_point(
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
-    assert len(set(_coords(tmp_path))) == 1000 == len(_coords(tmp_path))
-    assert _apps(spark_cluster, "bronze-submitted")
+    coords = _coords(tmp_path)
+    assert len(coords) == 3000 and len(set(coords)) == 3000
+    # The master ran it as an application with executors on the worker.
+    (app,) = _apps(spark_cluster, "bronze-submitted")
+    assert app["cores"] > 0 and app["state"] == "FINISHED"
+    assert list((spark_cluster.work_dir / app["id"]).iterdir()), "bronze ran no executor"
+
+    # Silver on the same cluster, from that bronze table: record 0 has amount 0.00 (rejected by
+    # amount_positive), every other one lands once.
+    res = subprocess.run(
+        [str(BIN / "silver-refine"), "--lake", str(tmp_path), "--master", spark_cluster.master_url,
+         "--available-now"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    per_id = count_by(tmp_path / "silver", "transaction_id")
+    assert per_id.keys() == {f"t-{i}" for i in range(1, 3000)} and set(per_id.values()) == {1}
+    (audit,) = query(
+        tmp_path / "silver_audit", "SELECT sum(rows_read) AS n, sum(rejected) AS r FROM t"
+    )
+    assert (audit["n"], audit["r"]) == (3000, 1)
+    (silver_app,) = [a for a in _apps(spark_cluster, "silver-refine") if a["state"] == "FINISHED"][
+        -1:
+    ]
+    assert silver_app["cores"] > 0
+    assert list((spark_cluster.work_dir / silver_app["id"]).iterdir()), "silver ran no executor"
 
 
 def _executor_pids(app_id: str) -> list[int]:
@@ -197,6 +179,7 @@ def test_executor_and_driver_sigkill_keep_exactly_once(
             log,
         )
         assert first.poll() is None, "the driver must survive an executor's death"
+        assert f"on {spark_cluster.master_url}" in log.read_text()  # the session's real master
         # 2. The driver dies: the application ends; a restart resumes from the checkpoint.
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(30)
