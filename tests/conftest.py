@@ -158,3 +158,20 @@ def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+
+
+def bronze_available_now(spark, platform: PlatformEndpoints, lake: Path, topic: str) -> dict:
+    """Land ``topic`` in ``lake`` with the bronze job (available-now) on the suite's session;
+    returns the job's totals."""
+    from bronze_ingest.config import BronzeConfig
+    from bronze_ingest.job import BronzeJob
+
+    cfg = BronzeConfig(
+        lake=lake,
+        bootstrap_servers=platform.bootstrap_servers,
+        schema_registry_url=platform.registry_url,
+        topic=topic,
+        subject="bank_txn_stream-value",
+        available_now=True,
+    ).validated()
+    return BronzeJob(cfg, spark).run(emit=print)

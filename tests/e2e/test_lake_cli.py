@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from tests.conftest import create_topic
+from tests.conftest import bronze_available_now, create_topic
 from tests.records import produce_records, record
 from txn_contract import packaged_contract
 
@@ -32,9 +32,6 @@ def _run(*args: str, env=None, timeout: int = 300) -> subprocess.CompletedProces
 def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
     """A lake with 40 bronze rows and 2 quarantined messages, written by the bronze job (in
     process, on the suite's session: the bronze CLI has its own end-to-end tests)."""
-    from bronze_ingest.config import BronzeConfig
-    from bronze_ingest.job import BronzeJob
-
     topic = f"lake_cli_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
     records = [record(i, amount=Decimal(i + 1)) for i in range(40)]
@@ -44,15 +41,7 @@ def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
     producer.produce(topic, value=b"")
     assert producer.flush(30) == 0
     root = tmp_path_factory.mktemp("lake")
-    cfg = BronzeConfig(
-        lake=root,
-        bootstrap_servers=platform.bootstrap_servers,
-        schema_registry_url=platform.registry_url,
-        topic=topic,
-        subject="bank_txn_stream-value",
-        available_now=True,
-    ).validated()
-    totals = BronzeJob(cfg, spark).run(emit=print)
+    totals = bronze_available_now(spark, platform, root, topic)
     assert (totals["bronze"], totals["quarantine"]) == (40, 2), totals
     return root
 

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bronze_ingest.config import BronzeConfig
-from bronze_ingest.job import BronzeJob
-from tests.conftest import REPO_ROOT, create_topic
+from tests.conftest import REPO_ROOT, bronze_available_now, create_topic
 from tests.records import produce_records, record
 
 pytestmark = pytest.mark.integration
@@ -33,15 +31,7 @@ def lake(spark, platform, registered_contract, tmp_path_factory) -> Path:
     records = (record(i, channel=("POS", "ATM")[i % 2]) for i in range(EVENTS))
     produce_records(platform.bootstrap_servers, topic, registered_contract[2], records)
     root = tmp_path_factory.mktemp("lake")
-    cfg = BronzeConfig(
-        lake=root,
-        bootstrap_servers=platform.bootstrap_servers,
-        schema_registry_url=platform.registry_url,
-        topic=topic,
-        subject="bank_txn_stream-value",
-        available_now=True,
-    ).validated()
-    BronzeJob(cfg, spark).run(emit=print)
+    bronze_available_now(spark, platform, root, topic)
     # A second commit, so the time-travel example has a version 3 to read... and a stray file
     # that no version lists, which a glob would count and no Delta reader does.
     for _ in range(2):

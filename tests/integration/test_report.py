@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from bronze_ingest.config import BronzeConfig
-from bronze_ingest.job import BronzeJob
-from tests.conftest import create_topic
+from tests.conftest import bronze_available_now, create_topic
 from txn_contract import packaged_contract, wire
 
 pytestmark = pytest.mark.integration
@@ -67,15 +65,7 @@ def test_report_agrees_with_spark_and_ignores_leftovers(
     _produce(platform, topic, [*good, b"", b"\x00\x01", b'{"a": 1}'])
 
     lake = tmp_path / "lake"
-    cfg = BronzeConfig(
-        lake=lake,
-        bootstrap_servers=platform.bootstrap_servers,
-        schema_registry_url=platform.registry_url,
-        topic=topic,
-        subject="bank_txn_stream-value",
-        available_now=True,
-    ).validated()
-    BronzeJob(cfg, spark).run(emit=print)
+    bronze_available_now(spark, platform, lake, topic)
 
     # A killed attempt leaves a file that no batch committed: never data.
     committed = next((lake / "bronze").rglob("*.parquet"))
