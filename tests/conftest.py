@@ -160,18 +160,26 @@ def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
 
 
-def bronze_available_now(spark, platform: PlatformEndpoints, lake: Path, topic: str) -> dict:
-    """Land ``topic`` in ``lake`` with the bronze job (available-now) on the suite's session;
-    returns the job's totals."""
+def bronze_config(platform: PlatformEndpoints, lake: Path, topic: str, **settings):
+    """The bronze job's validated config for ``topic`` into ``lake`` on the suite's platform;
+    ``settings`` adds or overrides fields (``trigger``, ``available_now``, ...)."""
     from bronze_ingest.config import BronzeConfig
-    from bronze_ingest.job import BronzeJob
+    from txn_contract import SUBJECT
 
-    cfg = BronzeConfig(
+    return BronzeConfig(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
         schema_registry_url=platform.registry_url,
         topic=topic,
-        subject="bank_txn_stream-value",
-        available_now=True,
+        subject=SUBJECT,
+        **settings,
     ).validated()
+
+
+def bronze_available_now(spark, platform: PlatformEndpoints, lake: Path, topic: str) -> dict:
+    """Land ``topic`` in ``lake`` with the bronze job (available-now) on the suite's session;
+    returns the job's totals."""
+    from bronze_ingest.job import BronzeJob
+
+    cfg = bronze_config(platform, lake, topic, available_now=True)
     return BronzeJob(cfg, spark).run(emit=print)

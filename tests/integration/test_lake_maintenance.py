@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from bronze_ingest.config import BronzeConfig
 from bronze_ingest.job import BronzeJob
-from tests.conftest import create_topic
+from tests.conftest import bronze_config, create_topic
 from txn_contract import packaged_contract, wire
 from txn_contract.strategies import avro_records
 
@@ -62,15 +61,7 @@ def test_compact_runs_beside_a_live_job_without_changing_rows(
 
     topic = f"compact_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
-    cfg = BronzeConfig(
-        lake=tmp_path,
-        bootstrap_servers=platform.bootstrap_servers,
-        schema_registry_url=platform.registry_url,
-        topic=topic,
-        subject="bank_txn_stream-value",
-        trigger="1s",
-    ).validated()
-    job = BronzeJob(cfg, spark)
+    job = BronzeJob(bronze_config(platform, tmp_path, topic, trigger="1s"), spark)
     runner = threading.Thread(target=job.run, kwargs={"emit": print}, daemon=True)
     runner.start()
     produced = 0

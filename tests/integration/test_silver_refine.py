@@ -24,9 +24,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from bronze_ingest.config import BronzeConfig
-from bronze_ingest.job import BronzeJob
-from tests.conftest import create_topic
+from tests.conftest import bronze_available_now, create_topic
 from txn_contract import Status, packaged_contract, wire
 from txn_contract.rules import packaged_rules
 from txn_lake.layout import SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
@@ -78,18 +76,6 @@ def _produce(bootstrap: str, topic: str, events: list, schema_id: int) -> None:
     assert producer.flush(30) == 0
 
 
-def _bronze(spark, platform, lake: Path, topic: str) -> None:
-    cfg = BronzeConfig(
-        lake=lake,
-        bootstrap_servers=platform.bootstrap_servers,
-        schema_registry_url=platform.registry_url,
-        topic=topic,
-        subject=CONTRACT.subject,
-        available_now=True,
-    ).validated()
-    BronzeJob(cfg, spark).run(emit=print)
-
-
 def _silver(spark, lake: Path, **extra) -> dict:
     cfg = SilverSettings(lake=lake, available_now=True, **extra)
     return SilverJob(cfg, spark, packaged_rules()).run(emit=print)
@@ -114,10 +100,10 @@ def refined(spark, platform, registered_contract, tmp_path_factory):
     load2 = [*new, new[0], good[10], good[11], _conflict(good[12])]
     lake = tmp_path_factory.mktemp("silver_lake")
     _produce(platform.bootstrap_servers, topic, load1, schema_id)
-    _bronze(spark, platform, lake, topic)
+    bronze_available_now(spark, platform, lake, topic)
     first = _silver(spark, lake)
     _produce(platform.bootstrap_servers, topic, load2, schema_id)
-    _bronze(spark, platform, lake, topic)
+    bronze_available_now(spark, platform, lake, topic)
     second = _silver(spark, lake)
     silver_version = _read(spark, lake, SILVER).count(), StreamOutput(Lake(lake), JOB, SILVER)
     third = _silver(spark, lake)
