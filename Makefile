@@ -29,6 +29,7 @@ test: setup
 	$(BIN)/txn-contract check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
 	bash scripts/suite.sh
 
 ## demo: the pipeline on the embedded default (local broker + registry + Spark)
@@ -36,7 +37,7 @@ demo: setup
 	bash scripts/demo.sh
 
 lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache --no-logo
 
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

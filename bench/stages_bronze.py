@@ -79,7 +79,7 @@ try:  # the SQL length check tried in commit 9b07212, reverted since (see docs/p
     from bronze_ingest.avro_length import encoded_length
 except ImportError:
     encoded_length = None
-from bronze_ingest.outputs import BatchPlan, BronzeOutputs
+from bronze_ingest.outputs import BatchPlan, BronzeBatch, BronzeOutputs
 from bronze_ingest.writer_schemas import WriterSchemaResolver
 
 # The columns BronzeJob._classified keeps (and persists).
@@ -136,7 +136,10 @@ class Stages:
             t: {p: [self.start[t][p], self.end[t][p]] for p in parts}
             for t, parts in self.end.items()
         }
-        self.resolver = WriterSchemaResolver(registry, self.subject, timeout_s=30)
+        from txn_contract.registry import registry_client
+
+        client = registry_client(registry, timeout_s=10.0, retries=0)
+        self.resolver = WriterSchemaResolver(client, registry, self.subject, timeout_s=30)
         self.verdicts = self.resolver.subject_verdicts()
         self.version, self.reader_id = self.resolver.newest()
         self.reader_str = self.verdicts[self.reader_id].schema_str
@@ -335,10 +338,11 @@ class Stages:
         self.step(f"{tag}:pass1")
         t0 = time.perf_counter()
         classified = self.classified().persist(StorageLevel.MEMORY_AND_DISK)
-        counts, extra, good_by_id, ranges = tally(classified)
+        counted = tally(classified)
+        counts, good_by_id, ranges = counted.counts, counted.good_by_id, counted.ranges
         t1 = time.perf_counter()
-        if extra:
-            raise SystemExit(f"unexpected schema ids outside the subject: {extra}")
+        if counted.unresolved_ids:
+            raise SystemExit(f"unexpected schema ids outside the subject: {counted.unresolved_ids}")
         self.step(f"{tag}:prepare")
         if skip_finish and not counts.keys() & INTERNAL_REASONS:
             settled = classified
@@ -354,12 +358,14 @@ class Stages:
         if sink == "delta":
             root, log_dir = self.outputs.bronze.path, self.outputs.bronze.path / "_delta_log"
             self.outputs.write(
-                self._next_batch(),
-                self.plan,
-                bronze_df if bronze_rows else None,
-                quarantine_df if counts else None,
-                ranges,
-                {v for v in versions if v is not None},
+                BronzeBatch(
+                    self._next_batch(),
+                    self.plan,
+                    bronze_df if bronze_rows else None,
+                    quarantine_df if counts else None,
+                    ranges,
+                    {v for v in versions if v is not None},
+                )
             )
         else:
             self.parquet_n += 1

@@ -21,10 +21,10 @@ def commands() -> list[tuple[str, click.Command]]:
     """(name as typed, click command) for every console script and subcommand."""
     from bronze_ingest.cli import cli as bronze
     from local_platform.cli import cli as platform
-    from txn_contract.cli import cli as contract
     from txn_lake.cli import cli as lake
     from txn_producer.cli import cli as producer
     from txn_report.cli import cli as report
+    from txn_runtime.contract_cli import cli as contract
     from txn_silver.cli import cli as silver
 
     out: list[tuple[str, click.Command]] = []

@@ -163,10 +163,10 @@ def create_topic(bootstrap: str, name: str, partitions: int = 3) -> None:
 def bronze_config(platform: PlatformEndpoints, lake: Path, topic: str, **settings):
     """The bronze job's validated config for ``topic`` into ``lake`` on the suite's platform;
     ``settings`` adds or overrides fields (``trigger``, ``available_now``, ...)."""
-    from bronze_ingest.config import BronzeConfig
+    from bronze_ingest.config import BronzeSettings
     from txn_contract import SUBJECT
 
-    return BronzeConfig(
+    return BronzeSettings(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
         schema_registry_url=platform.registry_url,

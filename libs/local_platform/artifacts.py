@@ -12,7 +12,7 @@ import tarfile
 from importlib import resources
 from pathlib import Path
 
-from txn_contract.errors import PlatformError
+from txn_runtime.errors import PlatformError
 from txn_runtime.maven import DEPENDENCY_PLUGIN, cache_dir, copy_dependencies, mvn
 
 __all__ = [

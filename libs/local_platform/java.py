@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from txn_contract.errors import PlatformError
+from txn_runtime.errors import PlatformError
 
 __all__ = ["JavaRuntime", "find_java"]
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from txn_contract.errors import PlatformError
+from txn_runtime.errors import PlatformError
 
 from .services import KafkaService, RegistryService
 from .settings import PlatformSettings

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
-from txn_contract.errors import PlatformError
+from txn_runtime.errors import PlatformError
 from txn_runtime.settings import env_of, flag_of
 
 from .processes import ManagedProcess, port_is_free

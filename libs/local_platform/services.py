@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from txn_contract.errors import PlatformError
+from txn_runtime.errors import PlatformError
 
 from .artifacts import ensure_kafka, ensure_registry
 from .java import find_java

@@ -3,6 +3,9 @@
 Every error a user can cause or meet is a :class:`TxnError` carrying the facts needed to act
 on it (subject, version, field path, topic/partition/offset, file). CLIs print ``str(error)``,
 one sentence, and exit non-zero; they never show a traceback for these.
+
+This module is the bottom of the tree, in the bottom library: the libraries above add their own
+errors under :class:`TxnError` (``txn_runtime.errors.PlatformError``), never the other way round.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ __all__ = [
     "ConfigError",
     "ContractNotRegisteredError",
     "DecodeError",
-    "PlatformError",
     "RegistryError",
     "RegistryUnavailableError",
     "SchemaFileError",
@@ -34,10 +36,6 @@ class ConfigError(TxnError, ValueError):
     def __init__(self, name: str, message: str) -> None:
         self.name = name
         super().__init__(f"{name}: {message}")
-
-
-class PlatformError(TxnError):
-    """The local platform (Kafka broker, schema registry) could not be fetched, started or reached."""
 
 
 class SchemaFileError(TxnError):

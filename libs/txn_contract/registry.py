@@ -25,6 +25,7 @@ __all__ = [
     "RegistrationStep",
     "lookup_schema_id",
     "register_contract",
+    "registry_call",
     "registry_client",
     "transport_errors",
 ]
@@ -34,13 +35,20 @@ __all__ = [
 _NOT_FOUND_CODES = {40401, 40402, 40403, 40408}
 
 
-def registry_client(url: str, *, timeout_s: float = 10.0, retries: int = 2):
-    """A confluent-kafka ``SchemaRegistryClient`` with bounded timeouts and retries."""
+def registry_client(
+    url: str,
+    *,
+    timeout_s: float = 10.0,
+    retries: int = 2,
+    settings: dict[str, Any] | None = None,
+):
+    """A confluent-kafka ``SchemaRegistryClient`` with bounded timeouts and retries: the one
+    place the project builds one. ``settings`` adds client keys (basic auth, TLS), as
+    ``txn_runtime.connections.RegistrySettings`` gives them."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient(
-        {"url": url, "timeout": timeout_s, "max.retries": retries, "retries.wait.ms": 200}
-    )
+    conf = {"url": url, "timeout": timeout_s, "max.retries": retries, "retries.wait.ms": 200}
+    return SchemaRegistryClient({**conf, **(settings or {})})
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -61,7 +69,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:
+def registry_call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:
     """Run one client call, turning transport failures into :class:`RegistryUnavailableError`."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
@@ -87,9 +95,9 @@ def _schema(version: ContractVersion):
 def _schema_call(
     what: str, method: Callable[..., Any], subject: str, cv: ContractVersion, url: str
 ) -> Any:
-    """``method(subject, schema of cv)`` through :func:`_call`; ``what`` is its verb ("looking
-    up"), which the message completes with the subject and version."""
-    return _call(
+    """``method(subject, schema of cv)`` through :func:`registry_call`; ``what`` is its verb
+    ("looking up"), which the message completes with the subject and version."""
+    return registry_call(
         f"{what} {subject} v{cv.version}", url, lambda: method(subject, _schema(cv)), subject
     )
 
@@ -101,33 +109,58 @@ def _is_not_found(exc: Exception) -> bool:
     )
 
 
-def lookup_schema_id(client, contract: Contract, version: int, url: str = "") -> int:
-    """The registry id of compiled ``version`` under the contract's subject.
+def _not_registered_hint(contract: Contract, subject: str, topic: str) -> str:
+    hint = (
+        "; check that SCHEMA_REGISTRY_URL is the Confluent API root (for Apicurio it ends in "
+        "/apis/ccompat/v7)"
+    )
+    if subject != contract.subject:
+        hint += (
+            f"; note that `txn-contract register` registers subject {contract.subject}, and "
+            f"topic {topic} needs its own subject {subject}"
+        )
+    return hint
 
-    Raises :class:`ContractNotRegisteredError` naming the subject and ``txn-contract register``
-    when the registry does not hold it: producers never auto-register.
+
+def lookup_schema_id(
+    client,
+    contract: Contract,
+    version: int,
+    url: str = "",
+    *,
+    subject: str | None = None,
+    topic: str | None = None,
+) -> int:
+    """The registry id of compiled ``version`` under ``subject`` (default: the contract's, the
+    one ``txn-contract register`` registers; a service's topic may use another); never registers.
+
+    ``url`` is the registry's URL as safe to print. Raises :class:`ContractNotRegisteredError`,
+    one sentence naming ``txn-contract register`` and what else may be wrong (the subject, the
+    URL), when the registry does not hold it: producers never auto-register.
     """
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+    subject = subject or contract.subject
     cv = contract.version(version)
     try:
         registered = _schema_call(
-            "looking up", client.lookup_schema, contract.subject, cv, url or "the configured URL"
+            "looking up", client.lookup_schema, subject, cv, url or "the configured URL"
         )
     except SchemaRegistryError as exc:
         if _is_not_found(exc):
+            hint = _not_registered_hint(contract, subject, topic or contract.topic)
             raise ContractNotRegisteredError(
-                f"Contract version {version} of subject {contract.subject} is not registered in "
+                f"Contract version {version} of subject {subject} is not registered in "
                 f"the schema registry{' at ' + url if url else ''}; run `txn-contract register` "
-                "first (producers never auto-register).",
-                subject=contract.subject,
+                f"first (producers never auto-register){hint}.",
+                subject=subject,
                 version=version,
                 http_status=exc.http_status_code,
                 error_code=exc.error_code,
             ) from exc
         raise RegistryError(
-            f"The registry refused to look up {contract.subject} v{version}: {exc.error_message}",
-            subject=contract.subject,
+            f"The registry refused to look up {subject} v{version}: {exc.error_message}",
+            subject=subject,
             version=version,
             http_status=exc.http_status_code,
             error_code=exc.error_code,
@@ -190,7 +223,7 @@ def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep
 
     subject = contract.subject
     try:
-        current = _call(
+        current = registry_call(
             f"reading {subject}'s compatibility level",
             url,
             lambda: client.get_compatibility(subject),
@@ -204,7 +237,7 @@ def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep
         step = RegistrationStep(f"compatibility level already {current}", False)
     else:
         try:
-            _call(
+            registry_call(
                 f"setting {subject}'s compatibility level",
                 url,
                 lambda: client.set_compatibility(subject, contract.compatibility),

@@ -4,7 +4,7 @@ Example::
 
     lake = Lake(Path("lake"))
     lake.table_path(BRONZE)        # lake/bronze
-    lake.checkpoint("bronze_ingest")  # lake/_checkpoints/bronze_ingest
+    lake.checkpoint(BRONZE_INGEST.name)  # lake/_checkpoints/bronze_ingest (txn_lake.tables)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "SILVER_REJECTS",
     "TABLE_NAMES",
     "Lake",
+    "lake_table",
 ]
 
 BRONZE = "bronze"
@@ -56,3 +57,18 @@ class Lake:
         from .facts import is_delta_table
 
         return [n for n in TABLE_NAMES if is_delta_table(self.table_path(n))]
+
+
+def lake_table(name: str) -> property:
+    """A settings property: the path of lake table ``name`` under the settings' ``lake``.
+
+    ``bronze_path = lake_table(BRONZE)`` in a settings model with a ``lake`` field gives
+    ``settings.bronze_path == Lake(settings.lake).table_path(BRONZE)``. (A property, which
+    pydantic leaves alone, rather than a field.)
+    """
+    Lake(Path("/")).table_path(name)  # refuse an unknown table when the model is defined
+
+    def path(settings) -> Path:
+        return Lake(settings.lake).table_path(name)
+
+    return property(path, doc=f"LAKE/{name}")

@@ -33,9 +33,17 @@ from txn_contract import packaged_contract
 from txn_contract.errors import ConfigError, TxnError
 
 from . import facts
-from . import tables as lake_tables
+from .columns import contract_columns
 from .layout import BRONZE, QUARANTINE, Lake
 from .outputs import StreamOutput
+from .tables import (
+    BRONZE_INGEST,
+    BRONZE_TABLE,
+    PROP_CONTRACT_VERSIONS,
+    PROP_SUBJECT,
+    QUARANTINE_TABLE,
+    TABLES,
+)
 from .writes import DEFAULT_TABLE_PROPERTIES, ensure_table, set_properties
 
 if TYPE_CHECKING:
@@ -43,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SinkLog", "migrate_lake", "read_sink_log", "unmigrated"]
 
-JOB = "bronze_ingest"  # the job that wrote the plain-Parquet lake and writes the Delta one
+JOB = BRONZE_INGEST  # the job that wrote the plain-Parquet lake and writes the Delta one
 OUTPUTS = (BRONZE, QUARANTINE)
 SINK_LOG = "_spark_metadata"
 
@@ -94,7 +102,7 @@ def unmigrated(lake: Lake) -> list[Path]:
     not Delta yet, or converted without the last batch recorded (an interrupted migration)."""
     out = []
     for table in OUTPUTS:
-        output = StreamOutput(lake, JOB, table)
+        output = StreamOutput(lake, TABLES[table])
         log = read_sink_log(output.path)
         if log is not None and not _finished(output, log):
             out.append(output.path)
@@ -109,7 +117,7 @@ def migrate_lake(spark: SparkSession, lake: Lake, emit: Callable[[str], None]) -
     """
     if not lake.root.is_dir():
         raise ConfigError("--lake", f"{lake.root} does not exist")
-    outputs = {t: StreamOutput(lake, JOB, t) for t in OUTPUTS}
+    outputs = {t: StreamOutput(lake, TABLES[t]) for t in OUTPUTS}
     logs = {t: read_sink_log(o.path) for t, o in outputs.items()}
     if not any(logs[t] is not None or facts.is_delta_table(o.path) for t, o in outputs.items()):
         raise ConfigError(
@@ -130,7 +138,7 @@ def migrate_lake(spark: SparkSession, lake: Lake, emit: Callable[[str], None]) -
         last = logs[t].last_batch if logs[t] is not None else None
         if last is not None:
             _record_batch(spark, lake, outputs[t], last, end_offsets, emit)
-    checkpoint = lake.checkpoint(JOB)
+    checkpoint = JOB.checkpoint(lake)
     if checkpoint.is_dir():
         emit(f"kept the checkpoint {checkpoint}: bronze-ingest resumes where it stopped")
     else:
@@ -162,7 +170,7 @@ def _to_delta(
             spark,
             out.path,
             _schema(spark, out.table),
-            lake_tables.PARTITION_BY,
+            out.spec.partition_by,
             _properties(out.table),
             _description(out.table),
         )
@@ -170,8 +178,8 @@ def _to_delta(
         return
     _check_files(out.path, log)
     on_disk = sum(1 for p in out.path.rglob("*.parquet") if SINK_LOG not in p.parts)
-    types = {c.name: c.ddl_type for c in lake_tables.BRONZE_METADATA}
-    partitions = ", ".join(f"{c} {types[c]}" for c in lake_tables.PARTITION_BY)
+    types = {c.name: c.ddl_type for c in out.spec.columns}
+    partitions = ", ".join(f"{c} {types[c]}" for c in out.spec.partition_by)
     # Only from _spark_metadata may the file list come: a directory listing would take in
     # the files of killed attempts. True is Delta's default; set here so no cluster default
     # can turn it off.
@@ -216,21 +224,21 @@ def _check_files(output: Path, log: SinkLog) -> None:
 def _schema(spark: SparkSession, table: str):
     """The schema a new table ``table`` has (bronze: the packaged contract's newest version)."""
     if table == BRONZE:
-        return lake_tables.bronze_schema(spark, packaged_contract().latest.schema_str)
-    return lake_tables.quarantine_schema()
+        return BRONZE_TABLE.schema(contract_columns(spark, packaged_contract().latest.schema_str))
+    return QUARANTINE_TABLE.schema()
 
 
 def _description(table: str) -> str:
-    return lake_tables.table_comment(table, packaged_contract().subject)
+    return TABLES[table].comment(packaged_contract().subject)
 
 
 def _column_comments(table: str) -> dict[str, str]:
     """Comment per column name: contract fields' docs, then the pipeline's own columns."""
     if table == QUARANTINE:
-        return {c.name: c.comment for c in lake_tables.QUARANTINE_COLUMNS}
+        return {c.name: c.comment for c in QUARANTINE_TABLE.columns}
     fields = json.loads(packaged_contract().latest.schema_str)["fields"]
     docs = {f["name"]: f["doc"] for f in fields if f.get("doc")}
-    return {**docs, **{c.name: c.comment for c in lake_tables.BRONZE_METADATA}}
+    return {**docs, **{c.name: c.comment for c in BRONZE_TABLE.columns}}
 
 
 def _describe(spark: SparkSession, lake: Lake, out: StreamOutput) -> None:
@@ -251,15 +259,16 @@ def _describe(spark: SparkSession, lake: Lake, out: StreamOutput) -> None:
         "comment": _description(out.table),
     }
     if out.table == BRONZE:
-        props[lake_tables.PROP_CONTRACT_VERSIONS] = _contract_versions(spark, lake, out.path)
+        props[PROP_CONTRACT_VERSIONS] = _contract_versions(spark, lake, out.path)
     set_properties(spark, out.path, props)
 
 
 def _properties(table: str) -> dict[str, str]:
     """The txn.* properties bronze-ingest gives a table it creates (besides the defaults)."""
-    props = {lake_tables.PROP_LAYER: table, lake_tables.PROP_SUBJECT: packaged_contract().subject}
+    runtime = {PROP_SUBJECT: packaged_contract().subject}
     if table == BRONZE:
-        props[lake_tables.PROP_CONTRACT_VERSIONS] = str(packaged_contract().latest.version)
+        runtime[PROP_CONTRACT_VERSIONS] = str(packaged_contract().latest.version)
+    props = TABLES[table].table_properties(**runtime)
     return props
 
 
@@ -293,7 +302,7 @@ def _contract_versions(spark: SparkSession, lake: Lake, bronze: Path) -> str:
 
 def _verdict_files(lake: Lake) -> dict[int, Path]:
     """The old job's per-batch verdicts, ``CHECKPOINT/verdicts/<batchId>``, by batch id."""
-    d = lake.checkpoint(JOB) / "verdicts"
+    d = JOB.checkpoint(lake) / "verdicts"
     if not d.is_dir():
         return {}
     return {int(p.name): p for p in d.iterdir() if p.name.isdigit()}
@@ -373,7 +382,7 @@ def _record_batch(
     empty = spark.read.format("delta").load(str(out.path)).limit(0)
     out.append(empty, batch_id, meta)
     emit(
-        f"{out.table}: recorded batch {batch_id} as the last one {JOB} committed"
+        f"{out.table}: recorded batch {batch_id} as the last one {JOB.name} committed"
         + (" (with its verdicts)" if plan is not None else "")
     )
 

@@ -8,39 +8,69 @@ verdicts). The table's history vouches for it: it is committed with the rows, at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from txn_contract.errors import ConfigError
 
 from . import facts
 from .layout import Lake
-from .writes import append_batch
+from .tables import TableSpec
+from .writes import append_batch, ensure_table
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
-    from pyspark.sql import DataFrame
-
-__all__ = ["StreamOutput", "committed_end_offsets", "merge_offsets"]
+__all__ = [
+    "StreamOutput",
+    "check_new_checkpoint",
+    "committed_end_offsets",
+    "merge_offsets",
+    "rerun_of_committed",
+]
 
 Offsets = dict[str, dict[str, int]]  # topic -> partition (as a string, as JSON keys are) -> offset
 
 
 @dataclass(frozen=True)
 class StreamOutput:
-    """Table ``table`` of ``lake`` as the output of streaming job ``job``."""
+    """Lake table ``spec`` of ``lake``, as the output of the job that writes it."""
 
     lake: Lake
-    job: str
-    table: str
+    spec: TableSpec
+
+    @property
+    def table(self) -> str:
+        return self.spec.name
 
     @property
     def path(self) -> Path:
-        return self.lake.table_path(self.table)
+        return self.spec.path(self.lake)
 
     @property
     def app_id(self) -> str:
         """Delta ``txnAppId``: stable for the job and output, whatever the checkpoint."""
-        return f"txn-pipeline.{self.job}.{self.table}"
+        return self.spec.app_id
+
+    def ensure(
+        self,
+        spark: SparkSession,
+        schema: StructType,
+        subject: str,
+        properties: dict[str, str] | None = None,
+    ) -> bool:
+        """Create the table with ``schema`` unless it exists; True if it was created."""
+        return ensure_table(
+            spark,
+            self.path,
+            schema,
+            self.spec.partition_by,
+            self.spec.table_properties(**(properties or {})),
+            self.spec.comment(subject),
+        )
 
     def committed_batch(self) -> int | None:
         """The last batch id this output committed (Delta's transaction version)."""
@@ -98,3 +128,46 @@ def committed_end_offsets(outputs: list[StreamOutput]) -> tuple[int | None, Offs
     return best.batch_id, {
         t: {str(p): int(o) for p, o in parts.items()} for t, parts in raw.items()
     }
+
+
+def _last_committed(outputs: Sequence[StreamOutput]) -> tuple[StreamOutput, int] | None:
+    found = [(out, b) for out in outputs if (b := out.committed_batch()) is not None]
+    return max(found, key=lambda ob: ob[1]) if found else None
+
+
+def check_new_checkpoint(outputs: Sequence[StreamOutput], checkpoint: Path) -> None:
+    """Refuse a missing or emptied ``checkpoint`` when ``outputs`` already hold committed batches.
+
+    Delta skips a batch id at or below the one an output has committed; a new checkpoint starts
+    again at batch 0, so every batch up to the tables' last one would be skipped, advancing the
+    source while writing nothing. (A checkpoint that exists but is behind is caught at its first
+    batch by :func:`rerun_of_committed`.)
+    """
+    last = _last_committed(outputs)
+    fresh = not checkpoint.is_dir() or not any(checkpoint.iterdir())
+    if last is not None and fresh:
+        out, batch = last
+        raise ConfigError(
+            "--checkpoint",
+            f"{out.path} already holds batches up to {batch} of {out.spec.writer.name}, but the "
+            f"checkpoint {checkpoint} is empty or missing; a new checkpoint would make those "
+            "batch ids be skipped. Use the checkpoint that wrote this lake, or a new --lake",
+        )
+
+
+def rerun_of_committed(outputs: Sequence[StreamOutput], batch_id: int) -> bool:
+    """True when ``batch_id`` is the last batch ``outputs`` committed (a re-run after a crash),
+    False for a new batch; refuses a checkpoint that is behind the tables, whose batch ids
+    Delta would skip."""
+    last = _last_committed(outputs)
+    if last is None or batch_id > last[1]:
+        return False
+    out, batch = last
+    if batch_id < batch:
+        raise ConfigError(
+            "--checkpoint",
+            f"the lake already holds batches up to {batch} of {out.spec.writer.name}, but the "
+            f"checkpoint starts again at batch {batch_id}; those batch ids would be skipped. Use "
+            "the checkpoint that wrote this lake, or a new --lake",
+        )
+    return True

@@ -13,8 +13,14 @@
 - :mod:`txn_runtime.streaming`: a Spark streaming query run until it ends or is asked to stop.
 - :mod:`txn_runtime.durations`: ``10s``, ``5m`` as operators write them.
 - :mod:`txn_runtime.maven`, :mod:`txn_runtime.jars`: the Spark jars at pinned versions.
+- :mod:`txn_runtime.errors`: :class:`~txn_runtime.errors.PlatformError`, under the root
+  :class:`txn_contract.errors.TxnError`.
+- :mod:`txn_runtime.contract_cli`: ``txn-contract`` (generate, check, register), with its live
+  registry check :mod:`txn_runtime.live_check`; here because it needs the runtime's registry
+  settings, and ``txn_contract`` imports none of the other libraries.
 
-Production jobs import this, never the development launcher (``local_platform``). Heavy
+Production jobs import this, never the development launcher (``local_platform``). It imports
+``txn_contract`` and no other library of ours (docs/architecture.md, "Packages"). Heavy
 clients (confluent-kafka, pyspark) are imported where used.
 """
 

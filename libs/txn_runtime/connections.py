@@ -173,7 +173,9 @@ class RegistrySettings(Settings):
         return conf
 
     def registry_client(self, *, timeout_s: float = 10.0, retries: int = 2):
-        """A confluent-kafka ``SchemaRegistryClient`` for these settings."""
-        from confluent_kafka.schema_registry import SchemaRegistryClient
+        """A confluent-kafka ``SchemaRegistryClient`` for these settings (built by
+        ``txn_contract.registry.registry_client``, the one place one is built)."""
+        from txn_contract.registry import registry_client
 
-        return SchemaRegistryClient(self.registry_conf(timeout_s=timeout_s, retries=retries))
+        conf = self.registry_conf(timeout_s=timeout_s, retries=retries)
+        return registry_client(conf.pop("url"), timeout_s=timeout_s, retries=retries, settings=conf)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from txn_contract.errors import PlatformError
-
+from .errors import PlatformError
 from .maven import Log, cache_dir, copy_dependencies, maven_file
 
 __all__ = [

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from txn_contract.errors import PlatformError
+from .errors import PlatformError
 
 __all__ = ["DEPENDENCY_PLUGIN", "cache_dir", "copy_dependencies", "maven_file", "mvn"]
 

@@ -3,8 +3,8 @@
 - :func:`check_topic`: the broker answers a bounded metadata request, the topic exists; its
   partition count.
 - :func:`watermarks`: low and high offsets of each partition of a topic.
-- :func:`registered_schema_id`: the contract version is registered under the subject (services
-  never register).
+(That the contract version is registered under the subject is
+``txn_contract.registry.lookup_schema_id``'s to check: services never register.)
 
 Every failure is a :class:`PreflightError` (exit 1): one sentence naming what to fix.
 
@@ -16,18 +16,15 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from txn_contract.errors import ContractNotRegisteredError, TxnError
+from txn_contract.errors import TxnError
 from txn_contract.model import TOPIC
 
 __all__ = [
     "BROKER_TIMEOUT_S",
-    "ContractNotRegisteredPreflightError",
     "PreflightError",
     "check_topic",
-    "registered_schema_id",
     "watermarks",
 ]
 
@@ -45,15 +42,6 @@ class PreflightError(TxnError):
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         super().__init__(message)
-
-
-class ContractNotRegisteredPreflightError(PreflightError, ContractNotRegisteredError):
-    """The contract version is not registered under the service's subject."""
-
-    def __init__(self, message: str, *, subject: str, version: int) -> None:
-        ContractNotRegisteredError.__init__(self, message, subject=subject, version=version)
-        self.bootstrap_servers = None
-        self.topic = None
 
 
 def _reason(exc: Exception) -> str:
@@ -104,34 +92,4 @@ def watermarks(
             f"The Kafka broker did not give the offsets of topic {topic} within {timeout_s:g} s "
             f"({_reason(exc)}).",
             topic=topic,
-        ) from exc
-
-
-def registered_schema_id(
-    client: Any, contract: Any, version: int, *, subject: str, topic: str, url: str
-) -> int:
-    """The registry id of contract ``version`` under ``subject``; never registers.
-
-    ``url`` is the registry's URL as safe to print. A missing version is one sentence naming
-    ``txn-contract register`` and what else may be wrong (the subject, the URL).
-    """
-    from txn_contract.registry import lookup_schema_id
-
-    ours = contract
-    if subject != contract.subject:
-        ours = dataclasses.replace(contract, subject=subject, topic=topic)
-    try:
-        return lookup_schema_id(client, ours, version, url)
-    except ContractNotRegisteredError as exc:
-        hint = (
-            "; check that SCHEMA_REGISTRY_URL is the Confluent API root (for Apicurio it ends in "
-            "/apis/ccompat/v7)"
-        )
-        if subject != contract.subject:
-            hint += (
-                f"; note that `txn-contract register` registers subject {contract.subject}, and "
-                f"topic {topic} needs its own subject {subject}"
-            )
-        raise ContractNotRegisteredPreflightError(
-            f"{str(exc).rstrip('.')}{hint}.", subject=subject, version=version
         ) from exc

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from txn_contract.model import TOPIC
 
@@ -18,7 +17,6 @@ __all__ = [
     "DEFAULT_DRIVER_MEMORY",
     "DEFAULT_MASTER",
     "LakeSettings",
-    "LakeTable",
     "SparkSettings",
     "StreamSettings",
     "TopicSettings",
@@ -46,28 +44,9 @@ class TopicSettings(Settings):
         return topic
 
 
-class LakeTable:
-    """A settings attribute: the path of the lake table ``name`` under the settings' lake.
-
-    ``bronze_path = LakeTable(BRONZE)`` in a :class:`LakeSettings` model gives
-    ``settings.bronze_path == Lake(settings.lake).table_path(BRONZE)``.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, settings: LakeSettings | None, owner: type | None = None):
-        if settings is None:
-            return self
-        from txn_lake.layout import Lake
-
-        return Lake(settings.lake).table_path(self.name)
-
-
 class LakeSettings(Settings):
-    """The lake root every table lives under."""
-
-    model_config = SettingsConfigDict(ignored_types=(LakeTable,))
+    """The lake root every table lives under (``txn_lake.layout.lake_table`` gives a table's
+    path as a property of a model built on this)."""
 
     lake: Path = setting(Path("lake"), env="TXN_LAKE", flag="--lake")
     """Lake root (LAKE/bronze, ...)."""

@@ -75,7 +75,10 @@ def cli(**flags) -> None:
     from .job import BronzeJob
     from .preflight import preflight
 
-    preflight(cfg, packaged_contract())
+    # One registry client, with the registry's credentials, for the checks and the job. No
+    # retries inside it: the job's resolver retries transport failures itself, with backoff.
+    registry = cfg.registry_client(timeout_s=10.0, retries=0)
+    preflight(cfg, packaged_contract(), registry)
 
     _emit("starting Spark")
     spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
@@ -83,7 +86,7 @@ def cli(**flags) -> None:
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
         f"registry {cfg.registry_display_url}"
     )
-    job = BronzeJob(cfg, spark)
+    job = BronzeJob(cfg, spark, registry)
     with stop_after_the_batch(job.request_stop, _emit):
         totals = job.run(_emit)
     _emit(

@@ -11,19 +11,14 @@ from typing import Any, Self
 
 from pydantic import field_validator, model_validator
 
-from txn_lake import BRONZE, QUARANTINE, Lake
+from txn_lake import BRONZE, QUARANTINE, Lake, lake_table
+from txn_lake.tables import BRONZE_INGEST
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.durations import parse_duration, seconds
 from txn_runtime.settings import Invalid, setting
-from txn_runtime.shared import (
-    LakeSettings,
-    LakeTable,
-    SparkSettings,
-    StreamSettings,
-    TopicSettings,
-)
+from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
 
-__all__ = ["BronzeConfig", "BronzeSettings", "parse_duration"]  # parse_duration re-exported
+__all__ = ["BronzeSettings", "parse_duration"]  # parse_duration re-exported
 
 
 class BronzeSettings(
@@ -31,8 +26,8 @@ class BronzeSettings(
 ):
     """Everything the job needs."""
 
-    bronze_path = LakeTable(BRONZE)
-    quarantine_path = LakeTable(QUARANTINE)
+    bronze_path = lake_table(BRONZE)
+    quarantine_path = lake_table(QUARANTINE)
 
     subject: str = setting(None, env="TXN_SUBJECT", flag="--subject")
     """Registry subject whose versions may decode. Default: TOPIC-value."""
@@ -99,8 +94,4 @@ class BronzeSettings(
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.checkpoint or Lake(self.lake).checkpoint("bronze_ingest")
-
-
-# The name callers written against the dataclass config know.
-BronzeConfig = BronzeSettings
+        return self.checkpoint or BRONZE_INGEST.checkpoint(Lake(self.lake))

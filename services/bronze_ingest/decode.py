@@ -20,6 +20,7 @@ Reason codes (stable; ``quarantine.reason``) and their sentences are ``txn_contr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from txn_contract import wire
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERNAL_REASONS",
+    "Tally",
     "classify",
     "finish",
     "header_columns",
@@ -228,12 +230,22 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     )
 
 
-def tally(
-    classified: DataFrame,
-) -> tuple[dict[str | None, int], list[int], dict[int, int], dict[str, dict[str, list[int]]]]:
-    """One pass over the classified batch: rows per reason (None = good), the schema ids that
-    are not registered under the subject (usually none), good rows per writer schema id, and
-    the offset range ``[first, last + 1)`` read from each topic partition."""
+@dataclass(frozen=True)
+class Tally:
+    """What one pass over a classified batch counts."""
+
+    counts: dict[str | None, int]
+    """Rows per reason (None = good)."""
+    unresolved_ids: list[int]
+    """Schema ids not registered under the subject (usually none), sorted."""
+    good_by_id: dict[int, int]
+    """Good rows per writer schema id."""
+    ranges: dict[str, dict[str, list[int]]]
+    """Offset range ``[first, last + 1)`` read per topic and partition (a string, as in JSON)."""
+
+
+def tally(classified: DataFrame) -> Tally:
+    """One pass over the classified batch: see :class:`Tally`."""
     from pyspark.sql import functions as F
 
     reason = F.col("reason")
@@ -266,7 +278,7 @@ def tally(
             str(r["partition"]), [r["lo"], r["hi"] + 1]
         )
         span[0], span[1] = min(span[0], r["lo"]), max(span[1], r["hi"] + 1)
-    return counts, sorted(ids), good, ranges
+    return Tally(counts, sorted(ids), good, ranges)
 
 
 def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:

@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -17,6 +19,7 @@ def output_frames(
 ) -> tuple[DataFrame, DataFrame]:
     """``(bronze, quarantine)`` frames of a settled batch, both stamped with ``now`` (UTC).
 
+    Columns, their order, types and sources are the tables' specs (:mod:`txn_lake.tables`).
     One ingest time per batch, fixed on the driver: bronze and quarantine rows of a batch agree
     on it, and so do the date/hour partitions derived from it. ``now`` must be tz-aware:
     PySpark reads a naive datetime as local time. Contract columns carry their field's doc as
@@ -24,36 +27,12 @@ def output_frames(
     """
     from pyspark.sql import functions as F
 
-    ingest = {
-        "ingest_ts": F.lit(now).cast("timestamp"),
-        "date": F.lit(now.strftime("%Y-%m-%d")),
-        "hour": F.lit(now.hour),
-    }
+    ingest = {"ingest_ts": now, "date": now.strftime("%Y-%m-%d"), "hour": now.hour}
     fields = json.loads(reader_schema_str)["fields"]
     contract = [
         F.col(f"event.{f['name']}").alias(f["name"], metadata={"comment": f.get("doc", "")})
         for f in fields
     ]
-    bronze = settled.where(F.col("reason").isNull()).select(
-        *contract,
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        F.col("key").cast("string").alias("kafka_key"),
-        F.col("schema_id").cast("int").alias("schema_id"),
-        *[v.alias(k) for k, v in ingest.items()],
-    )
-    quarantine = settled.where(F.col("reason").isNotNull()).select(
-        "value",
-        F.col("key").alias("kafka_key"),
-        F.col("topic").alias("kafka_topic"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-        F.col("timestamp").alias("kafka_timestamp"),
-        F.col("schema_id").cast("int").alias("schema_id"),
-        "reason",
-        "detail",
-        *[v.alias(k) for k, v in ingest.items()],
-    )
+    bronze = BRONZE_TABLE.project(settled.where(F.col("reason").isNull()), contract, ingest)
+    quarantine = QUARANTINE_TABLE.project(settled.where(F.col("reason").isNotNull()), (), ingest)
     return bronze, quarantine

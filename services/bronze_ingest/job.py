@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from txn_contract.errors import TxnError
 from txn_lake import Lake
-from txn_runtime.streaming import await_query, start_stream
+from txn_lake.tables import BRONZE_INGEST
+from txn_runtime.streaming import StreamingJob
 
 from .config import BronzeSettings
 from .decode import INTERNAL_REASONS, classify, finish, tally
 from .frames import output_frames
-from .outputs import BatchPlan, BronzeOutputs
+from .outputs import BatchPlan, BronzeBatch, BronzeOutputs
 from .writer_schemas import WriterSchemaResolver
 
 if TYPE_CHECKING:
@@ -25,30 +25,49 @@ if TYPE_CHECKING:
 
 __all__ = ["BronzeJob"]
 
-log = logging.getLogger("bronze_ingest")
+log = logging.getLogger(__name__)
 
 
-class BronzeJob:
+@dataclass(frozen=True)
+class _Decoded:
+    """A classified batch: the plan it was decoded with, the cached classification, the rows
+    with their final reasons (the same frame unless some needed settling), the rows per reason,
+    good rows per writer schema id, and the Kafka offsets read."""
+
+    plan: BatchPlan
+    classified: DataFrame
+    settled: DataFrame
+    counts: dict[str | None, int]
+    good_by_id: dict[int, int]
+    ranges: dict[str, dict[str, list[int]]]
+
+
+class BronzeJob(StreamingJob):
     """One streaming query whose ``foreachBatch`` decodes each message once and appends to two
-    Delta tables (bronze and quarantine), each exactly once per batch id."""
+    Delta tables (bronze and quarantine), each exactly once per batch id.
 
-    def __init__(self, config: BronzeSettings, spark: SparkSession) -> None:
+    ``registry`` is the job's ``SchemaRegistryClient``, built once with the registry's
+    credentials and handed in (the CLI's preflight uses the same one); by default the
+    settings build it.
+    """
+
+    def __init__(
+        self, config: BronzeSettings, spark: SparkSession, registry: Any | None = None
+    ) -> None:
+        super().__init__(BRONZE_INGEST.name, "bronze", totals=("bronze", "quarantine"))
         self.cfg = config
         self.spark = spark
+        if registry is None:
+            # No retries inside the client: the resolver retries transport failures itself.
+            registry = config.registry_client(timeout_s=10.0, retries=0)
         self.resolver = WriterSchemaResolver(
-            config.registry_display_url, config.subject, timeout_s=config.registry_timeout
+            registry, config.registry_display_url, config.subject, config.registry_timeout
         )
-        # The resolver's client with the registry's basic auth and CA (the URL it prints is
-        # the masked one).
-        self.resolver._client = config.registry_client(timeout_s=10.0, retries=0)
         self.outputs = BronzeOutputs(spark, Lake(config.lake), config.subject)
         self.batch_stats: dict[int, dict[str, Any]] = {}
-        self.failure: BaseException | None = None
-        self._stop = threading.Event()
         self._first_batch = True
         self._replayed: int | None = None
         self._announced: set[int] = set()
-        self.totals = {"batches": 0, "bronze": 0, "quarantine": 0}
 
     def prepare(self, emit: Callable[[str], None]) -> None:
         """Create the tables (with the newest registered version's schema) before the query."""
@@ -92,57 +111,54 @@ class BronzeJob:
             self.resolver.subject_verdicts()  # the subject's versions, to name them in logs
         return plan
 
-    def _decode(self, raw: DataFrame, plan: BatchPlan):
+    def _decode(self, raw: DataFrame, plan: BatchPlan) -> _Decoded:
         """Classify the batch; ids outside the plan are judged now and the batch re-decoded if
         one was registered under the subject since the plan was made."""
-        reader_str = plan.verdicts[plan.reader_id].schema_str
-        classified = self._classified(raw, plan.verdicts, reader_str)
-        counts, extra, good_by_id, ranges = tally(classified)
-        if extra:
-            judged = self.resolver.resolve(extra)
+        classified = self._classified(raw, plan)
+        counted = tally(classified)
+        if counted.unresolved_ids:
+            judged = self.resolver.resolve(counted.unresolved_ids)
             if any(v.schema_str for v in judged.values()):
                 classified.unpersist()
                 plan = BatchPlan(self.resolver.subject_verdicts(), self.resolver.newest()[1])
-                reader_str = plan.verdicts[plan.reader_id].schema_str
-                classified = self._classified(raw, plan.verdicts, reader_str)
-                counts, extra, good_by_id, ranges = tally(classified)
-                judged = self.resolver.resolve(extra)
+                classified = self._classified(raw, plan)
+                counted = tally(classified)
+                judged = self.resolver.resolve(counted.unresolved_ids)
             plan = BatchPlan({**plan.verdicts, **judged}, plan.reader_id)
+        counts, good, ranges = counted.counts, counted.good_by_id, counted.ranges
         if not counts.keys() & INTERNAL_REASONS:
             # The common batch: every row has its final reason; `finish` would only add a
             # second read of the cache (its union) to the write.
-            return plan, classified, classified, counts, good_by_id, ranges
+            return _Decoded(plan, classified, classified, counts, good, ranges)
         settled = finish(classified, plan.verdicts)
         # Rare: the final reasons are only known after `finish`; count them again.
         counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
-        return plan, classified, settled, counts, good_by_id, ranges
+        return _Decoded(plan, classified, settled, counts, good, ranges)
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
         """Decode one micro-batch and append it to both outputs; a committed batch id is a no-op."""
         started = time.monotonic()
-        try:
-            raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
-            plan = self._plan(batch_id)
-            plan, classified, settled, counts, good_by_id, ranges = self._decode(raw, plan)
-            counts = {(k or "BRONZE"): v for k, v in counts.items()}
-            bronze_rows = counts.pop("BRONZE", 0)
-            bronze_df, quarantine_df = output_frames(
-                settled, plan.verdicts[plan.reader_id].schema_str, datetime.now(UTC)
-            )
-            self._announce_evolution(plan, bronze_df)
-            versions = {self.resolver.version_of(i) for i in (*good_by_id, plan.reader_id)}
-            self.outputs.write(
+        raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
+        decoded = self._decode(raw, self._plan(batch_id))
+        plan = decoded.plan
+        counts = {(k or "BRONZE"): v for k, v in decoded.counts.items()}
+        bronze_rows = counts.pop("BRONZE", 0)
+        bronze_df, quarantine_df = output_frames(
+            decoded.settled, plan.verdicts[plan.reader_id].schema_str, datetime.now(UTC)
+        )
+        self._announce_evolution(plan, bronze_df)
+        versions = {self.resolver.version_of(i) for i in (*decoded.good_by_id, plan.reader_id)}
+        self.outputs.write(
+            BronzeBatch(
                 batch_id,
                 plan,
                 bronze_df if bronze_rows else None,
                 quarantine_df if counts else None,
-                ranges,
+                decoded.ranges,
                 {v for v in versions if v is not None},
             )
-            classified.unpersist()
-        except TxnError as exc:
-            self.failure = exc
-            raise
+        )
+        decoded.classified.unpersist()
         quarantined = sum(counts.values())
         self.totals["batches"] += 1
         self.totals["bronze"] += bronze_rows
@@ -170,12 +186,13 @@ class BronzeJob:
                 ", ".join(added),
             )
 
-    def _classified(self, raw: DataFrame, verdicts, reader_schema_str: str) -> DataFrame:
+    def _classified(self, raw: DataFrame, plan: BatchPlan) -> DataFrame:
         from pyspark import StorageLevel
 
+        reader_str = plan.verdicts[plan.reader_id].schema_str
         # Persisted: the counts and both writes read it; without it each would decode again.
         return (
-            classify(raw, verdicts, reader_schema_str)
+            classify(raw, plan.verdicts, reader_str)
             .select(
                 "key",
                 "value",
@@ -193,34 +210,21 @@ class BronzeJob:
 
     # ------------------------------------------------------------------ running
 
-    def request_stop(self) -> None:
-        """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
-        self._stop.set()
-
     def run(self, emit: Callable[[str], None]) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now)."""
         cfg = self.cfg
         self.prepare(emit)
         self.spark.streams.addListener(_progress_listener(self, emit))
-        query = start_stream(
-            self.source(), "bronze_ingest", self.process_batch, cfg.checkpoint_path, cfg
-        )
+        query = self.start(self.source(), cfg.checkpoint_path, cfg)
         emit(
             f"started: topic {cfg.topic} -> {cfg.bronze_path} (quarantine {cfg.quarantine_path}), "
             f"checkpoint {cfg.checkpoint_path}, "
             + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
         )
-        error = await_query(query, self._stop, emit, lambda: self.failure)
+        error = self.wait(query, emit)
         if error is not None:
-            raise TxnError(
-                f"The bronze query failed: {_first_line(str(error))} The checkpoint is intact: "
-                "fix the cause and start the job again to resume."
-            ) from error
+            raise self.failed(error) from error
         return dict(self.totals)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "no detail"
 
 
 def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):

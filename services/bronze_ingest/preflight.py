@@ -4,10 +4,15 @@ one sentence; none costs a JVM start."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from txn_contract import Contract
 from txn_contract.errors import ConfigError, TxnError
-from txn_lake import BRONZE, QUARANTINE, Lake
-from txn_runtime.preflight import check_topic, registered_schema_id
+from txn_contract.registry import lookup_schema_id
+from txn_lake import Lake
+from txn_lake.outputs import StreamOutput, check_new_checkpoint
+from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
+from txn_runtime.preflight import check_topic
 
 from .config import BronzeSettings
 
@@ -21,8 +26,11 @@ __all__ = [
 BROKER_TIMEOUT_S = 10.0
 
 
-def preflight(cfg: BronzeSettings, contract: Contract) -> None:
-    """Raise a :class:`TxnError` naming what to fix when the job could only idle or quarantine."""
+def preflight(cfg: BronzeSettings, contract: Contract, registry: Any) -> None:
+    """Raise a :class:`TxnError` naming what to fix when the job could only idle or quarantine.
+
+    ``registry`` is the job's ``SchemaRegistryClient`` (``cfg.registry_client()``).
+    """
     from confluent_kafka.admin import AdminClient
 
     check_lake_format(cfg)
@@ -30,44 +38,24 @@ def preflight(cfg: BronzeSettings, contract: Contract) -> None:
     check_topic(admin, cfg.topic, cfg.bootstrap_servers, BROKER_TIMEOUT_S)
     # The job's own (latest) version must be registered under its subject: otherwise the URL
     # or the subject is wrong, and every event would be quarantined as an unknown or foreign id.
-    registered_schema_id(
-        cfg.registry_client(),
+    lookup_schema_id(
+        registry,
         contract,
         contract.latest.version,
+        cfg.registry_display_url,
         subject=cfg.subject,
         topic=cfg.topic,
-        url=cfg.registry_display_url,
     )
-    check_subject_level(cfg)
+    check_subject_level(cfg, registry)
     check_checkpoint_matches_outputs(cfg)
 
 
 def check_checkpoint_matches_outputs(cfg: BronzeSettings) -> None:
-    """Refuse a missing or emptied checkpoint when the tables already hold committed batches.
-
-    Delta skips a batch id at or below the one an output has committed; a new checkpoint starts
-    again at batch 0, so every batch up to the tables' last one would be skipped, advancing
-    offsets while writing nothing. (A checkpoint that exists but is behind is caught at its
-    first batch, from the tables' transaction ids.)
-    """
-    from txn_lake.outputs import StreamOutput
-
-    from .outputs import JOB
-
+    """Refuse a missing or emptied checkpoint when the tables already hold committed batches
+    (:func:`txn_lake.outputs.check_new_checkpoint`)."""
     lake = Lake(cfg.lake)
-    committed = [
-        (out.path, out.committed_batch())
-        for out in (StreamOutput(lake, JOB, BRONZE), StreamOutput(lake, JOB, QUARANTINE))
-    ]
-    fresh = not cfg.checkpoint_path.is_dir() or not any(cfg.checkpoint_path.iterdir())
-    for path, batch in committed:
-        if batch is not None and fresh:
-            raise ConfigError(
-                "--checkpoint",
-                f"{path} already holds batches up to {batch} of {JOB}, but the checkpoint "
-                f"{cfg.checkpoint_path} is empty or missing; a new checkpoint would make those "
-                "batch ids be skipped. Use the checkpoint that wrote this lake, or a new --lake",
-            )
+    outputs = (StreamOutput(lake, BRONZE_TABLE), StreamOutput(lake, QUARANTINE_TABLE))
+    check_new_checkpoint(outputs, cfg.checkpoint_path)
 
 
 def check_lake_format(cfg: BronzeSettings) -> None:
@@ -89,12 +77,11 @@ def check_lake_format(cfg: BronzeSettings) -> None:
 _TRANSITIVE = ("FULL_TRANSITIVE", "BACKWARD_TRANSITIVE")
 
 
-def check_subject_level(cfg: BronzeSettings) -> None:
+def check_subject_level(cfg: BronzeSettings, client: Any) -> None:
     """The subject must be transitively backward compatible: bronze projects every version onto
     the newest registered one, which only then is guaranteed to read them all."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    client = cfg.registry_client()
     try:
         level = client.get_compatibility(cfg.subject)
         where = f"subject {cfg.subject}'s compatibility level is {level}"

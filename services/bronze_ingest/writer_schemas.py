@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from txn_contract import wire
 from txn_contract.errors import ContractNotRegisteredError, RegistryUnavailableError
 
 __all__ = ["IdVerdict", "WriterSchemaResolver"]
 
-log = logging.getLogger("bronze_ingest")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,20 @@ class IdVerdict:
 
 
 class WriterSchemaResolver:
-    """Resolve schema ids against one subject of a Confluent-API registry."""
+    """Resolve schema ids against one subject of a Confluent-API registry.
 
-    def __init__(self, registry_url: str, subject: str, timeout_s: float = 300.0) -> None:
-        from txn_contract.registry import registry_client
+    ``client`` is a ``SchemaRegistryClient`` (built once by the job, with its credentials);
+    ``display_url`` is the registry's URL with any secret masked, for messages. This class
+    retries transport failures itself, so the client should not (``retries=0``).
+    """
 
-        self.url = registry_url
+    def __init__(
+        self, client: Any, display_url: str, subject: str, timeout_s: float = 300.0
+    ) -> None:
+        self.url = display_url
         self.subject = subject
         self.timeout_s = timeout_s
-        self._client = registry_client(registry_url, timeout_s=10.0, retries=0)
+        self._client = client
         self._subject_ids: dict[int, int] = {}  # schema id -> subject version
         self._verdicts: dict[int, IdVerdict] = {}
 

@@ -21,7 +21,7 @@ Example::
     print(run.run().to_json())
 """
 
-from .config import ProducerConfig, load_config
+from .config import ProducerSettings, load_config
 from .producer import ProducerRun, Summary
 
-__all__ = ["ProducerConfig", "ProducerRun", "Summary", "load_config"]
+__all__ = ["ProducerRun", "ProducerSettings", "Summary", "load_config"]

@@ -31,7 +31,6 @@ __all__ = [
     "DEFAULT_CUSTOMERS",
     "DEFAULT_REGISTRY_URL",
     "SIMULATED_RATE_WHEN_UNPACED",
-    "ProducerConfig",
     "ProducerSettings",
     "load_config",
     "mask_url",
@@ -178,10 +177,6 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
             f"{self.registry_display_url}, contract v{self.contract_version}, "
             f"{self.customers:,} customers, seed {self.seed}, {rate}, {stop}, {clock} clock{dirt}"
         )
-
-
-# The producer's settings under the name its callers know.
-ProducerConfig = ProducerSettings
 
 
 def load_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> ProducerSettings:

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO
 
-from txn_runtime.preflight import check_topic, registered_schema_id
+from txn_contract.registry import lookup_schema_id
+from txn_runtime.preflight import check_topic
 
 from .config import ProducerSettings
 from .dirt import Dirt
@@ -38,7 +39,6 @@ __all__ = [
     "Progress",
     "Summary",
     "kafka_config",
-    "lookup_schema_id",
 ]
 
 # Chosen by measurement on the reference machine (docs/performance.md, "Producer"): lz4 costs
@@ -69,29 +69,14 @@ def kafka_config(config: ProducerSettings) -> dict[str, Any]:
     return config.kafka_config(**{"client.id": "txn-producer", **KAFKA_SETTINGS})
 
 
-def lookup_schema_id(config: ProducerSettings, version: int) -> int:
-    """The registry id of contract ``version`` under ``config.subject``; never registers.
-
-    The subject follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default
-    topic it is the contract's own subject, the one ``txn-contract register`` registers.
-    """
-    from txn_contract import packaged_contract
-
-    return registered_schema_id(
-        config.registry_client(timeout_s=REGISTRY_TIMEOUT_S, retries=1),
-        packaged_contract(),
-        version,
-        subject=config.subject,
-        topic=config.topic,
-        url=config.registry_display_url,
-    )
-
-
 class ProducerRun:
     """One run of the producer: :meth:`start` (checks, population), then :meth:`run`.
 
+    ``registry`` is a ``SchemaRegistryClient`` (by default the settings build one). The subject
+    follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default topic it is the
+    contract's own subject, the one ``txn-contract register`` registers.
     ``producer_factory`` and ``schema_lookup`` are seams for unit tests; by default they are
-    confluent-kafka's ``Producer`` and :func:`lookup_schema_id`.
+    confluent-kafka's ``Producer`` and the registry's answer.
     """
 
     def __init__(
@@ -101,7 +86,8 @@ class ProducerRun:
         log: Callable[[str], None] = lambda _m: None,
         progress_stream: TextIO | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
-        schema_lookup: Callable[[ProducerSettings, int], int] = lookup_schema_id,
+        schema_lookup: Callable[[ProducerSettings, int], int] | None = None,
+        registry: Any | None = None,
         kafka_overrides: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
@@ -110,7 +96,8 @@ class ProducerRun:
         enabled = config.progress if config.progress is not None else _isatty(stream)
         self.progress = Progress(stream, enabled)
         self._factory = producer_factory
-        self._schema_lookup = schema_lookup
+        self._schema_lookup = schema_lookup or self._registered_id
+        self._registry = registry
         self._kafka_overrides = dict(kafka_overrides or {})
         self._stop = threading.Event()
         self._force = threading.Event()
@@ -156,6 +143,21 @@ class ProducerRun:
         """Give up flushing too (a second signal): unconfirmed events are counted failed."""
         self._stop.set()
         self._force.set()
+
+    def _registered_id(self, cfg: ProducerSettings, version: int) -> int:
+        """The registry id of contract ``version`` under ``cfg.subject``; never registers."""
+        from txn_contract import packaged_contract
+
+        if self._registry is None:
+            self._registry = cfg.registry_client(timeout_s=REGISTRY_TIMEOUT_S, retries=1)
+        return lookup_schema_id(
+            self._registry,
+            packaged_contract(),
+            version,
+            cfg.registry_display_url,
+            subject=cfg.subject,
+            topic=cfg.topic,
+        )
 
     def start(self) -> None:
         """Look up the schema id, check the broker and topic, build the population."""

@@ -10,6 +10,7 @@ from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_lake.describe import human_size
 from txn_lake.facts import TableFacts, count_by, table_facts
 from txn_lake.outputs import StreamOutput, committed_end_offsets
+from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
 
 from .config import ReportSettings
 from .kafka_stats import TopicStats, topic_stats
@@ -77,7 +78,7 @@ def build_report(settings: ReportSettings) -> Report:
     """Read the broker and the Delta logs of bronze and quarantine (lag from their commits)."""
     topic, lake = settings.topic, settings.lake
     root = Lake(lake)
-    outputs = [StreamOutput(root, "bronze_ingest", t) for t in (BRONZE, QUARANTINE)]
+    outputs = [StreamOutput(root, t) for t in (BRONZE_TABLE, QUARANTINE_TABLE)]
     _, offsets = committed_end_offsets(outputs)
     committed = None
     if offsets is not None:

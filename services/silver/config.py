@@ -10,23 +10,22 @@ from pathlib import Path
 
 from pydantic import field_validator
 
-from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
+from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake, lake_table
+from txn_lake.tables import SILVER_REFINE
 from txn_runtime.durations import seconds
 from txn_runtime.settings import setting
-from txn_runtime.shared import LakeSettings, LakeTable, SparkSettings, StreamSettings
+from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings
 
-__all__ = ["JOB", "SilverConfig", "SilverSettings"]
-
-JOB = "silver_refine"
+__all__ = ["SilverSettings"]
 
 
 class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
     """Everything the job needs."""
 
-    bronze_path = LakeTable(BRONZE)
-    silver_path = LakeTable(SILVER)
-    rejects_path = LakeTable(SILVER_REJECTS)
-    audit_path = LakeTable(SILVER_AUDIT)
+    bronze_path = lake_table(BRONZE)
+    silver_path = lake_table(SILVER)
+    rejects_path = lake_table(SILVER_REJECTS)
+    audit_path = lake_table(SILVER_AUDIT)
 
     checkpoint: Path | None = setting(None, env="TXN_SILVER_CHECKPOINT", flag="--checkpoint")
     """Checkpoint directory. Default: LAKE/_checkpoints/silver_refine."""
@@ -51,12 +50,8 @@ class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.checkpoint or Lake(self.lake).checkpoint(JOB)
+        return self.checkpoint or SILVER_REFINE.checkpoint(Lake(self.lake))
 
     @property
     def lateness_seconds(self) -> float:
         return seconds(self.allowed_lateness)
-
-
-# The name callers written against the dataclass config know.
-SilverConfig = SilverSettings

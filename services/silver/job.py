@@ -4,20 +4,25 @@ silver_rejects and silver_audit, each exactly once per batch id."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
 from txn_contract.rules import RuleSet
-from txn_lake import BRONZE, Lake
-from txn_lake import tables as lake_tables
-from txn_lake.outputs import StreamOutput
-from txn_runtime.streaming import await_query, start_stream
+from txn_lake import Lake
+from txn_lake.tables import (
+    BRONZE_TABLE,
+    SILVER_AUDIT_TABLE,
+    SILVER_REFINE,
+    SILVER_REJECTS_TABLE,
+    SILVER_TABLE,
+)
+from txn_runtime.streaming import StreamingJob
 
-from .config import JOB, SilverSettings
+from .config import SilverSettings
 from .dedup import (
     CONFLICT,
     DUPLICATE,
@@ -37,29 +42,42 @@ if TYPE_CHECKING:
 
 __all__ = ["SilverJob"]
 
-log = logging.getLogger("txn_silver")
+log = logging.getLogger(__name__)
 Emit = Callable[[str], None]
-_BRONZE_META = {c.name for c in lake_tables.BRONZE_METADATA}
+_BRONZE_META = set(BRONZE_TABLE.column_names)
 _SCHEMA_CHANGED = "DELTA_SCHEMA_CHANGED"
 _MAX_RESTARTS = 20
 
 
-class SilverJob:
+@dataclass(frozen=True)
+class _Batch:
+    """A classified batch on its way to the outputs."""
+
+    batch_id: int
+    bronze_cols: list[str]
+    contract_cols: list[str]
+    rows: DataFrame
+    """Every bronze row of the batch with its outcome (cached)."""
+    silver: DataFrame
+    """Silver as of the batch's start (for conflicts with history)."""
+    stats: dict[str, Any]
+    versions: list[int]
+    refined_ts: datetime
+
+
+class SilverJob(StreamingJob):
     """One streaming query over the bronze table whose ``foreachBatch`` classifies each bronze
     row once and commits rejects, the audit and silver, in that order."""
 
     def __init__(self, config: SilverSettings, spark: SparkSession, rules: RuleSet) -> None:
+        totals = ("read", "inserted", "duplicates", "rejected")
+        super().__init__(SILVER_REFINE.name, "silver", totals=totals)
         self.cfg = config
         self.spark = spark
         self.rules = CompiledRules(rules)
-        lake = Lake(config.lake)
-        self.outputs = SilverOutputs(spark, lake, rules)
-        bronze_app = StreamOutput(lake, "bronze_ingest", BRONZE).app_id
-        self.lineage = BronzeVersions(config.bronze_path, bronze_app)
+        self.outputs = SilverOutputs(spark, Lake(config.lake), rules)
+        self.lineage = BronzeVersions(config.bronze_path, BRONZE_TABLE.app_id)
         self.emit: Emit = print
-        self.failure: BaseException | None = None
-        self._stop = threading.Event()
-        self.totals = {"batches": 0, "read": 0, "inserted": 0, "duplicates": 0, "rejected": 0}
 
     def prepare(self, emit: Emit) -> None:
         """Compile the rules against bronze's schema and create the tables if missing."""
@@ -129,14 +147,10 @@ class SilverJob:
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
         """Classify one micro-batch and commit it; a batch silver already committed is a no-op."""
         started = time.monotonic()
-        try:
-            if self.outputs.check_batch(batch_id):
-                self.emit(f"batch {batch_id}: already committed to silver (a re-run); skipped")
-                return
-            self._process(df, batch_id, started)
-        except TxnError as exc:
-            self.failure = exc
-            raise
+        if self.outputs.check_batch(batch_id):
+            self.emit(f"batch {batch_id}: already committed to silver (a re-run); skipped")
+            return
+        self._process(df, batch_id, started)
 
     def _process(self, df: DataFrame, batch_id: int, started: float) -> None:
         refined_ts = datetime.now(UTC)
@@ -160,73 +174,67 @@ class SilverJob:
             versions = self.lineage.versions(stats["ranges"])
             stats["seconds"] = time.monotonic() - started
             self._write(
-                batch_id, df.columns, contract_cols, batch.rows, silver, stats, versions, refined_ts
-            )
+                _Batch(
+                    batch_id, df.columns, contract_cols, batch.rows, silver, stats, versions,
+                    refined_ts,
+                )
+            )  # fmt: skip
         finally:
             batch.release()
         seconds = time.monotonic() - started
         self._report(batch_id, rows_read, stats, versions, seconds)
 
-    def _write(
-        self, batch_id, bronze_cols, contract_cols, classified, silver, stats, versions, ts
-    ) -> None:
+    def _write(self, batch: _Batch) -> None:
         from pyspark.sql import functions as F
 
-        counts = stats["counts"]
-        extra = {"batch_id": F.lit(batch_id).cast("bigint"), "refined_ts": F.lit(ts)}
+        counts, classified = batch.stats["counts"], batch.rows
+        per_batch = {"batch_id": batch.batch_id, "refined_ts": batch.refined_ts}
         rejects = None
         if counts[REJECTED] + counts[CONFLICT]:
             rejects = classified.where(F.col(OUTCOME).isin(REJECTED, CONFLICT))
-            if stats["history_conflicts"]:
-                rejects = with_history_details(rejects, silver, contract_cols)
-            rejects = rejects.withColumns(extra).select(
-                *[f"`{c}`" for c in bronze_cols],
-                "rules",
-                "detail",
-                "batch_id",
-                "event_date",
-                "refined_ts",
-            )
-        lineage = [
-            "event_date", "event_hour", "is_late", "rule_warnings", "kafka_partition",
-            "kafka_offset", "kafka_timestamp", "schema_id", "ingest_ts", "content_hash",
-            "batch_id", "refined_ts",
-        ]  # fmt: skip
-        inserted = (
-            classified.where(F.col(OUTCOME) == INSERT)
-            .withColumns({**extra, "rule_warnings": F.col(WARNED)})
-            .select(*[f"`{c}`" for c in contract_cols], *lineage)
+            if batch.stats["history_conflicts"]:
+                rejects = with_history_details(rejects, batch.silver, batch.contract_cols)
+            bronze_row = [f"`{c}`" for c in batch.bronze_cols]
+            rejects = SILVER_REJECTS_TABLE.project(rejects, bronze_row, per_batch)
+        inserted = SILVER_TABLE.project(
+            classified.where(F.col(OUTCOME) == INSERT).withColumn("rule_warnings", F.col(WARNED)),
+            [f"`{c}`" for c in batch.contract_cols],
+            per_batch,
         )
-        rules = self.rules.rules
-        audit_row = {
-            "batch_id": batch_id,
-            "refined_ts": ts,
-            "rows_read": sum(counts.values()),
-            "inserted": counts[INSERT],
-            "duplicates_dropped": counts[DUPLICATE],
-            "conflicts": counts[CONFLICT],
-            "rejected": counts[REJECTED] + counts[CONFLICT],
-            "rejected_by_rule": stats["rejected_by_rule"],
-            "warned_by_rule": stats["warned_by_rule"],
-            "late": stats["late"],
-            "bronze_versions": versions,
-            "reconciled": True,
-            "rules_version": f"{rules.version} (sha256 {rules.digest})",
-            "seconds": round(stats["seconds"], 3),
-        }
-        from txn_lake.tables import silver_audit_schema
-
+        audit_row = self._audit_row(batch)
         # One partition: a one-row frame of local[2] has an empty partition too, whose empty
         # Parquet file Delta leaves out of the log (an orphan that `describe` reports).
-        audit = self.spark.createDataFrame([audit_row], silver_audit_schema()).coalesce(1)
+        audit = self.spark.createDataFrame([audit_row], SILVER_AUDIT_TABLE.schema()).coalesce(1)
+        rules = self.rules.rules
         meta = {
             "rules_version": rules.version,
             "rules_sha256": rules.digest,
-            "bronze_versions": versions,
+            "bronze_versions": batch.versions,
             "counts": {k: audit_row[k] for k in ("rows_read", "inserted", "duplicates_dropped")}
             | {"conflicts": counts[CONFLICT], "rejected": audit_row["rejected"]},
         }
-        self.outputs.write(batch_id, rejects, audit, inserted, meta, self.emit)
+        self.outputs.write(batch.batch_id, rejects, audit, inserted, meta, self.emit)
+
+    def _audit_row(self, batch: _Batch) -> dict[str, Any]:
+        counts, stats, rules = batch.stats["counts"], batch.stats, self.rules.rules
+        return SILVER_AUDIT_TABLE.row(
+            {
+                "batch_id": batch.batch_id,
+                "refined_ts": batch.refined_ts,
+                "rows_read": sum(counts.values()),
+                "inserted": counts[INSERT],
+                "duplicates_dropped": counts[DUPLICATE],
+                "conflicts": counts[CONFLICT],
+                "rejected": counts[REJECTED] + counts[CONFLICT],
+                "rejected_by_rule": stats["rejected_by_rule"],
+                "warned_by_rule": stats["warned_by_rule"],
+                "late": stats["late"],
+                "bronze_versions": batch.versions,
+                "reconciled": True,
+                "rules_version": f"{rules.version} (sha256 {rules.digest})",
+                "seconds": round(stats["seconds"], 3),
+            }
+        )
 
     def _report(self, batch_id, rows_read, stats, versions, seconds) -> None:
         c = stats["counts"]
@@ -247,17 +255,12 @@ class SilverJob:
 
     # ------------------------------------------------------------------ running
 
-    def request_stop(self) -> None:
-        """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
-        self._stop.set()
-
     def _start(self):
         cfg = self.cfg
         reader = self.spark.readStream.format("delta")
         if cfg.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
-        frame = reader.load(str(cfg.bronze_path))
-        return start_stream(frame, JOB, self.process_batch, cfg.checkpoint_path, cfg)
+        return self.start(reader.load(str(cfg.bronze_path)), cfg.checkpoint_path, cfg)
 
     def run(self, emit: Emit) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now)."""
@@ -280,21 +283,14 @@ class SilverJob:
 
     def _await(self, query, emit: Emit) -> bool:
         """Wait for the query; True when it stopped on a bronze schema change (restart it)."""
-        error = await_query(query, self._stop, emit, lambda: self.failure)
+        error = self.wait(query, emit)
         if error is None:
             return False
         if _SCHEMA_CHANGED in str(error):
             return True
-        raise TxnError(
-            f"The silver query failed: {_first_line(str(error))} The checkpoint is intact: "
-            "fix the cause and start the job again to resume."
-        ) from error
+        raise self.failed(error) from error
 
 
 def _contract_columns(columns: list[str]) -> list[str]:
     """Bronze's contract columns (every column that is not bronze metadata), in order."""
     return [c for c in columns if c not in _BRONZE_META and not c.startswith("_")]
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "no detail"

@@ -13,29 +13,33 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from txn_contract import SUBJECT
-from txn_contract.errors import ConfigError
 from txn_contract.rules import CONFLICT_RULE, RuleSet
-from txn_lake import tables as lake_tables
 from txn_lake.facts import table_facts
-from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
-from txn_lake.outputs import StreamOutput
-from txn_lake.writes import ensure_table, set_properties
-
-from .config import JOB
+from txn_lake.layout import Lake
+from txn_lake.outputs import StreamOutput, rerun_of_committed
+from txn_lake.tables import (
+    BRONZE_TABLE,
+    PROP_CONTRACT_VERSIONS,
+    PROP_SUBJECT,
+    SILVER_AUDIT_TABLE,
+    SILVER_REJECTS_TABLE,
+    SILVER_TABLE,
+)
+from txn_lake.writes import set_properties
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["HASH_DEFINITION", "SilverOutputs"]
+__all__ = ["SilverOutputs"]
 
-HASH_DEFINITION = "sha256(to_json(contract fields, nulls omitted, timestamps in microseconds))"
 _CONFLICT_DOC = (
     "the transaction_id was seen first with other content (the first-seen row stays in silver)."
 )
 
 
-OPTIMIZE_WRITE = "delta.autoOptimize.optimizeWrite"
+def _rules_comment(prefix: str, rules: dict[str, str]) -> str:
+    return prefix + " " + "; ".join(f"{rid}: {doc}" for rid, doc in rules.items())
 
 
 class SilverOutputs:
@@ -44,57 +48,41 @@ class SilverOutputs:
     def __init__(self, spark: SparkSession, lake: Lake, rules: RuleSet) -> None:
         self.spark = spark
         self.rules = rules
-        self.silver = StreamOutput(lake, JOB, SILVER)
-        self.rejects = StreamOutput(lake, JOB, SILVER_REJECTS)
-        self.audit = StreamOutput(lake, JOB, SILVER_AUDIT)
-        self.bronze_path = lake.table_path(BRONZE)
+        self.silver = StreamOutput(lake, SILVER_TABLE)
+        self.rejects = StreamOutput(lake, SILVER_REJECTS_TABLE)
+        self.audit = StreamOutput(lake, SILVER_AUDIT_TABLE)
+        self.bronze_path = BRONZE_TABLE.path(lake)
         self._columns: dict[str, set[str]] = {}
 
-    def _properties(self, layer: str) -> dict[str, str]:
-        bronze = table_facts(BRONZE, self.bronze_path, history=0).properties
-        props = {lake_tables.PROP_LAYER: layer, **self.rules.properties()}
-        for key in (lake_tables.PROP_SUBJECT, lake_tables.PROP_CONTRACT_VERSIONS):
+    def _runtime_properties(self) -> dict[str, str]:
+        """The rules applied, and bronze's subject and contract versions."""
+        bronze = table_facts(BRONZE_TABLE.name, self.bronze_path, history=0).properties
+        props = dict(self.rules.properties())
+        for key in (PROP_SUBJECT, PROP_CONTRACT_VERSIONS):
             if key in bronze:
                 props[key] = bronze[key]
-        if layer == SILVER:
-            props[lake_tables.PROP_HASH] = HASH_DEFINITION
-            # Measured (bench_silver.py --write-modes, docs/performance.md): optimized writes
-            # give one file per event_date per batch (2 files for 1.2M rows against 7 without,
-            # and auto-compaction's in-batch OPTIMIZE made its batches the slowest).
-            props[OPTIMIZE_WRITE] = "true"
         return props
 
     def ensure(self, bronze_schema: StructType, contract_cols: list[str], emit) -> None:
         """Create the tables if missing (schemas from bronze's), and record the rules applied."""
         from pyspark.sql.types import StructType
 
-        subject = table_facts(BRONZE, self.bronze_path, history=0).properties.get(
-            lake_tables.PROP_SUBJECT, SUBJECT
-        )
+        runtime = self._runtime_properties()
+        subject = runtime.get(PROP_SUBJECT, SUBJECT)
         contract = StructType([bronze_schema[c] for c in contract_cols])
         docs = {r.id: r.doc for r in self.rules.rules} | {CONFLICT_RULE: _CONFLICT_DOC}
-        specs = (
-            (self.silver, lake_tables.silver_schema(contract), lake_tables.SILVER_PARTITION_BY),
-            (
-                self.rejects,
-                lake_tables.silver_rejects_schema(bronze_schema, docs),
-                lake_tables.SILVER_PARTITION_BY,
-            ),
-            (self.audit, lake_tables.silver_audit_schema(), ()),
+        rules = _rules_comment("Ids of the rules the row violates.", docs)
+        schemas = (
+            (self.silver, SILVER_TABLE.schema(contract)),
+            (self.rejects, SILVER_REJECTS_TABLE.schema(bronze_schema, {"rules": rules})),
+            (self.audit, SILVER_AUDIT_TABLE.schema()),
         )
-        for out, schema, partition_by in specs:
-            props = self._properties(out.table)
-            if ensure_table(
-                self.spark,
-                out.path,
-                schema,
-                partition_by,
-                props,
-                lake_tables.table_comment(out.table, subject),
-            ):
+        for out, schema in schemas:
+            if out.ensure(self.spark, schema, subject, runtime):
                 emit(f"created Delta table {out.path}")
             else:
                 current = table_facts(out.table, out.path, history=0).properties
+                props = out.spec.table_properties(**runtime)
                 changed = {k: v for k, v in props.items() if current.get(k) != v}
                 set_properties(self.spark, out.path, changed)
             facts = table_facts(out.table, out.path, history=0)
@@ -103,19 +91,10 @@ class SilverOutputs:
     def check_batch(self, batch_id: int) -> bool:
         """True when silver already committed ``batch_id`` (a re-run of a finished batch).
 
-        Refuses a checkpoint that is behind silver: Delta would skip those batch ids.
+        Refuses a checkpoint that is behind silver: Delta would skip those batch ids. Silver's
+        commit is the batch's completion mark, so silver alone is checked.
         """
-        last = self.silver.committed_batch()
-        if last is None or batch_id > last:
-            return False
-        if batch_id < last:
-            raise ConfigError(
-                "--checkpoint",
-                f"the lake already holds batches up to {last} of {JOB}, but the checkpoint "
-                f"starts again at batch {batch_id}; those batch ids would be skipped. Use the "
-                "checkpoint that wrote this lake, or a new --lake",
-            )
-        return True
+        return rerun_of_committed((self.silver,), batch_id)
 
     def write(
         self,

@@ -4,11 +4,12 @@ silver tables. Each failure is one sentence; none costs a JVM start."""
 from __future__ import annotations
 
 from txn_contract.errors import ConfigError
-from txn_lake import SILVER, Lake
+from txn_lake import Lake
 from txn_lake.facts import is_delta_table
-from txn_lake.outputs import StreamOutput
+from txn_lake.outputs import StreamOutput, check_new_checkpoint
+from txn_lake.tables import SILVER_TABLE
 
-from .config import JOB, SilverSettings
+from .config import SilverSettings
 
 __all__ = ["check_bronze_exists", "check_checkpoint_matches_silver", "preflight"]
 
@@ -32,13 +33,4 @@ def check_bronze_exists(cfg: SilverSettings) -> None:
 def check_checkpoint_matches_silver(cfg: SilverSettings) -> None:
     """Refuse a missing or emptied checkpoint when silver already holds committed batches: a
     new checkpoint would read bronze from the start again under batch ids Delta skips."""
-    committed = StreamOutput(Lake(cfg.lake), JOB, SILVER).committed_batch()
-    fresh = not cfg.checkpoint_path.is_dir() or not any(cfg.checkpoint_path.iterdir())
-    if committed is not None and fresh:
-        raise ConfigError(
-            "--checkpoint",
-            f"{cfg.silver_path} already holds batches up to {committed} of {JOB}, but the "
-            f"checkpoint {cfg.checkpoint_path} is empty or missing; a new checkpoint would "
-            "make those batch ids be skipped. Use the checkpoint that wrote this lake, or a new "
-            "--lake",
-        )
+    check_new_checkpoint((StreamOutput(Lake(cfg.lake), SILVER_TABLE),), cfg.checkpoint_path)

@@ -168,7 +168,6 @@ def test_bad_config_is_one_sentence_before_spark_starts(tmp_path):
         for k, v in os.environ.items()
         if k not in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL")
     }
-    started = time.monotonic()
     res = subprocess.run(
         [str(BIN / "bronze-ingest"), "--lake", str(tmp_path)],
         capture_output=True,
@@ -179,7 +178,7 @@ def test_bad_config_is_one_sentence_before_spark_starts(tmp_path):
     assert res.returncode == 2
     assert "--bootstrap-servers" in res.stderr and "KAFKA_BOOTSTRAP_SERVERS" in res.stderr
     assert "Traceback" not in res.stderr
-    assert time.monotonic() - started < 20  # no Spark was started
+    assert "starting Spark" not in res.stderr  # refused before Spark (bench_refusals: how fast)
     res = subprocess.run(
         [
             str(BIN / "bronze-ingest"),

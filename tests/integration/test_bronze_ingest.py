@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, settings
 
-from bronze_ingest.config import BronzeConfig
+from bronze_ingest.config import BronzeSettings
 from bronze_ingest.job import BronzeJob
 from tests.conftest import create_topic
 from txn_contract import packaged_contract, wire
@@ -48,7 +48,7 @@ def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, byte
 
 
 def _job(spark, platform, lake: Path, topic: str, subject: str, **extra) -> BronzeJob:
-    cfg = BronzeConfig(
+    cfg = BronzeSettings(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
         schema_registry_url=platform.registry_url,
@@ -238,7 +238,7 @@ def test_quarantine_details_are_the_sentences_wire_decode_gives(mixed_run):
 def test_a_batch_without_decodable_ids_types_its_events_as_spark_reads_the_reader(spark):
     # the path where no writer schema decodes: its null event column takes from_avro's type
     from bronze_ingest.decode import classify
-    from txn_lake.tables import contract_columns
+    from txn_lake.columns import contract_columns
 
     batch = spark.createDataFrame([(wire.frame(987654, b"\x02"),)], "value binary")
     out = classify(batch, {}, CONTRACT.latest.schema_str)

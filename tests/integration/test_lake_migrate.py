@@ -12,7 +12,7 @@ import pytest
 from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, settings
 
-from bronze_ingest.config import BronzeConfig
+from bronze_ingest.config import BronzeSettings
 from bronze_ingest.job import BronzeJob
 from bronze_ingest.preflight import check_lake_format
 from tests.conftest import create_topic
@@ -22,6 +22,7 @@ from txn_contract.strategies import avro_records
 from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_lake.migrate import migrate_lake
 from txn_lake.outputs import StreamOutput
+from txn_lake.tables import BRONZE_TABLE
 from txn_lake.writes import DEFAULT_TABLE_PROPERTIES
 
 pytestmark = pytest.mark.integration
@@ -67,8 +68,8 @@ def _events(version: int, schema_id: int, n: int) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _cfg(platform, lake: Path, topic: str, **extra) -> BronzeConfig:
-    return BronzeConfig(
+def _cfg(platform, lake: Path, topic: str, **extra) -> BronzeSettings:
+    return BronzeSettings(
         lake=lake,
         bootstrap_servers=platform.bootstrap_servers,
         schema_registry_url=platform.registry_url,
@@ -230,7 +231,7 @@ def test_the_last_committed_batch_is_delta_transaction_version(spark, migrated):
     from deltalake import DeltaTable
 
     lake, last = migrated["lake"], migrated["last_batch"]
-    bronze = StreamOutput(Lake(lake), "bronze_ingest", BRONZE)
+    bronze = StreamOutput(Lake(lake), BRONZE_TABLE)
     assert last >= 1
     txn = DeltaTable(str(bronze.path)).transaction_version(bronze.app_id)
     assert txn is not None and txn >= last
@@ -256,14 +257,14 @@ def test_the_old_verdicts_of_the_last_batch_are_committed_as_the_new_plan(
 def test_converted_tables_describe_themselves(spark, migrated):
     from deltalake import DeltaTable
 
-    from txn_lake.tables import BRONZE_METADATA, QUARANTINE_COLUMNS
+    from txn_lake.tables import QUARANTINE_TABLE
 
     lake = migrated["lake"]
     bronze = DeltaTable(str(lake / BRONZE), version=_migration_commit(spark, lake / BRONZE)[0])
     comments = {f.name: (f.metadata or {}).get("comment") for f in bronze.schema().fields}
     for f in CONTRACT.latest.schema["fields"]:
         assert comments[f["name"]] == f["doc"], f["name"]
-    for c in BRONZE_METADATA:
+    for c in BRONZE_TABLE.columns:
         assert comments[c.name] == c.comment, c.name
     props = bronze.metadata().configuration
     assert props["txn.layer"] == "bronze"
@@ -277,7 +278,7 @@ def test_converted_tables_describe_themselves(spark, migrated):
     assert bronze.protocol().min_reader_version == 1
     quarantine = DeltaTable(str(lake / QUARANTINE))
     q_comments = {f.name: (f.metadata or {}).get("comment") for f in quarantine.schema().fields}
-    assert q_comments == {c.name: c.comment for c in QUARANTINE_COLUMNS}
+    assert q_comments == {c.name: c.comment for c in QUARANTINE_TABLE.columns}
     assert quarantine.metadata().configuration["txn.layer"] == "quarantine"
 
 
@@ -323,7 +324,7 @@ def test_bronze_ingest_resumes_with_every_offset_exactly_once(
     assert spark.read.format("delta").load(str(lake / QUARANTINE)).count() == len(poison)
     from deltalake import DeltaTable
 
-    bronze = StreamOutput(Lake(lake), "bronze_ingest", BRONZE)
+    bronze = StreamOutput(Lake(lake), BRONZE_TABLE)
     assert DeltaTable(str(bronze.path)).transaction_version(bronze.app_id) > migrated["last_batch"]
     assert DeltaTable(str(bronze.path)).metadata().configuration["txn.contract.versions"] == "1,2"
 

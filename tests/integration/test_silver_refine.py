@@ -29,9 +29,10 @@ from txn_contract import Status, packaged_contract, wire
 from txn_contract.rules import packaged_rules
 from txn_lake.layout import SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake
 from txn_lake.outputs import StreamOutput
+from txn_lake.tables import TABLES
 from txn_producer.generator import EventGenerator
 from txn_producer.population import build_population
-from txn_silver.config import JOB, SilverSettings
+from txn_silver.config import SilverSettings
 from txn_silver.job import SilverJob
 
 pytestmark = pytest.mark.integration
@@ -105,7 +106,7 @@ def refined(spark, platform, registered_contract, tmp_path_factory):
     _produce(platform.bootstrap_servers, topic, load2, schema_id)
     bronze_available_now(spark, platform, lake, topic)
     second = _silver(spark, lake)
-    silver_version = _read(spark, lake, SILVER).count(), StreamOutput(Lake(lake), JOB, SILVER)
+    silver_version = _read(spark, lake, SILVER).count(), StreamOutput(Lake(lake), TABLES[SILVER])
     third = _silver(spark, lake)
     return {
         "lake": lake,
@@ -241,6 +242,34 @@ def test_tables_describe_themselves(refined):
     assert '"batch_id":1' in meta and '"bronze_versions"' in meta
 
 
+def test_every_table_the_jobs_wrote_is_its_spec(spark, refined):
+    """The frames bronze-ingest and silver-refine append are their tables' specs
+    (txn_lake.tables): the same columns, in the same order, of the same types."""
+    from txn_lake.columns import contract_columns
+
+    lake = Lake(refined["lake"])
+
+    def columns(schema) -> list[tuple[str, str]]:
+        return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+    written = {
+        name: spark.read.format("delta").load(str(spec.path(lake))).schema
+        for name, spec in TABLES.items()
+    }
+    contract = contract_columns(spark, CONTRACT.latest.schema_str)
+    bronze = TABLES["bronze"].schema(contract)
+    expected = {
+        "bronze": bronze,
+        "quarantine": TABLES["quarantine"].schema(),
+        SILVER: TABLES[SILVER].schema(contract),
+        SILVER_REJECTS: TABLES[SILVER_REJECTS].schema(bronze),
+        SILVER_AUDIT: TABLES[SILVER_AUDIT].schema(),
+    }
+    for name, schema in expected.items():
+        assert columns(written[name]) == columns(schema), name
+    assert spark.read.format("delta").load(str(lake.table_path(SILVER_AUDIT))).count() >= 2
+
+
 # --------------------------------------------------------------------------- exactly once
 
 
@@ -304,7 +333,7 @@ def test_sigkill_mid_batch_then_restart_is_as_if_nothing_happened(spark, refined
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     outputs = {
-        t: StreamOutput(Lake(killed), JOB, t) for t in (SILVER, SILVER_REJECTS, SILVER_AUDIT)
+        t: StreamOutput(Lake(killed), TABLES[t]) for t in (SILVER, SILVER_REJECTS, SILVER_AUDIT)
     }
     assert outputs[SILVER_AUDIT].committed_batch() == 0, proc.stderr.read()
     from txn_lake.facts import query
@@ -379,7 +408,7 @@ def test_a_fail_rule_over_its_ratio_stops_the_job_in_one_sentence_and_writes_not
     assert "no_atm (action fail)" in message and "nothing of the batch was written" in message
     assert "\n" not in message
     for table in (SILVER, SILVER_REJECTS, SILVER_AUDIT):
-        assert StreamOutput(Lake(lake), JOB, table).committed_batch() is None, table
+        assert StreamOutput(Lake(lake), TABLES[table]).committed_batch() is None, table
 
 
 def test_bronze_gaining_a_column_restarts_the_query_and_silver_gains_it(spark, refined, tmp_path):

@@ -26,14 +26,13 @@ def _delta_table(path: Path, app_id: str | None = None, batch: int = 0) -> None:
     from deltalake import CommitProperties, Transaction, write_deltalake
 
     props = CommitProperties(app_transactions=[Transaction(app_id, batch)]) if app_id else None
-    write_deltalake(str(path), pa.table({"x": [1]}), commit_properties=props)
+    write_deltalake(str(path), pa.table({"x": [1]}), mode="append", commit_properties=props)
 
 
 def _app(table: str) -> str:
-    from txn_lake import Lake
-    from txn_lake.outputs import StreamOutput
+    from txn_lake.tables import TABLES
 
-    return StreamOutput(Lake(Path("/unused")), "bronze_ingest", table).app_id
+    return TABLES[table].app_id
 
 
 def test_an_empty_checkpoint_beside_committed_tables_is_refused(tmp_path):
@@ -51,8 +50,16 @@ def test_an_empty_checkpoint_beside_committed_tables_is_refused(tmp_path):
 def test_tables_no_app_committed_to_need_no_checkpoint(tmp_path):
     cfg = _cfg(tmp_path)
     _delta_table(cfg.quarantine_path)  # e.g. created empty, nothing committed by the job
-    check_checkpoint_matches_outputs(cfg)
-    check_checkpoint_matches_outputs(_cfg(tmp_path / "fresh"))  # nothing yet: fine
+    _delta_table(cfg.bronze_path, "txn-pipeline.another_job.bronze", batch=5)  # not bronze's
+    assert not cfg.checkpoint_path.exists()
+    # Returns without refusing: no table holds a batch of bronze's own app id.
+    assert check_checkpoint_matches_outputs(cfg) is None
+    # The same lake once bronze has committed a batch: refused. So the check above had tables
+    # to look at and let them pass for the right reason.
+    _delta_table(cfg.quarantine_path, _app("quarantine"), batch=0)
+    with pytest.raises(ConfigError, match=r"quarantine already holds batches up to 0"):
+        check_checkpoint_matches_outputs(cfg)
+    assert check_checkpoint_matches_outputs(_cfg(tmp_path / "fresh")) is None  # nothing yet
 
 
 def test_a_plain_parquet_lake_is_refused_with_the_migration_command(tmp_path):
@@ -98,18 +105,17 @@ class _FlakyClient:
 
 def test_a_transient_registry_outage_is_retried_not_judged(monkeypatch):
     monkeypatch.setattr("time.sleep", lambda _s: None)
-    resolver = WriterSchemaResolver("http://r", "s-value", timeout_s=60)
-    resolver._client = _FlakyClient(failures=3)
+    client = _FlakyClient(failures=3)
+    resolver = WriterSchemaResolver(client, "http://r", "s-value", timeout_s=60)
     verdicts = resolver.subject_verdicts()
     assert verdicts[7].schema_str and verdicts[7].reason is None
-    assert resolver._client.calls == 4
+    assert client.calls == 4
 
 
 def test_a_registry_down_past_the_timeout_stops_the_job_without_verdicts(monkeypatch):
     clock = iter(range(0, 10_000, 20))
     monkeypatch.setattr("time.sleep", lambda _s: None)
     monkeypatch.setattr("time.monotonic", lambda: float(next(clock)))
-    resolver = WriterSchemaResolver("http://r", "s-value", timeout_s=100)
-    resolver._client = _FlakyClient(failures=10**6)
+    resolver = WriterSchemaResolver(_FlakyClient(failures=10**6), "http://r", "s-value", 100)
     with pytest.raises(RegistryUnavailableError, match=r"unreachable for .* without quarantining"):
         resolver.subject_verdicts()

@@ -33,11 +33,11 @@ from hypothesis import strategies as st
 
 from txn_contract import Channel, Status, Transaction, load_contract, packaged_contract, wire
 from txn_contract import model as generated
-from txn_contract.cli import cli
 from txn_contract.compatibility import LEVELS, check_level
 from txn_contract.errors import DecodeError, SchemaFileError, TxnError
 from txn_contract.generate import check_generated, render, write_generated
 from txn_contract.strategies import avro_records, events
+from txn_runtime.contract_cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = REPO_ROOT / "contracts"

@@ -6,11 +6,15 @@ with (variables without a flag, such as the Kafka SASL settings). The hand-writt
 (``docs/*.md`` and ``README.md``; ``docs/configuration.md`` is generated from the same
 definitions) must mention every flag and variable, and every command line of ours they show
 must use flags its command has.
+
+``docs/architecture.md``'s Packages table names every package of ``pyproject.toml``, each at its
+directory, bottom first, with the packages of ours the import-linter contracts let it import.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 import runpy
 import tomllib
@@ -23,7 +27,11 @@ from txn_runtime.options import settings_model
 from txn_runtime.settings import env_of
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+SCRIPTS: dict[str, str] = PYPROJECT["project"]["scripts"]
+# Import name -> directory, e.g. "txn_producer" -> "services/producer".
+PACKAGE_DIRS: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 GENERATED = ROOT / "docs" / "configuration.md"
 DOCS = [p for p in sorted((ROOT / "docs").glob("*.md")) if p != GENERATED] + [ROOT / "README.md"]
 # Our variables: the project's own prefix and the standard client ones.
@@ -134,3 +142,69 @@ def test_every_documented_variable_is_read_by_a_cli_or_the_deployment():
     documented = set(VARIABLE.findall(_doc_text()))
     unknown = sorted(v for v in documented - read if not re.search(rf"\b{v}\b", code))
     assert not unknown, f"documented but read by no CLI and nowhere in the code: {unknown}"
+
+
+def _packages_table() -> list[tuple[str, str, set[str]]]:
+    """``(package, directory, packages of ours it may import)`` per row of the Packages table
+    of docs/architecture.md, in the table's order."""
+    section = ARCHITECTURE.read_text().split("\n## Packages\n", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        may_import = set(re.findall(r"`(\w+)`", cells[-1])) & set(PACKAGE_DIRS)
+        rows.append((cells[0].strip("`"), cells[1].strip("`"), may_import))
+    return rows
+
+
+def _allowed_by_import_contracts() -> dict[str, set[str]]:
+    """Package -> the packages of ours that ``[tool.importlinter]``'s contracts let it import."""
+    config = PYPROJECT["tool"]["importlinter"]
+    ours = set(config["root_packages"])
+    allowed = {p: ours - {p} for p in ours}
+    for contract in config["contracts"]:
+        kind = contract["type"]
+        if kind == "layers":
+            layers = [{m.strip() for m in re.split(r"[:|]", raw)} for raw in contract["layers"]]
+            for i, (raw, layer) in enumerate(zip(contract["layers"], layers, strict=True)):
+                for p in layer:
+                    allowed[p] -= set().union(*layers[:i])
+                    if "|" in raw:  # independent siblings
+                        allowed[p] -= layer
+        elif kind == "independence":
+            for p in contract["modules"]:
+                allowed[p] -= set(contract["modules"])
+        elif kind == "forbidden":
+            for p in contract["source_modules"]:
+                allowed[p] -= set(contract["forbidden_modules"])
+        else:
+            raise AssertionError(f"contract type {kind!r}: teach _allowed_by_import_contracts")
+    return allowed
+
+
+def test_architecture_names_every_package_at_its_directory():
+    rows = _packages_table()
+    named = [package for package, _, _ in rows]
+    assert sorted(named) == sorted(PACKAGE_DIRS), (
+        "docs/architecture.md's Packages table and pyproject.toml's package-dir differ: "
+        f"not named {sorted(set(PACKAGE_DIRS) - set(named))}, "
+        f"no such package {sorted(set(named) - set(PACKAGE_DIRS))}"
+    )
+    for package, directory, _ in rows:
+        assert directory == PACKAGE_DIRS[package], f"{package}: {directory}"
+        assert (ROOT / directory / "__init__.py").is_file(), f"{package}: no {directory}"
+        assert importlib.util.find_spec(package) is not None, f"{package} is not importable"
+
+
+def test_architecture_says_what_the_import_contracts_allow_bottom_first():
+    allowed = _allowed_by_import_contracts()
+    above: set[str] = set()
+    for package, _, may_import in _packages_table():
+        assert package in allowed, f"{package} is in no import contract of pyproject.toml"
+        assert may_import == allowed[package], (
+            f"docs/architecture.md: {package} may import {sorted(may_import)}; "
+            f"pyproject.toml's import contracts allow {sorted(allowed[package])}"
+        )
+        assert may_import <= above, f"{package}'s row comes before {sorted(may_import - above)}"
+        above.add(package)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from txn_contract.errors import PlatformError
 from txn_runtime import jars
+from txn_runtime.errors import PlatformError
 
 
 def test_a_baked_jar_directory_is_used_without_maven(tmp_path, monkeypatch):

@@ -1,6 +1,10 @@
 """The live registry's verdict for ``txn-contract check --schema-registry-url``: the previous
 schemas registered under a scratch subject at the level, the new one tested against them, the
-scratch subject deleted. A registry that cannot judge is :class:`ConfigError` (exit 2)."""
+scratch subject deleted. A registry that cannot judge is :class:`ConfigError` (exit 2).
+
+Part of the ``txn-contract`` command line (:mod:`txn_runtime.contract_cli`), which reaches the
+registry with the runtime's :class:`~txn_runtime.connections.RegistrySettings`.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from collections.abc import Callable
 
 import click
 
-from txn_runtime.connections import RegistrySettings
+from txn_contract.errors import ConfigError, RegistryError
 
-from .errors import ConfigError, RegistryError
+from .connections import RegistrySettings
 
 __all__ = ["REGISTRY_FLAG", "registry_summary", "registry_verdicts"]
 
@@ -66,7 +70,7 @@ def _registry_verdict(
     """
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-    from .registry import _call
+    from txn_contract.registry import registry_call
 
     client = registry.registry_client()
     url = registry.registry_display_url
@@ -78,7 +82,9 @@ def _registry_verdict(
         except SchemaRegistryError as exc:
             raise _no_verdict(url, f"registering the previous schemas of {file}", exc) from exc
         try:
-            ok = _call("testing compatibility", url, lambda: _test(client, subject, new, level))
+            ok = registry_call(
+                "testing compatibility", url, lambda: _test(client, subject, new, level)
+            )
         except SchemaRegistryError as exc:
             if exc.http_status_code != 422:
                 raise _no_verdict(url, f"testing {file}", exc) from exc
@@ -97,17 +103,19 @@ def _register_previous(client, subject: str, previous: list, level: str, url: st
     that the registry accepts them), then the level to judge at."""
     from confluent_kafka.schema_registry import Schema
 
-    from .registry import _call
+    from txn_contract.registry import registry_call
 
     for i, schema in enumerate(previous):
-        _call(
+        registry_call(
             "registering a scratch version",
             url,
             lambda s=schema: client.register_schema(subject, Schema(json.dumps(s), "AVRO")),
         )
         if i == 0:
-            _call("setting scratch level", url, lambda: client.set_compatibility(subject, "NONE"))
-    _call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
+            registry_call(
+                "setting scratch level", url, lambda: client.set_compatibility(subject, "NONE")
+            )
+    registry_call("setting scratch level", url, lambda: client.set_compatibility(subject, level))
 
 
 def _test(client, subject: str, new, level: str) -> bool:

@@ -1,4 +1,11 @@
-"""``txn-contract``: generate the package from ``contracts/``, gate changes, register versions."""
+"""``txn-contract``: generate the package from ``contracts/``, gate changes, register versions.
+
+The contract's command line lives here rather than in ``txn_contract``: it needs the runtime's
+settings and CLI plumbing (registry URL, basic auth and CA, the entry wrapper), and
+``txn_contract`` is the bottom library, importing none of ours (see docs/architecture.md).
+It generates into ``txn_contract``'s directory: the repository's ``libs/txn_contract`` next to
+``contracts/``, else the installed package's.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +17,20 @@ from pathlib import Path
 
 import click
 
-from txn_runtime.cli import entry_point, stderr_logger
-from txn_runtime.connections import RegistrySettings
-from txn_runtime.options import (
+import txn_contract
+from txn_contract.contract import Contract, find_contracts_dir, load_contract, packaged_contract
+from txn_contract.errors import ConfigError
+from txn_contract.levels import LEVELS as _LEVELS
+
+from .cli import entry_point, stderr_logger
+from .connections import RegistrySettings
+from .live_check import registry_summary, registry_verdicts
+from .options import (
     CONTEXT_SETTINGS,
     format_option,
     schema_registry_url_option,
     uses_settings,
 )
-
-from .contract import Contract, find_contracts_dir, load_contract, packaged_contract
-from .errors import ConfigError
-from .levels import LEVELS as _LEVELS
-from .live_check import registry_summary, registry_verdicts
 
 __all__ = ["cli", "main"]
 
@@ -50,9 +58,10 @@ def _contracts_option(fallback: str = ""):
 
 
 def _package_dir(contracts_dir: Path) -> Path:
-    """The repository's ``libs/txn_contract`` next to ``contracts/``, else this package."""
+    """The repository's ``libs/txn_contract`` next to ``contracts/``, else the installed
+    ``txn_contract`` package's directory."""
     in_repo = contracts_dir.resolve().parent / "libs" / "txn_contract"
-    return in_repo if in_repo.is_dir() else Path(__file__).resolve().parent
+    return in_repo if in_repo.is_dir() else Path(txn_contract.__file__).resolve().parent
 
 
 @click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
@@ -76,7 +85,7 @@ def generate(contracts_dir: Path | None, check: bool) -> None:
 
     Example: txn-contract generate --check
     """
-    from .generate import check_generated, write_generated
+    from txn_contract.generate import check_generated, write_generated
 
     cdir = _contracts_dir(contracts_dir)
     contract = load_contract(cdir)
@@ -196,8 +205,8 @@ def check(
 def _to_judge(schema_file, previous_files, level, contracts_dir):
     """``([(file, new schema, [(label, earlier schema)], level)], policy level, rules check)``:
     the ad hoc files, or every version of contracts/ against the earlier ones."""
-    from .compatibility import load_schema_file
-    from .rules import check_rules_of
+    from txn_contract.compatibility import load_schema_file
+    from txn_contract.rules import check_rules_of
 
     if schema_file or previous_files:
         if not schema_file:
@@ -217,7 +226,7 @@ def _to_judge(schema_file, previous_files, level, contracts_dir):
 
 def _offline_verdicts(results) -> tuple[list[str], list[dict]]:
     """Buf-style lines and JSON violations of the offline checker."""
-    from .compatibility import check_level
+    from txn_contract.compatibility import check_level
 
     lines: list[str] = []
     violations = []
@@ -299,7 +308,7 @@ def register(schema_registry_url: str | None, contracts_dir: Path | None) -> Non
 
     Example: SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7 txn-contract register
     """
-    from .registry import register_contract
+    from txn_contract.registry import register_contract
 
     registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
     contract: Contract
