@@ -147,24 +147,16 @@ def lookup_schema_id(
             "looking up", client.lookup_schema, subject, cv, url or "the configured URL"
         )
     except SchemaRegistryError as exc:
-        if _is_not_found(exc):
-            hint = _not_registered_hint(contract, subject, topic or contract.topic)
-            raise ContractNotRegisteredError(
-                f"Contract version {version} of subject {subject} is not registered in "
-                f"the schema registry{' at ' + url if url else ''}; run `txn-contract register` "
-                f"first (producers never auto-register){hint}.",
-                subject=subject,
-                version=version,
-                http_status=exc.http_status_code,
-                error_code=exc.error_code,
-            ) from exc
-        raise RegistryError(
-            f"The registry refused to look up {subject} v{version}: {exc.error_message}",
-            subject=subject,
-            version=version,
-            http_status=exc.http_status_code,
-            error_code=exc.error_code,
-        ) from exc
+        if not _is_not_found(exc):
+            refused = f"The registry refused to look up {subject} v{version}: {exc.error_message}"
+            raise _registry_error(exc, subject, version, refused) from exc
+        hint = _not_registered_hint(contract, subject, topic or contract.topic)
+        message = (
+            f"Contract version {version} of subject {subject} is not registered in the schema "
+            f"registry{' at ' + url if url else ''}; run `txn-contract register` first "
+            f"(producers never auto-register){hint}."
+        )
+        raise _registry_error(exc, subject, version, message, ContractNotRegisteredError) from exc
     return registered.schema_id
 
 
@@ -252,10 +244,18 @@ def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep
     return step
 
 
-def _registry_error(exc, subject: str, version: int | None) -> RegistryError:
+def _registry_error(
+    exc,
+    subject: str,
+    version: int | None,
+    message: str | None = None,
+    kind: type[RegistryError] = RegistryError,
+) -> RegistryError:
+    """A :class:`RegistryError` (or ``kind``) carrying the registry's answer to ``exc``."""
     which = f" v{version}" if version else ""
-    return RegistryError(
-        f"The schema registry refused {subject}{which}: HTTP {exc.http_status_code}, "
+    return kind(
+        message
+        or f"The schema registry refused {subject}{which}: HTTP {exc.http_status_code}, "
         f"error {exc.error_code}: {exc.error_message}",
         subject=subject,
         version=version,

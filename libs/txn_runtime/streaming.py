@@ -48,9 +48,25 @@ class StreamingJob:
         """One micro-batch (``foreachBatch``); raise a :class:`TxnError` to stop the job."""
         raise NotImplementedError
 
+    def run(self, emit: Callable[[str], None]) -> dict[str, int]:
+        """Run until stopped (processing-time) or drained (available-now); the totals."""
+        raise NotImplementedError
+
     def request_stop(self) -> None:
         """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
         self._stop.set()
+
+    def serve(
+        self, emit: Callable[[str], None], describe: Callable[[dict[str, int]], str]
+    ) -> dict[str, int]:
+        """:meth:`run` with SIGTERM/Ctrl-C stopping after the batch (a second signal exits at
+        once), then one line: the batches and ``describe(totals)``."""
+        from .signals import stop_after_the_batch
+
+        with stop_after_the_batch(self.request_stop, emit):
+            totals = self.run(emit)
+        emit(f"stopped after {totals['batches']} batch(es): {describe(totals)}")
+        return totals
 
     def _batch(self, df: Any, batch_id: int) -> None:
         try:

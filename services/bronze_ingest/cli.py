@@ -70,7 +70,6 @@ def cli(**flags) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from txn_lake.spark import build_session
-    from txn_runtime.signals import stop_after_the_batch
 
     from .job import BronzeJob
     from .preflight import preflight
@@ -86,12 +85,8 @@ def cli(**flags) -> None:
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
         f"registry {cfg.registry_display_url}"
     )
-    job = BronzeJob(cfg, spark, registry)
-    with stop_after_the_batch(job.request_stop, _emit):
-        totals = job.run(_emit)
-    _emit(
-        f"stopped after {totals['batches']} batch(es): {totals['bronze']} rows to bronze, "
-        f"{totals['quarantine']} to quarantine"
+    BronzeJob(cfg, spark, registry).serve(
+        _emit, lambda t: f"{t['bronze']} rows to bronze, {t['quarantine']} to quarantine"
     )
     spark.stop()
 

@@ -70,8 +70,9 @@ class BronzeOutputs:
     def __init__(self, spark: SparkSession, lake: Lake, subject: str) -> None:
         self.spark = spark
         self.subject = subject
-        self.bronze = StreamOutput(lake, BRONZE_TABLE)
-        self.quarantine = StreamOutput(lake, QUARANTINE_TABLE)
+        self.bronze, self.quarantine = (
+            StreamOutput(lake, spec) for spec in (BRONZE_TABLE, QUARANTINE_TABLE)
+        )
         self.end_offsets: dict[str, dict[str, int]] = {}
         self._columns: set[str] = set()
         self._versions: set[int] = set()

@@ -59,20 +59,18 @@ def cli(**flags) -> None:
     preflight(cfg)
 
     from txn_lake.spark import build_session
-    from txn_runtime.signals import stop_after_the_batch
 
     from .job import SilverJob
 
     _emit(f"starting Spark; rules version {rules.version} (sha256 {rules.digest})")
     spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(f"Spark {spark.version} on {spark.sparkContext.master}")
-    job = SilverJob(cfg, spark, rules)
-    with stop_after_the_batch(job.request_stop, _emit):
-        totals = job.run(_emit)
-    _emit(
-        f"stopped after {totals['batches']} batch(es): {totals['read']} bronze rows read, "
-        f"{totals['inserted']} to silver, {totals['duplicates']} duplicates dropped, "
-        f"{totals['rejected']} rejected"
+    SilverJob(cfg, spark, rules).serve(
+        _emit,
+        lambda t: (
+            f"{t['read']} bronze rows read, {t['inserted']} to silver, "
+            f"{t['duplicates']} duplicates dropped, {t['rejected']} rejected"
+        ),
     )
     spark.stop()
 

@@ -48,9 +48,8 @@ class SilverOutputs:
     def __init__(self, spark: SparkSession, lake: Lake, rules: RuleSet) -> None:
         self.spark = spark
         self.rules = rules
-        self.silver = StreamOutput(lake, SILVER_TABLE)
-        self.rejects = StreamOutput(lake, SILVER_REJECTS_TABLE)
-        self.audit = StreamOutput(lake, SILVER_AUDIT_TABLE)
+        specs = (SILVER_TABLE, SILVER_REJECTS_TABLE, SILVER_AUDIT_TABLE)
+        self.silver, self.rejects, self.audit = (StreamOutput(lake, s) for s in specs)
         self.bronze_path = BRONZE_TABLE.path(lake)
         self._columns: dict[str, set[str]] = {}
 
