@@ -365,6 +365,7 @@ class Stages:
                     quarantine_df if counts else None,
                     ranges,
                     {v for v in versions if v is not None},
+                    counted.event_time,
                 )
             )
         else:

@@ -9,6 +9,7 @@ and awaiting the query, and the running totals.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -18,14 +19,16 @@ from txn_contract.errors import TxnError
 
 from .shared import StreamSettings
 
-__all__ = ["StreamingJob", "await_query", "start_stream"]
+__all__ = ["StreamingJob", "await_query", "run_together", "start_stream"]
 
 
 class StreamingJob:
-    """What every streaming job repeats; a job defines :meth:`process_batch`.
+    """What every streaming job repeats; a job defines :meth:`process_batch` and :meth:`begin`.
 
-    ``query_name`` names the Spark query; ``label`` names the query in the sentence a failure
+    ``query_name`` names the Spark query; ``label`` names the layer in the sentence a failure
     becomes. ``totals`` counts what the job's batches did (``batches`` and the job's own keys).
+    A job runs alone (:meth:`run`, :meth:`serve`) or with others in one application
+    (:func:`run_together`).
 
     Example::
 
@@ -33,8 +36,10 @@ class StreamingJob:
             def process_batch(self, df, batch_id):
                 self.totals["rows"] += df.count()
 
-        job = Echo("echo", "echo")
-        error = job.wait(job.start(frame, checkpoint, settings), print)
+            def begin(self, emit):
+                return self.start(frame, checkpoint, settings)
+
+        totals = Echo("echo", "echo", totals=("rows",)).run(print)
     """
 
     def __init__(self, query_name: str, label: str, totals: tuple[str, ...] = ()) -> None:
@@ -42,15 +47,36 @@ class StreamingJob:
         self.label = label
         self.failure: BaseException | None = None
         self.totals: Counter[str] = Counter(dict.fromkeys(("batches", *totals), 0))
+        self.pool: str | None = None
+        """The FAIR scheduler pool the query's jobs run in (None: the default pool)."""
         self._stop = threading.Event()
 
     def process_batch(self, df: Any, batch_id: int) -> None:
         """One micro-batch (``foreachBatch``); raise a :class:`TxnError` to stop the job."""
         raise NotImplementedError
 
+    def begin(self, emit: Callable[[str], None]) -> Any:
+        """Start the job's query (preparing its tables the first time); the query."""
+        raise NotImplementedError
+
+    def restart_after(self, error: BaseException, emit: Callable[[str], None]) -> bool:
+        """True when the query ended on ``error`` only to be started again (ready for it)."""
+        return False
+
     def run(self, emit: Callable[[str], None]) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now); the totals."""
-        raise NotImplementedError
+        query = self.begin(emit)
+        while True:
+            error = self.wait(query, emit)
+            if error is None:
+                return dict(self.totals)
+            if not self.restart_after(error, emit):
+                raise self.failed(error) from error
+            query = self.begin(emit)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
 
     def request_stop(self) -> None:
         """Ask the job to stop after the batch in progress (SIGTERM/SIGINT handler)."""
@@ -77,8 +103,16 @@ class StreamingJob:
             raise
 
     def start(self, frame: Any, checkpoint: Path, stream: StreamSettings):
-        """Start the query over ``frame`` (see :func:`start_stream`)."""
-        return start_stream(frame, self.query_name, self._batch, checkpoint, stream)
+        """Start the query over ``frame`` (see :func:`start_stream`), in :attr:`pool`."""
+        if self.pool is None:
+            return start_stream(frame, self.query_name, self._batch, checkpoint, stream)
+        # A local property of the starting thread, which the query's own thread inherits.
+        context = frame.sparkSession.sparkContext
+        context.setLocalProperty("spark.scheduler.pool", self.pool)
+        try:
+            return start_stream(frame, self.query_name, self._batch, checkpoint, stream)
+        finally:
+            context.setLocalProperty("spark.scheduler.pool", None)
 
     def wait(self, query: Any, emit: Callable[[str], None]) -> BaseException | None:
         """Wait for ``query`` (see :func:`await_query`); the job's own error is raised."""
@@ -89,9 +123,51 @@ class StreamingJob:
         text = str(error).strip()
         first = text.splitlines()[0] if text else "no detail"
         return TxnError(
-            f"The {self.label} query failed: {first} The checkpoint is intact: fix the cause "
-            "and start the job again to resume."
+            f"The {self.label} query ({self.query_name}) failed: {first} The checkpoint is "
+            "intact: fix the cause and start the job again to resume."
         )
+
+
+def run_together(jobs: list[StreamingJob], emit: Callable[[str], None]) -> None:
+    """Run every job's query in this application until all have ended: drained (available-now),
+    stopped (after a stop request, each between its triggers) or failed. A failure stops the
+    other queries and is raised as one sentence naming the failed query. Each job's lines are
+    emitted with its query's name in front."""
+    emits = {job.query_name: _named(emit, job.query_name) for job in jobs}
+    running = {job.query_name: (job, job.begin(emits[job.query_name])) for job in jobs}
+    while running:
+        for name, (job, query) in list(running.items()):
+            if job.stop_requested and query.isActive and not query.status["isTriggerActive"]:
+                emits[name]("stop requested: stopping after the current batch")
+                query.stop()
+            if query.isActive:
+                continue
+            del running[name]
+            error = _ended_with(query)
+            if error is None:
+                continue
+            if not job.stop_requested and job.restart_after(error, emits[name]):
+                running[name] = (job, job.begin(emits[name]))
+                continue
+            for _other, other in running.values():
+                other.stop()
+            cause = job.failure or error
+            raise job.failed(cause) from cause
+        if running:
+            time.sleep(0.5)
+
+
+def _named(emit: Callable[[str], None], name: str) -> Callable[[str], None]:
+    return lambda message: emit(f"{name}: {message}")
+
+
+def _ended_with(query: Any) -> BaseException | None:
+    from pyspark.errors import StreamingQueryException
+
+    try:
+        return query.exception()
+    except StreamingQueryException as exc:
+        return exc
 
 
 def await_query(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from txn_contract import wire
+from txn_lake.event_time import EventTime, event_time_aggregates
 
 from .writer_schemas import IdVerdict
 
@@ -242,6 +243,8 @@ class Tally:
     """Good rows per writer schema id."""
     ranges: dict[str, dict[str, list[int]]]
     """Offset range ``[first, last + 1)`` read per topic and partition (a string, as in JSON)."""
+    event_time: EventTime
+    """Event times of the batch's good rows."""
 
 
 def tally(classified: DataFrame) -> Tally:
@@ -261,6 +264,7 @@ def tally(classified: DataFrame) -> Tally:
             F.count(F.lit(1)).alias("count"),
             F.min("offset").alias("lo"),
             F.max("offset").alias("hi"),
+            *event_time_aggregates(F.when(reason.isNull(), F.col("event.timestamp"))),
         )
         .collect()
     )
@@ -278,7 +282,7 @@ def tally(classified: DataFrame) -> Tally:
             str(r["partition"]), [r["lo"], r["hi"] + 1]
         )
         span[0], span[1] = min(span[0], r["lo"]), max(span[1], r["hi"] + 1)
-    return Tally(counts, sorted(ids), good, ranges)
+    return Tally(counts, sorted(ids), good, ranges, EventTime.of_groups(rows))
 
 
 def finish(classified: DataFrame, verdicts: dict[int, IdVerdict]) -> DataFrame:

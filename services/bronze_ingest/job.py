@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from txn_lake import Lake
+from txn_lake.event_time import EventTime
 from txn_lake.tables import BRONZE_INGEST
 from txn_runtime.streaming import StreamingJob
 
@@ -40,6 +41,7 @@ class _Decoded:
     counts: dict[str | None, int]
     good_by_id: dict[int, int]
     ranges: dict[str, dict[str, list[int]]]
+    event_time: EventTime
 
 
 class BronzeJob(StreamingJob):
@@ -126,14 +128,14 @@ class BronzeJob(StreamingJob):
                 judged = self.resolver.resolve(counted.unresolved_ids)
             plan = BatchPlan({**plan.verdicts, **judged}, plan.reader_id)
         counts, good, ranges = counted.counts, counted.good_by_id, counted.ranges
-        if not counts.keys() & INTERNAL_REASONS:
-            # The common batch: every row has its final reason; `finish` would only add a
-            # second read of the cache (its union) to the write.
-            return _Decoded(plan, classified, classified, counts, good, ranges)
-        settled = finish(classified, plan.verdicts)
-        # Rare: the final reasons are only known after `finish`; count them again.
-        counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
-        return _Decoded(plan, classified, settled, counts, good, ranges)
+        settled = classified
+        if counts.keys() & INTERNAL_REASONS:
+            # Rare: the final reasons are only known after `finish`; count them again. (In the
+            # common batch every row has its final reason, and `finish` would only add a second
+            # read of the cache, its union, to the write.)
+            settled = finish(classified, plan.verdicts)
+            counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
+        return _Decoded(plan, classified, settled, counts, good, ranges, counted.event_time)
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
         """Decode one micro-batch and append it to both outputs; a committed batch id is a no-op."""
@@ -156,8 +158,10 @@ class BronzeJob(StreamingJob):
                 quarantine_df if counts else None,
                 decoded.ranges,
                 {v for v in versions if v is not None},
+                decoded.event_time,
             )
         )
+        written_ms = time.time_ns() // 1_000_000
         decoded.classified.unpersist()
         quarantined = sum(counts.values())
         self.totals["batches"] += 1
@@ -168,6 +172,7 @@ class BronzeJob(StreamingJob):
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
             "replayed": batch_id == self._replayed,
+            "event_age": decoded.event_time.ages(written_ms),
         }
 
     def _announce_evolution(self, plan: BatchPlan, bronze_df: DataFrame) -> None:
@@ -210,8 +215,8 @@ class BronzeJob(StreamingJob):
 
     # ------------------------------------------------------------------ running
 
-    def run(self, emit: Callable[[str], None]) -> dict[str, int]:
-        """Run until stopped (processing-time) or drained (available-now)."""
+    def begin(self, emit: Callable[[str], None]):
+        """Create the tables, then start the query (see :meth:`StreamingJob.run`)."""
         cfg = self.cfg
         self.prepare(emit)
         self.spark.streams.addListener(_progress_listener(self, emit))
@@ -221,10 +226,7 @@ class BronzeJob(StreamingJob):
             f"checkpoint {cfg.checkpoint_path}, "
             + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
         )
-        error = self.wait(query, emit)
-        if error is not None:
-            raise self.failed(error) from error
-        return dict(self.totals)
+        return query
 
 
 def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
@@ -238,6 +240,8 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
 
         def onQueryProgress(self, event) -> None:
             p = event.progress
+            if p.name != job.query_name:
+                return  # another query of the application (txn-pipeline run)
             stats = job.batch_stats.pop(p.batchId, None)
             if stats is None:
                 return  # a no-data trigger
@@ -252,7 +256,8 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
                 f"batch {p.batchId}: {p.numInputRows} rows in {p.batchDuration / 1000:.1f} s; "
                 f"bronze {stats['bronze']}, quarantine {sum(stats['quarantine'].values())} "
                 f"({quarantine}); input {p.inputRowsPerSecond:.0f} rows/s, "
-                f"processed {p.processedRowsPerSecond:.0f} rows/s; lag {lag}"
+                f"processed {p.processedRowsPerSecond:.0f} rows/s; lag {lag}; "
+                f"event age at commit {stats['event_age']}"
             )
 
         def onQueryIdle(self, event) -> None:

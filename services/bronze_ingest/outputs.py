@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from txn_lake import Lake
+from txn_lake.event_time import EventTime
 from txn_lake.facts import table_facts
 from txn_lake.outputs import (
     StreamOutput,
@@ -62,6 +63,7 @@ class BronzeBatch:
     quarantine: DataFrame | None
     ranges: dict[str, dict[str, list[int]]]
     versions: set[int]
+    event_time: EventTime
 
 
 class BronzeOutputs:
@@ -134,7 +136,12 @@ class BronzeOutputs:
             self.end_offsets,
             {t: {p: r[1] for p, r in parts.items()} for t, parts in batch.ranges.items()},
         )
-        meta = {**batch.plan.to_json(), "offsets": batch.ranges, "end_offsets": end}
+        meta = {
+            **batch.plan.to_json(),
+            "offsets": batch.ranges,
+            "end_offsets": end,
+            "event_time": batch.event_time.to_json(),
+        }
         if batch.quarantine is not None:
             self.quarantine.append(batch.quarantine, batch.batch_id, meta)
         if batch.bronze is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 from txn_contract.rules import RuleSet
 from txn_lake import Lake
+from txn_lake.event_time import EventTime, event_time_aggregates
 from txn_lake.tables import (
     BRONZE_TABLE,
     SILVER_AUDIT_TABLE,
@@ -78,6 +79,8 @@ class SilverJob(StreamingJob):
         self.outputs = SilverOutputs(spark, Lake(config.lake), rules)
         self.lineage = BronzeVersions(config.bronze_path, BRONZE_TABLE.app_id)
         self.emit: Emit = print
+        self._prepared = False
+        self._restarts = 0
 
     def prepare(self, emit: Emit) -> None:
         """Compile the rules against bronze's schema and create the tables if missing."""
@@ -122,8 +125,10 @@ class SilverJob(StreamingJob):
             F.max("kafka_offset").alias("hi"),
             # Only rejects have rules: collecting every insert's empty array cost a list per row.
             F.flatten(F.collect_list(F.when(F.size("rules") > 0, F.col("rules")))).alias("rules"),
+            *event_time_aggregates(F.when(F.col(OUTCOME) == INSERT, F.col("timestamp"))),
         )
-        for r in groups.collect():
+        rows = groups.collect()
+        for r in rows:
             counts[r[OUTCOME]] += r["n"]
             late += r["late"] if r[OUTCOME] == INSERT else 0
             history_conflicts += r["n"] if r["_conflict_in_silver"] else 0
@@ -142,6 +147,7 @@ class SilverJob(StreamingJob):
             "rejected_by_rule": dict(sorted(by_rule.items())),
             "warned_by_rule": dict(sorted(warned.items())),
             "ranges": ranges,
+            "event_time": EventTime.of_groups(rows),
         }
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
@@ -212,6 +218,7 @@ class SilverJob(StreamingJob):
             "bronze_versions": batch.versions,
             "counts": {k: audit_row[k] for k in ("rows_read", "inserted", "duplicates_dropped")}
             | {"conflicts": counts[CONFLICT], "rejected": audit_row["rejected"]},
+            "event_time": batch.stats["event_time"].to_json(),
         }
         self.outputs.write(batch.batch_id, rejects, audit, inserted, meta, self.emit)
 
@@ -250,7 +257,8 @@ class SilverJob(StreamingJob):
             f"batch {batch_id}: {rows_read} rows in {seconds:.1f} s (bronze versions {span}); "
             f"silver +{c[INSERT]} ({stats['late']} late), duplicates dropped {c[DUPLICATE]}, "
             f"rejected {rejected} ({rules}); reconciled: {rows_read} = {c[INSERT]} + "
-            f"{rejected} + {c[DUPLICATE]}"
+            f"{rejected} + {c[DUPLICATE]}; event age at commit "
+            f"{stats['event_time'].ages(time.time_ns() // 1_000_000)}"
         )
 
     # ------------------------------------------------------------------ running
@@ -262,33 +270,32 @@ class SilverJob(StreamingJob):
             reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
         return self.start(reader.load(str(cfg.bronze_path)), cfg.checkpoint_path, cfg)
 
-    def run(self, emit: Emit) -> dict[str, int]:
-        """Run until stopped (processing-time) or drained (available-now)."""
-        self.emit = emit
-        self.prepare(emit)
+    def begin(self, emit: Emit):
+        """Create the tables (the first time), then start the query."""
         cfg = self.cfg
-        for _ in range(_MAX_RESTARTS):
-            query = self._start()
-            emit(
-                f"started: {cfg.bronze_path} -> {cfg.silver_path} (rejects {cfg.rejects_path}, "
-                f"audit {cfg.audit_path}), checkpoint {cfg.checkpoint_path}, "
-                + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
-            )
-            if not self._await(query, emit):
-                return dict(self.totals)
-            # bronze gained columns: the Delta source stops; a new query reads the new schema
-            emit("bronze's schema changed: restarting the query with the new columns")
+        if not self._prepared:
+            self.emit = emit
             self.prepare(emit)
-        raise TxnError(f"The silver query restarted {_MAX_RESTARTS} times on schema changes.")
+            self._prepared = True
+        query = self._start()
+        emit(
+            f"started: {cfg.bronze_path} -> {cfg.silver_path} (rejects {cfg.rejects_path}, "
+            f"audit {cfg.audit_path}), checkpoint {cfg.checkpoint_path}, "
+            + ("available-now" if cfg.available_now else f"trigger every {cfg.trigger}")
+        )
+        return query
 
-    def _await(self, query, emit: Emit) -> bool:
-        """Wait for the query; True when it stopped on a bronze schema change (restart it)."""
-        error = self.wait(query, emit)
-        if error is None:
+    def restart_after(self, error: BaseException, emit: Emit) -> bool:
+        """True when bronze gained columns: the Delta source stops, and a new query reads the
+        new schema (the tables are prepared for it here)."""
+        if _SCHEMA_CHANGED not in str(error):
             return False
-        if _SCHEMA_CHANGED in str(error):
-            return True
-        raise self.failed(error) from error
+        self._restarts += 1
+        if self._restarts > _MAX_RESTARTS:
+            raise TxnError(f"The silver query restarted {_MAX_RESTARTS} times on schema changes.")
+        emit("bronze's schema changed: restarting the query with the new columns")
+        self.prepare(emit)
+        return True
 
 
 def _contract_columns(columns: list[str]) -> list[str]:

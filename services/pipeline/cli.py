@@ -1,0 +1,127 @@
+"""``txn-pipeline run``: bronze and silver as queries of one Spark application."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import partial
+
+import click
+
+from txn_runtime.cli import entry_point, stderr_logger
+from txn_runtime.options import (
+    CONTEXT_SETTINGS,
+    available_now_option,
+    bootstrap_servers_option,
+    checkpoint_option,
+    driver_memory_option,
+    lake_option,
+    master_option,
+    option,
+    schema_registry_url_option,
+    topic_option,
+    trigger_option,
+    uses_settings,
+)
+from txn_runtime.signals import stop_after_the_batch
+
+from .config import PipelineSettings
+
+__all__ = ["cli", "main"]
+
+PROG = "txn-pipeline"
+_emit = stderr_logger(PROG)
+_setting = partial(option, PipelineSettings)
+
+
+@click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
+def cli() -> None:
+    """Every layer of the lake as queries of one Spark application (as Databricks pipelines
+    run every table of a pipeline): one JVM, one scheduler (a FAIR pool per query) and one
+    warm-up on a small machine. Same tables and same checkpoints as the separate jobs
+    (bronze-ingest, silver-refine), so a lake moves between the two without a migration.
+
+    Example: txn-pipeline run --lake ./lake --trigger 1s
+    """
+
+
+@uses_settings(PipelineSettings)
+@cli.command("run")
+@lake_option(
+    help="Lake root: every table of the lake and LAKE/_checkpoints/<query> for each query."
+)
+@bootstrap_servers_option()
+@schema_registry_url_option()
+@topic_option(help="Kafka topic to ingest.")
+@_setting("subject", metavar="SUBJECT")
+@checkpoint_option(PipelineSettings)
+@_setting("silver_checkpoint", type=click.Path(file_okay=False))
+@_setting("starting_offsets", metavar="WHERE")
+@_setting("max_offsets_per_trigger", type=int, metavar="N")
+@_setting("min_offsets_per_trigger", type=int, metavar="N")
+@_setting("max_trigger_delay", metavar="DURATION")
+@_setting("max_records_per_file", type=int, metavar="N")
+@_setting("allowed_lateness", metavar="DURATION")
+@_setting("max_files_per_trigger", type=int, metavar="N")
+@trigger_option(help="Processing-time trigger of every query.")
+@available_now_option(
+    help="Drain the topic into bronze, then bronze into silver (each layer after the one "
+    "before has committed), then exit 0."
+)
+@master_option()
+@driver_memory_option()
+@_setting("registry_timeout", type=float, metavar="S")
+def run(**flags) -> None:
+    """Run bronze_ingest (Kafka -> bronze, quarantine) and silver_refine (bronze -> silver,
+    silver_rejects, silver_audit) as queries of one Spark application, each exactly once with
+    its own checkpoint. SIGTERM/Ctrl-C stop every query after its current batch; a failure of
+    one stops the application, naming the query.
+
+    Example: txn-pipeline run --lake ./lake --trigger 1s
+    """
+    from txn_contract import packaged_contract
+    from txn_contract.rules import packaged_rules
+
+    cfg = PipelineSettings.from_click(flags)
+    silver_cfg = cfg.silver()
+    logging.basicConfig(level=logging.INFO, format=f"[{PROG}] %(message)s", stream=sys.stderr)
+    for noisy in ("py4j", "httpx", "httpx2", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from bronze_ingest.preflight import preflight as bronze_preflight
+    from txn_lake.spark import build_session
+    from txn_silver.preflight import check_checkpoint_matches_silver
+
+    from .runner import Pipeline
+
+    rules = packaged_rules()
+    registry = cfg.registry_client(timeout_s=10.0, retries=0)
+    bronze_preflight(cfg, packaged_contract(), registry)
+    # Bronze need not exist yet: its query creates it before silver's starts.
+    check_checkpoint_matches_silver(silver_cfg)
+
+    _emit(f"starting Spark; rules version {rules.version} (sha256 {rules.digest})")
+    spark = build_session(
+        PROG,
+        master=cfg.master,
+        driver_memory=cfg.driver_memory,
+        extra_conf={"spark.scheduler.mode": "FAIR"},
+    )
+    _emit(
+        f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
+        f"registry {cfg.registry_display_url}"
+    )
+    pipeline = Pipeline(cfg, spark, rules, registry)
+    with stop_after_the_batch(pipeline.request_stop, _emit):
+        totals = pipeline.run(_emit)
+    bronze, silver = totals["bronze_ingest"], totals["silver_refine"]
+    _emit(
+        f"stopped: bronze_ingest {bronze['batches']} batch(es), {bronze['bronze']} rows to "
+        f"bronze, {bronze['quarantine']} to quarantine; silver_refine {silver['batches']} "
+        f"batch(es), {silver['read']} bronze rows read, {silver['inserted']} to silver, "
+        f"{silver['duplicates']} duplicates dropped, {silver['rejected']} rejected"
+    )
+    spark.stop()
+
+
+main = entry_point(cli, PROG)

@@ -1,0 +1,49 @@
+"""Typed settings of the one-application run: bronze's settings, silver's own, and each layer's
+checkpoint under a layer prefix (``--bronze-checkpoint``, ``--silver-checkpoint``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import field_validator
+
+from bronze_ingest.config import BronzeSettings
+from txn_runtime.settings import setting, with_default
+from txn_silver.config import SilverSettings
+
+__all__ = ["PipelineSettings"]
+
+
+class PipelineSettings(BronzeSettings):
+    """Everything every layer needs; the shared flags (``--lake``, ``--trigger``,
+    ``--available-now``, ``--master``, ``--driver-memory``) apply to every query."""
+
+    checkpoint: Path | None = setting(None, env="TXN_CHECKPOINT", flag="--bronze-checkpoint")
+    """Bronze's checkpoint directory. Default: LAKE/_checkpoints/bronze_ingest (bronze-ingest's)."""
+    silver_checkpoint: Path | None = setting(
+        None, env="TXN_SILVER_CHECKPOINT", flag="--silver-checkpoint"
+    )
+    """Silver's checkpoint directory. Default: LAKE/_checkpoints/silver_refine (silver-refine's)."""
+    allowed_lateness: str = with_default(SilverSettings, "allowed_lateness", "1h")
+    max_files_per_trigger: int | None = with_default(SilverSettings, "max_files_per_trigger", None)
+
+    @field_validator("silver_checkpoint")
+    @classmethod
+    def _absolute_silver(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
+
+    def silver(self) -> SilverSettings:
+        """silver-refine's settings for this run (validated as silver-refine validates them)."""
+        return SilverSettings.load(
+            {
+                "lake": self.lake,
+                "checkpoint": self.silver_checkpoint,
+                "trigger": self.trigger,
+                "available_now": self.available_now,
+                "allowed_lateness": self.allowed_lateness,
+                "max_files_per_trigger": self.max_files_per_trigger,
+                "master": self.master,
+                "driver_memory": self.driver_memory,
+            },
+            {},
+        )
