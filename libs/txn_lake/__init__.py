@@ -5,6 +5,8 @@
 - :mod:`txn_lake.spark`: the SparkSession with Delta, Kafka and Avro.
 - :mod:`txn_lake.writes` and :mod:`txn_lake.outputs`: creating tables and exactly-once appends.
 - :mod:`txn_lake.facts`: version, rows, files, bytes, history and committed offsets, from the log.
+- :mod:`txn_lake.latency`: per-row latency (commit time minus event time) and each table's
+  freshness, from the log.
 - :mod:`txn_lake.maintenance`: compaction and vacuum; :mod:`txn_lake.cli` is ``txn-lake``.
 
 Example::

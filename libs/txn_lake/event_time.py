@@ -70,11 +70,18 @@ class EventTime:
 
     def to_json(self) -> dict[str, int | None]:
         """The ``event_time`` entry of a commit's ``userMetadata``."""
-        return {"rows": self.rows, "min_ms": self.min_ms, "p50_ms": self.p50_ms, "max_ms": self.max_ms}
+        return {
+            "rows": self.rows,
+            "min_ms": self.min_ms,
+            "p50_ms": self.p50_ms,
+            "max_ms": self.max_ms,
+        }
 
     def ages(self, now_ms: int) -> str:
         """How old the batch's events are at ``now_ms``: ``"p50 1.2 s, max 3.4 s"`` (the max is
         the oldest event's age), or ``"no events"``."""
         if self.p50_ms is None or self.min_ms is None:
             return "no events"
-        return f"p50 {(now_ms - self.p50_ms) / 1000:.1f} s, max {(now_ms - self.min_ms) / 1000:.1f} s"
+        return (
+            f"p50 {(now_ms - self.p50_ms) / 1000:.1f} s, max {(now_ms - self.min_ms) / 1000:.1f} s"
+        )

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "CommitInfo",
@@ -24,6 +27,7 @@ __all__ = [
     "is_delta_table",
     "latest_commit",
     "query",
+    "query_table",
     "table_facts",
 ]
 
@@ -200,9 +204,10 @@ def batch_commit(path: Path, app_id: str, batch_id: int, *, scan: int = 200) -> 
     return None
 
 
-def query(path: Path, sql: str, table: str = "t") -> list[dict[str, Any]]:
-    """Rows of ``sql`` run by delta-rs's query engine (DataFusion) over the table's current
-    version, registered as ``table``.
+def query_table(path: Path, sql: str, table: str = "t") -> pa.Table:
+    """The result of ``sql`` run by delta-rs's query engine (DataFusion) over the table's
+    current version, registered as ``table``, as an Arrow table (strings may come back as
+    Arrow string views).
 
     Why not ``to_pyarrow_table``: in this environment (deltalake 1.6.6, pyarrow 26) a process
     that scanned a table through pyarrow's dataset aborts at exit about half the time
@@ -211,8 +216,12 @@ def query(path: Path, sql: str, table: str = "t") -> list[dict[str, Any]]:
     import pyarrow as pa
     from deltalake import QueryBuilder
 
-    result = QueryBuilder().register(table, _open(path)).execute(sql).read_all()
-    return pa.table(result).to_pylist()
+    return pa.table(QueryBuilder().register(table, _open(path)).execute(sql).read_all())
+
+
+def query(path: Path, sql: str, table: str = "t") -> list[dict[str, Any]]:
+    """Rows of ``sql`` (see :func:`query_table`) as dicts."""
+    return query_table(path, sql, table).to_pylist()
 
 
 def count_by(path: Path, column: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["DELTA_CONF", "build_session", "under_spark_submit"]
+__all__ = ["DELTA_CONF", "build_session", "fair_scheduler_conf", "under_spark_submit"]
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -29,6 +29,13 @@ DELTA_CONF = {
     # Table facts (rows per file) come from the log's per-file statistics.
     "spark.databricks.delta.stats.collect": "true",
 }
+
+
+def fair_scheduler_conf() -> dict[str, str]:
+    """Spark settings for several streaming queries in one application: the FAIR scheduler with
+    a pool per query (``conf/fairscheduler.xml``: equal weights, a core guaranteed to each)."""
+    pools = resources.files("txn_lake") / "conf" / "fairscheduler.xml"
+    return {"spark.scheduler.mode": "FAIR", "spark.scheduler.allocation.file": f"file:{pools}"}
 
 
 def under_spark_submit() -> bool:

@@ -89,7 +89,7 @@ def run(**flags) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from bronze_ingest.preflight import preflight as bronze_preflight
-    from txn_lake.spark import build_session
+    from txn_lake.spark import build_session, fair_scheduler_conf
     from txn_silver.preflight import check_checkpoint_matches_silver
 
     from .runner import Pipeline
@@ -105,7 +105,7 @@ def run(**flags) -> None:
         PROG,
         master=cfg.master,
         driver_memory=cfg.driver_memory,
-        extra_conf={"spark.scheduler.mode": "FAIR"},
+        extra_conf=fair_scheduler_conf(),
     )
     _emit(
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "

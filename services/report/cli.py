@@ -1,4 +1,5 @@
-"""``txn-report``: topic size, bronze size, files, rows, quarantine and lag, from live figures."""
+"""``txn-report``: topic size, bronze size, files, rows, quarantine, lag and each table's
+freshness, from live figures."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ PROG = "txn-report"
 def cli(fmt: str, **flags) -> None:
     """Print the data-volume table of the project report from live figures: topic size and
     messages, bronze rows, bytes and Parquet files (min/avg/max), quarantined rows by reason,
-    and lag per partition, all from the Delta logs: only committed files count, and lag is
-    measured from the offsets bronze's last commit recorded.
+    lag per partition, and each table's freshness (time since its last commit, p95 of event ->
+    commit over its recent batches), all from the Delta logs: only committed files count, and
+    lag is measured from the offsets bronze's last commit recorded.
 
     Example: txn-report --lake ./lake --format json
     """

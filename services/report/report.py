@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from txn_lake import BRONZE, QUARANTINE, Lake
 from txn_lake.describe import human_size
 from txn_lake.facts import TableFacts, count_by, table_facts
+from txn_lake.latency import RECENT_BATCHES, Freshness, lake_freshness
 from txn_lake.outputs import StreamOutput, committed_end_offsets
 from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
 
@@ -31,6 +32,8 @@ class Report:
     quarantine_by_reason: dict[str, int]
     committed_offsets: dict[int, int] | None
     silver: SilverStats
+    freshness: dict[str, Freshness] = field(default_factory=dict)
+    """Per existing table, in flow order (:func:`txn_lake.latency.lake_freshness`)."""
 
     @property
     def lag(self) -> dict[int, int]:
@@ -71,6 +74,7 @@ class Report:
                 "checkpoint_found": self.committed_offsets is not None,
             },
             "silver": self.silver.as_json(self.bronze.rows),
+            "freshness": {table: f.as_json() for table, f in self.freshness.items()},
         }
 
 
@@ -92,6 +96,7 @@ def build_report(settings: ReportSettings) -> Report:
         quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),
         committed_offsets=committed,
         silver=silver_stats(root),
+        freshness=lake_freshness(root),
     )
 
 
@@ -120,6 +125,39 @@ def _silver_rows(sv: dict[str, Any], bronze_rows: int) -> list[tuple[str, str]]:
             f"duplicates {sv['duplicates_dropped']:,} ({accounted:,}): {verdict}",
         ),
     ]
+
+
+def _seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.1f} s"
+    return f"{s / 60:.0f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def _freshness_lines(fresh: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per table: time since its writer's last commit, p95 event -> commit."""
+    if not fresh:
+        return []
+    out = [
+        "",
+        "Freshness: time since the last commit, and p95 of event -> commit (a batch's median) "
+        f"over the last {RECENT_BATCHES} batches",
+    ]
+    width = max(len(t) for t in fresh)
+    for table, f in fresh.items():
+        if f["seconds_since_commit"] is None:
+            out.append(f"  {table:<{width}}  no batch has written to it yet")
+            continue
+        p95 = f["p95_latency_seconds"]
+        latency = (
+            f"p95 latency {_seconds(p95)} over {f['batches']} batch"
+            + ("" if f["batches"] == 1 else "es")
+            if p95 is not None
+            else "no batch recorded its event times"
+        )
+        out.append(
+            f"  {table:<{width}}  last commit {_seconds(f['seconds_since_commit'])} ago, {latency}"
+        )
+    return out
 
 
 def render_text(r: Report) -> str:
@@ -165,6 +203,7 @@ def render_text(r: Report) -> str:
         f"|{'-' * (width + 2)}|{'-' * 40}",
     ]
     out += [f"| {k:<{width}} | {v}" for k, v in rows]
+    out += _freshness_lines(j["freshness"])
     if j["uncommitted_files"]:
         out.append("")
         out.append(
