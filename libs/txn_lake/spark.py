@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,11 +32,18 @@ DELTA_CONF = {
 }
 
 
-def fair_scheduler_conf() -> dict[str, str]:
+def fair_scheduler_conf(pools: list[str], directory: Path) -> dict[str, str]:
     """Spark settings for several streaming queries in one application: the FAIR scheduler with
-    a pool per query (``conf/fairscheduler.xml``: equal weights, a core guaranteed to each)."""
-    pools = resources.files("txn_lake") / "conf" / "fairscheduler.xml"
-    return {"spark.scheduler.mode": "FAIR", "spark.scheduler.allocation.file": f"file:{pools}"}
+    one pool per name in ``pools`` (equal weights, a core guaranteed to each, FIFO inside), whose
+    allocation file is written to ``directory``."""
+    entries = "".join(
+        f'  <pool name="{name}"><schedulingMode>FIFO</schedulingMode>'
+        "<weight>1</weight><minShare>1</minShare></pool>\n"
+        for name in pools
+    )
+    path = directory / "fairscheduler.xml"
+    path.write_text(f'<?xml version="1.0"?>\n<allocations>\n{entries}</allocations>\n')
+    return {"spark.scheduler.mode": "FAIR", "spark.scheduler.allocation.file": f"file:{path}"}
 
 
 def under_spark_submit() -> bool:

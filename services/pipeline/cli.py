@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from functools import partial
+from pathlib import Path
 
 import click
 
+from txn_lake.tables import BRONZE_INGEST, SILVER_REFINE
 from txn_runtime.cli import entry_point, stderr_logger
 from txn_runtime.options import (
     CONTEXT_SETTINGS,
@@ -30,6 +33,8 @@ from .config import PipelineSettings
 __all__ = ["cli", "main"]
 
 PROG = "txn-pipeline"
+# The queries of the application, in flow order; each runs in its own FAIR pool.
+QUERIES = [BRONZE_INGEST.name, SILVER_REFINE.name]
 _emit = stderr_logger(PROG)
 _setting = partial(option, PipelineSettings)
 
@@ -105,7 +110,7 @@ def run(**flags) -> None:
         PROG,
         master=cfg.master,
         driver_memory=cfg.driver_memory,
-        extra_conf=fair_scheduler_conf(),
+        extra_conf=fair_scheduler_conf(QUERIES, Path(tempfile.mkdtemp(prefix="txn-pipeline-"))),
     )
     _emit(
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
@@ -114,7 +119,7 @@ def run(**flags) -> None:
     pipeline = Pipeline(cfg, spark, rules, registry)
     with stop_after_the_batch(pipeline.request_stop, _emit):
         totals = pipeline.run(_emit)
-    bronze, silver = totals["bronze_ingest"], totals["silver_refine"]
+    bronze, silver = totals[BRONZE_INGEST.name], totals[SILVER_REFINE.name]
     _emit(
         f"stopped: bronze_ingest {bronze['batches']} batch(es), {bronze['bronze']} rows to "
         f"bronze, {bronze['quarantine']} to quarantine; silver_refine {silver['batches']} "
