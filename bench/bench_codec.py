@@ -13,9 +13,14 @@ producing the same Confluent-framed bytes (checked on the first 2,000 events bef
 (c) ``txn_contract.segments`` applied to whole events: ``FieldEncoder.encode_record`` (each field
     by fastavro on its own, then joined), and the segment functions (``encode_string``,
     ``encode_long``, ``encode_decimal_unscaled``) for every field of every event, no caching;
+(c) the generated encoder (``txn_contract.encoders``, issue 18) applied to whole events:
+    ``ENCODERS[2].frame``, every field by its generated function, no caching;
 (d) for reference, the producer's segment assembly (``txn_producer.encoding.EventEncoder``),
     which pre-encodes the fields of its population's customers, merchants and devices: it
-    applies to the producer's draws, not to arbitrary events;
+    applies to the producer's draws, not to arbitrary events. Since issue 18 it is the
+    generated encoder joined by ``txn_contract.segmented``; the hand-written encoder it replaced
+    (field order pinned to v2, :class:`HandEncoder` below) is measured in the same run as its
+    baseline;
 and the baseline measured in the same run: ``json.dumps`` of the same event with the timestamp
 as an ISO 8601 string and the amount as a decimal string, encoded to UTF-8.
 
@@ -43,6 +48,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hand_encoder import HandEncoder  # bench/hand_encoder.py: (d)'s baseline
 from machine import load_average, machine  # bench/machine.py, beside this script
 
 __all__ = ["main"]
@@ -134,7 +140,7 @@ def build_encoders(
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from txn_contract import wire
+    from txn_contract import ENCODERS, wire
     from txn_contract.segments import FieldEncoder
     from txn_producer.encoding import EventEncoder
 
@@ -151,6 +157,8 @@ def build_encoders(
     header = wire.frame(SCHEMA_ID, b"")
     segments = segment_encoder(cv.schema)
     producer = EventEncoder(population, cv, schema_id=SCHEMA_ID)
+    hand = HandEncoder(population, cv, schema_id=SCHEMA_ID)
+    generated = ENCODERS[cv.version]
 
     return {
         "(a) txn_contract.wire.encode (fastavro)": lambda rs: [
@@ -163,8 +171,14 @@ def build_encoders(
             header + fields.encode_record(r) for r in rs
         ],
         "(c) segments: segment functions, every field": lambda rs: [segments(r) for r in rs],
-        "(d) producer segment assembly (pre-encoded entities)": lambda rs: [
+        "(c) generated encoder, whole events: ENCODERS[2].frame": lambda rs: [
+            generated.frame(r, SCHEMA_ID) for r in rs
+        ],
+        "(d) producer: generated encoder + segmented join (issue 18)": lambda rs: [
             v for _k, v in producer.messages(draws[: len(rs)], stamps[: len(rs)])
+        ],
+        "(d) baseline: hand encoder, before issue 18 (same run)": lambda rs: [
+            v for _k, v in hand.messages(draws[: len(rs)], stamps[: len(rs)])
         ],
         "JSON baseline (json.dumps, ISO time, decimal string)": lambda rs: [as_json(r) for r in rs],
     }

@@ -3,7 +3,8 @@ baseline measured in the same run.
 
 What it measures, in order:
 
-1. Encoding alone, on the same 100,000 events: the producer's segment assembly, fastavro's
+1. Encoding alone, on the same 100,000 events: the producer's segment assembly (and the
+   hand-written one it replaced in issue 18, ``bench/hand_encoder.py``), fastavro's
    ``schemaless_writer`` (``txn_contract.wire.encode``), confluent-kafka's ``AvroSerializer``,
    and the report's JSON; plus bytes per event of the Avro value and of the same event as JSON.
 2. Optionally (``--sweep``) the Kafka settings: compression codecs, then ``linger.ms`` x
@@ -37,6 +38,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hand_encoder import HandEncoder  # bench/hand_encoder.py: the encoder before issue 18
 from machine import load_average, machine  # bench/machine.py, beside this script
 
 __all__ = ["main"]
@@ -154,6 +156,7 @@ def bench_encoding(plat: Platform, topic: str, n: int) -> dict:
         gen.transaction(d, ts).to_avro(cv.version) for d, ts in zip(draws, stamps, strict=True)
     ]
     enc = EventEncoder(pop, cv, schema_id=1)
+    hand = HandEncoder(pop, cv, schema_id=1)  # the baseline of issue 18's generated encoder
 
     def timed(fn) -> float:
         t = time.perf_counter()
@@ -164,6 +167,7 @@ def bench_encoding(plat: Platform, topic: str, n: int) -> dict:
     results = {
         "generate (draws only)": timed(lambda: gen2.draws(n)),
         "segments (txn_producer.encoding)": timed(lambda: enc.messages(draws, stamps)),
+        "segments, hand encoder before issue 18": timed(lambda: hand.messages(draws, stamps)),
         "fastavro schemaless_writer (wire.encode)": timed(
             lambda: [wire.encode(r, cv.parsed, 1) for r in records]
         ),

@@ -4,6 +4,10 @@
   ``contracts/``; see :mod:`txn_contract.model`).
 - :func:`packaged_contract`: every released version's schema and the subject's policy.
 - :mod:`txn_contract.wire`: Confluent framing, encode/decode with fastavro.
+- :data:`ENCODERS`: every released version's Avro encoder, generated from ``contracts/`` (see
+  :mod:`txn_contract.encoders`): fastavro's bytes without fastavro.
+- :mod:`txn_contract.segmented`: a producer's fast path, framed values joined from pre-encoded
+  entity segments with a version's generated encoder.
 - :mod:`txn_contract.registry`: register the contract, look up a compiled version's id.
 - :mod:`txn_contract.strategies`: hypothesis strategies for valid events of each version.
 - :mod:`txn_contract.compatibility`: the offline compatibility checker behind
@@ -17,10 +21,12 @@ Example::
 """
 
 from .contract import Contract, ContractVersion, load_contract, packaged_contract
+from .encoders import ENCODERS
 from .errors import TxnError
 from .model import LATEST_VERSION, SUBJECT, TOPIC, Channel, Status, Transaction
 
 __all__ = [
+    "ENCODERS",
     "LATEST_VERSION",
     "SUBJECT",
     "TOPIC",

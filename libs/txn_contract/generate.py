@@ -18,6 +18,7 @@ from typing import Any
 
 from .contract import Contract, ContractVersion
 from .errors import SchemaFileError
+from .generate_encoders import ENCODERS_FILE, render_encoders
 from .rules import RULES_FILE
 
 __all__ = ["GeneratedFile", "check_generated", "render", "write_generated"]
@@ -35,7 +36,7 @@ class GeneratedFile:
 
 def render(contract: Contract, contracts_dir: Path) -> list[GeneratedFile]:
     """Everything generated from ``contract``: schema copies, the policy, the quality rules
-    (``expectations.yaml``, when the subject has one) and ``model.py``."""
+    (``expectations.yaml``, when the subject has one), ``model.py`` and ``encoders.py``."""
     out = []
     subject_dir = Path(contract.root)
     for v in contract.versions:
@@ -45,6 +46,7 @@ def render(contract: Contract, contracts_dir: Path) -> list[GeneratedFile]:
     if rules.exists():  # silver's quality rules ship with the schemas, under the same gate
         out.append(GeneratedFile(f"schemas/{RULES_FILE}", rules.read_text()))
     out.append(GeneratedFile(MODEL_FILE, _render_model(contract, contracts_dir)))
+    out.append(GeneratedFile(ENCODERS_FILE, render_encoders(contract, contracts_dir)))
     return out
 
 

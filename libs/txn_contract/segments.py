@@ -16,21 +16,52 @@ Example::
     fields = FieldEncoder(packaged_contract().version(2).schema)
     customer = fields.encode("customer_id", "C0000001")          # once per customer
     body = b"".join([encode_string(txn_id), encode_long(ms), customer, ...])
+
+The value encoders here (``encode_*``) are also the runtime of the generated
+:mod:`txn_contract.encoders`: :class:`RecordEncoder` and :class:`AvroField` are what it builds for
+each released version, without fastavro.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Iterable, Mapping
+import json
+import struct
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+from . import wire
+
 __all__ = [
+    "AvroField",
     "FieldEncoder",
+    "RecordEncoder",
+    "encode_array",
+    "encode_boolean",
+    "encode_bytes",
+    "encode_decimal",
     "encode_decimal_unscaled",
+    "encode_double",
+    "encode_float",
     "encode_long",
+    "encode_map",
+    "encode_null",
     "encode_string",
+    "encode_timestamp_micros",
+    "encode_timestamp_millis",
+    "millis",
+    "schema_fingerprint",
     "unscaled",
 ]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLOAT = struct.Struct("<f")
+_DOUBLE = struct.Struct("<d")
 
 
 def encode_long(n: int) -> bytes:
@@ -69,12 +100,178 @@ def encode_decimal_unscaled(unscaled_value: int) -> bytes:
 
 def unscaled(value: Any, scale: int) -> int:
     """The unscaled integer of a ``Decimal`` (or int) at ``scale``; refuses lost digits."""
-    from decimal import Decimal
-
     scaled = Decimal(value).scaleb(scale)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{value} has more than {scale} decimal places")
     return int(scaled)
+
+
+# The value encoders below write what fastavro 1.13's ``schemaless_writer`` writes for the same
+# value, including its conversions (a naive datetime is local time, a Decimal's exponent must
+# not exceed the scale); tests/unit/test_encoders.py holds them to fastavro's bytes.
+
+
+def encode_null(value: None) -> bytes:
+    """Avro ``null``: no bytes."""
+    return b""
+
+
+def encode_boolean(value: bool) -> bytes:
+    """Avro ``boolean``: one byte, 1 or 0."""
+    return b"\x01" if value else b"\x00"
+
+
+def encode_float(value: float) -> bytes:
+    """Avro ``float``: 4 bytes, IEEE 754 little-endian."""
+    return _FLOAT.pack(float(value))
+
+
+def encode_double(value: float) -> bytes:
+    """Avro ``double``: 8 bytes, IEEE 754 little-endian."""
+    return _DOUBLE.pack(float(value))
+
+
+def encode_bytes(value: bytes) -> bytes:
+    """Avro ``bytes``: the length as a long, then the bytes."""
+    return encode_long(len(value)) + bytes(value)
+
+
+def millis(value: datetime | int) -> int:
+    """Milliseconds since the epoch of a datetime (naive: local time, as fastavro reads it);
+    an int is taken as milliseconds already."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is not None:
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return int(time.mktime(value.timetuple())) * 1000 + value.microsecond // 1000
+
+
+def _micros(value: datetime | int) -> int:
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is not None:
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return int(time.mktime(value.timetuple())) * 1_000_000 + value.microsecond
+
+
+def encode_timestamp_millis(value: datetime | int) -> bytes:
+    """Avro ``long`` with logical type ``timestamp-millis``: a datetime or milliseconds."""
+    return encode_long(millis(value))
+
+
+def encode_timestamp_micros(value: datetime | int) -> bytes:
+    """Avro ``long`` with logical type ``timestamp-micros``: a datetime or microseconds."""
+    return encode_long(_micros(value))
+
+
+def encode_decimal(value: Decimal | bytes, precision: int, scale: int) -> bytes:
+    """Avro ``bytes`` with logical type ``decimal(precision, scale)``.
+
+    As fastavro: a Decimal with more digits than ``precision`` or more decimal places than
+    ``scale`` is refused (``Decimal("1.10")`` at scale 1 too), and anything else is written as
+    the raw bytes it already is.
+    """
+    if not isinstance(value, Decimal):
+        return encode_bytes(value)
+    sign, digits, exponent = value.as_tuple()
+    if len(digits) > precision:
+        raise ValueError(f"{value} has more digits than the precision {precision}")
+    if not isinstance(exponent, int) or exponent + scale < 0:
+        raise ValueError(f"{value} has more decimal places than the scale {scale}")
+    magnitude = int("".join(map(str, digits))) * 10 ** (exponent + scale)
+    return encode_decimal_unscaled(-magnitude if sign else magnitude)
+
+
+def encode_array(items: Sequence[Any], encode_item: Callable[[Any], bytes]) -> bytes:
+    """Avro ``array``: one block (the count, the items) then the zero count that ends it; an
+    empty array is the zero count alone."""
+    if not items:
+        return b"\x00"
+    return b"".join((encode_long(len(items)), *map(encode_item, items), b"\x00"))
+
+
+def encode_map(items: Mapping[str, Any], encode_value: Callable[[Any], bytes]) -> bytes:
+    """Avro ``map``: one block (the count, then each key as a string and its value), then the
+    zero count that ends it."""
+    if not items:
+        return b"\x00"
+    pairs = (encode_string(k) + encode_value(v) for k, v in items.items())
+    return b"".join((encode_long(len(items)), *pairs, b"\x00"))
+
+
+def schema_fingerprint(schema: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a record schema's JSON without its ``doc`` strings: what a generated
+    :class:`RecordEncoder` records of the schema it was generated from. Docs do not change a
+    byte of the encoding; everything else (names, order, types, defaults) does or may."""
+
+    def without_docs(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: without_docs(v) for k, v in node.items() if k != "doc"}
+        if isinstance(node, list):
+            return [without_docs(v) for v in node]
+        return node
+
+    text = json.dumps(without_docs(schema), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AvroField:
+    """One field of a generated :class:`RecordEncoder`.
+
+    ``avro_type`` names the type in words (``string``, ``timestamp-millis``, ``decimal(18,2)``,
+    ``enum Channel``, ``[null, string]``, ``array<string>``); ``encode`` writes a value of it;
+    ``default`` is the Avro default already encoded (None: the field has no default); ``scale``
+    is a decimal's scale (None for other types).
+    """
+
+    name: str
+    avro_type: str
+    encode: Callable[[Any], bytes]
+    default: bytes | None = None
+    scale: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordEncoder:
+    """The Avro encoder of one released contract version, as ``txn-contract generate`` writes
+    it into :mod:`txn_contract.encoders`: its fields in schema order, and ``encode``, the record
+    body unrolled field by field (a field missing from the record takes its default).
+
+    Example::
+
+        from txn_contract.encoders import ENCODERS
+
+        value = ENCODERS[2].frame(event.to_avro(2), schema_id)  # == wire.encode(...)
+    """
+
+    subject: str
+    version: int
+    fingerprint: str  # schema_fingerprint() of the version's schema
+    fields: tuple[AvroField, ...]
+    encode: Callable[[Mapping[str, Any]], bytes]
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The field names in schema order."""
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> AvroField:
+        """The field called ``name``; KeyError naming the version otherwise."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"version {self.version} of {self.subject} has no field {name!r}")
+
+    def frame(self, record: Mapping[str, Any], schema_id: int) -> bytes:
+        """The Confluent-framed value of ``record``: :func:`txn_contract.wire.frame` of the body."""
+        return wire.frame(schema_id, self.encode(record))
+
+    def describes(self, schema: Mapping[str, Any]) -> bool:
+        """Whether this encoder was generated from ``schema`` (docs aside)."""
+        return schema_fingerprint(schema) == self.fingerprint
 
 
 class FieldEncoder:

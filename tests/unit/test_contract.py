@@ -327,10 +327,12 @@ def test_a_new_version_and_a_stale_copy_are_drift(repo_copy: tuple[Path, Path]) 
         f"{package / 'schemas' / 'v9.avsc'} (no such version in contracts/)",
         f"{package / f'schemas/v{NEXT}.avsc'} (missing)",
         f"{package / 'model.py'} (differs)",  # LATEST_VERSION and FIELDS_BY_VERSION changed
+        f"{package / 'encoders.py'} (differs)",  # an encoder for the new version
     ]
     write_generated(load_contract(contracts), contracts, package)
     assert not (package / "schemas" / "v9.avsc").exists()
     assert f"LATEST_VERSION = {NEXT}" in (package / "model.py").read_text()
+    assert f"    {NEXT}: V{NEXT}," in (package / "encoders.py").read_text()
 
 
 def test_a_hand_edited_model_is_drift(repo_copy: tuple[Path, Path]) -> None:
@@ -338,6 +340,19 @@ def test_a_hand_edited_model_is_drift(repo_copy: tuple[Path, Path]) -> None:
     model = package / "model.py"
     model.write_text(model.read_text().replace('ECOM = "ECOM"', 'ECOM = "ECOM"\n    P2P = "P2P"'))
     assert check_generated(load_contract(contracts), contracts, package) == [f"{model} (differs)"]
+
+
+def test_a_hand_edited_encoder_is_drift(repo_copy: tuple[Path, Path]) -> None:
+    """The generated encoders are under the same gate: an edited symbol table is drift."""
+    contracts, package = repo_copy
+    encoders = package / "encoders.py"
+    edited = encoders.read_text().replace('"ECOM": b"\\x06"', '"ECOM": b"\\x08"', 1)
+    assert edited != encoders.read_text()
+    encoders.write_text(edited)
+    drift = check_generated(load_contract(contracts), contracts, package)
+    assert drift == [f"{encoders} (differs)"]
+    assert write_generated(load_contract(contracts), contracts, package) == ["encoders.py"]
+    assert check_generated(load_contract(contracts), contracts, package) == []
 
 
 def test_cli_generate_check_exits_1_naming_the_file(repo_copy: tuple[Path, Path]) -> None:
