@@ -7,10 +7,12 @@
   their pass-through to librdkafka, Spark's Kafka source and the registry client.
 - :mod:`txn_runtime.shared`: the topic, lake, Spark and trigger settings services share.
 - :mod:`txn_runtime.options`: click options made from those settings, the shared ones defined once.
-- :mod:`txn_runtime.preflight`: broker reachable, topic and its partitions, watermark offsets,
-  contract version registered; one error type (:class:`~txn_runtime.preflight.PreflightError`).
+- :mod:`txn_runtime.preflight`: broker reachable, topic and its partitions, watermark offsets;
+  one error type (:class:`~txn_runtime.preflight.PreflightError`). Whether the contract version
+  is registered is ``txn_contract.registry.lookup_schema_id``'s to say.
 - :mod:`txn_runtime.signals`: first SIGINT/SIGTERM finishes the unit of work, a second exits 130.
-- :mod:`txn_runtime.streaming`: a Spark streaming query run until it ends or is asked to stop.
+- :mod:`txn_runtime.streaming`: the streaming-job skeleton (:class:`~txn_runtime.streaming.StreamingJob`)
+  and its queries, run alone or together in one application until they end or are asked to stop.
 - :mod:`txn_runtime.durations`: ``10s``, ``5m`` as operators write them.
 - :mod:`txn_runtime.maven`, :mod:`txn_runtime.jars`: the Spark jars at pinned versions.
 - :mod:`txn_runtime.errors`: :class:`~txn_runtime.errors.PlatformError`, under the root

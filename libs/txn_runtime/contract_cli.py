@@ -81,7 +81,8 @@ def cli() -> None:
     help="Write nothing; exit 1 and name every generated file that differs.",
 )
 def generate(contracts_dir: Path | None, check: bool) -> None:
-    """Generate libs/txn_contract (typed event class, packaged schemas) from contracts/.
+    """Generate libs/txn_contract (typed event class, the Avro encoders, packaged schemas)
+    from contracts/.
 
     Example: txn-contract generate --check
     """

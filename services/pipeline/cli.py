@@ -11,21 +11,8 @@ from pathlib import Path
 import click
 
 from txn_lake.tables import BRONZE_INGEST, SILVER_REFINE
+from txn_runtime import options as opt
 from txn_runtime.cli import entry_point, stderr_logger
-from txn_runtime.options import (
-    CONTEXT_SETTINGS,
-    available_now_option,
-    bootstrap_servers_option,
-    checkpoint_option,
-    driver_memory_option,
-    lake_option,
-    master_option,
-    option,
-    schema_registry_url_option,
-    topic_option,
-    trigger_option,
-    uses_settings,
-)
 from txn_runtime.signals import stop_after_the_batch
 
 from .config import PipelineSettings
@@ -36,10 +23,10 @@ PROG = "txn-pipeline"
 # The queries of the application, in flow order; each runs in its own FAIR pool.
 QUERIES = [BRONZE_INGEST.name, SILVER_REFINE.name]
 _emit = stderr_logger(PROG)
-_setting = partial(option, PipelineSettings)
+_setting = partial(opt.option, PipelineSettings)
 
 
-@click.group(no_args_is_help=True, context_settings=CONTEXT_SETTINGS)
+@click.group(no_args_is_help=True, context_settings=opt.CONTEXT_SETTINGS)
 def cli() -> None:
     """Every layer of the lake as queries of one Spark application (as Databricks pipelines
     run every table of a pipeline): one JVM, one scheduler (a FAIR pool per query) and one
@@ -50,16 +37,16 @@ def cli() -> None:
     """
 
 
-@uses_settings(PipelineSettings)
+@opt.uses_settings(PipelineSettings)
 @cli.command("run")
-@lake_option(
+@opt.lake_option(
     help="Lake root: every table of the lake and LAKE/_checkpoints/<query> for each query."
 )
-@bootstrap_servers_option()
-@schema_registry_url_option()
-@topic_option(help="Kafka topic to ingest.")
+@opt.bootstrap_servers_option()
+@opt.schema_registry_url_option()
+@opt.topic_option(help="Kafka topic to ingest.")
 @_setting("subject", metavar="SUBJECT")
-@checkpoint_option(PipelineSettings)
+@opt.checkpoint_option(PipelineSettings)
 @_setting("silver_checkpoint", type=click.Path(file_okay=False))
 @_setting("starting_offsets", metavar="WHERE")
 @_setting("max_offsets_per_trigger", type=int, metavar="N")
@@ -68,13 +55,13 @@ def cli() -> None:
 @_setting("max_records_per_file", type=int, metavar="N")
 @_setting("allowed_lateness", metavar="DURATION")
 @_setting("max_files_per_trigger", type=int, metavar="N")
-@trigger_option(help="Processing-time trigger of every query.")
-@available_now_option(
+@opt.trigger_option(help="Processing-time trigger of every query.")
+@opt.available_now_option(
     help="Drain the topic into bronze, then bronze into silver (each layer after the one "
     "before has committed), then exit 0."
 )
-@master_option()
-@driver_memory_option()
+@opt.master_option()
+@opt.driver_memory_option()
 @_setting("registry_timeout", type=float, metavar="S")
 def run(**flags) -> None:
     """Run bronze_ingest (Kafka -> bronze, quarantine) and silver_refine (bronze -> silver,

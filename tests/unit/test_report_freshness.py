@@ -16,8 +16,6 @@ from txn_report import report
 from txn_report.cli import cli
 from txn_report.kafka_stats import TopicStats
 
-NOW_MS = time.time_ns() // 1_000_000
-
 
 def _commit(path, meta: dict, data: pa.Table | None = None) -> None:
     write_deltalake(
@@ -33,6 +31,9 @@ def _event_time(rows: int, p50_ms: int | None) -> dict:
 
 
 def _lake(tmp_path) -> Lake:
+    """Tables whose batches' events were 3 s (bronze) and 8 s (silver) old when written (the
+    clock read here, not at import: a slow suite must not age them)."""
+    now_ms = time.time_ns() // 1_000_000
     lake = Lake(tmp_path / "lake")
     bronze = lake.table_path(BRONZE)
     offsets = {"t": {"0": 5}}
@@ -43,7 +44,7 @@ def _lake(tmp_path) -> Lake:
                 "app_id": BRONZE_TABLE.app_id,
                 "batch_id": batch,
                 "end_offsets": offsets,
-                "event_time": _event_time(10, NOW_MS - 3_000),
+                "event_time": _event_time(10, now_ms - 3_000),
             },
         )
     # Written before the jobs recorded event times: freshness, but no latency.
@@ -57,7 +58,7 @@ def _lake(tmp_path) -> Lake:
         {
             "app_id": SILVER_TABLE.app_id,
             "batch_id": 0,
-            "event_time": _event_time(4, NOW_MS - 8_000),
+            "event_time": _event_time(4, now_ms - 8_000),
         },
     )
     return lake
