@@ -2,7 +2,11 @@
 
 - :class:`Transaction`, :class:`Channel`, :class:`Status`: the typed event (generated from
   ``contracts/``; see :mod:`txn_contract.model`).
-- :func:`packaged_contract`: every released version's schema and the subject's policy.
+- :func:`packaged_contract`: every released version's schema and the subject's policy (the
+  transaction stream's by default; :func:`packaged_contracts`: every packaged subject's).
+- :mod:`txn_contract.alerts`: the alerts' contract (``contracts/bank_txn_alerts-value``),
+  generated like the stream's: the typed ``Alert``, its enums and encoders;
+  :mod:`txn_contract.detectors`: the detectors declared beside it and the alerts' ids.
 - :mod:`txn_contract.wire`: Confluent framing, encode/decode with fastavro.
 - :data:`ENCODERS`: every released version's Avro encoder, generated from ``contracts/`` (see
   :mod:`txn_contract.encoders`): fastavro's bytes without fastavro.
@@ -20,7 +24,14 @@ Example::
     frame = wire.encode(event.to_avro(1), contract.version(1).parsed, schema_id)
 """
 
-from .contract import Contract, ContractVersion, load_contract, packaged_contract
+from .contract import (
+    Contract,
+    ContractVersion,
+    load_contract,
+    load_contracts,
+    packaged_contract,
+    packaged_contracts,
+)
 from .encoders import ENCODERS
 from .errors import TxnError
 from .model import LATEST_VERSION, SUBJECT, TOPIC, Channel, Status, Transaction
@@ -37,5 +48,7 @@ __all__ = [
     "Transaction",
     "TxnError",
     "load_contract",
+    "load_contracts",
     "packaged_contract",
+    "packaged_contracts",
 ]

@@ -287,6 +287,11 @@ def _source(contract: Contract, contracts_dir: Path) -> str:
         return str(subject_dir)
 
 
+def _package(contract: Contract) -> str:
+    """The sub-package the encoders go into, as a dotted prefix (``""`` for the stream's)."""
+    return f"{contract.module}." if contract.module else ""
+
+
 def render_encoders(contract: Contract, contracts_dir: Path) -> str:
     """The text of ``encoders.py`` for every released version of ``contract``."""
     encoders = _Encoders()
@@ -313,7 +318,7 @@ def render_encoders(contract: Contract, contracts_dir: Path) -> str:
             "",
             "Example::",
             "",
-            "    from txn_contract.encoders import ENCODERS",
+            f"    from txn_contract.{_package(contract)}encoders import ENCODERS",
             "",
             f"    value = ENCODERS[{numbers[-1]}].frame(event.to_avro({numbers[-1]}), schema_id)",
             '"""',

@@ -1,5 +1,10 @@
 """``txn-contract``: generate the package from ``contracts/``, gate changes, register versions.
 
+Every command covers every subject folder of ``contracts/`` (the transaction stream, the
+alerts): ``generate`` writes each one's code and packaged copies, ``check`` judges each one's
+versions at its own policy level with its rules and detectors files, ``register`` registers each
+one's versions and sets its level.
+
 The contract's command line lives here rather than in ``txn_contract``: it needs the runtime's
 settings and CLI plumbing (registry URL, basic auth and CA, the entry wrapper), and
 ``txn_contract`` is the bottom library, importing none of ours (see docs/architecture.md).
@@ -12,13 +17,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 import txn_contract
-from txn_contract.contract import Contract, find_contracts_dir, load_contract, packaged_contract
+from txn_contract.contract import (
+    Contract,
+    find_contracts_dir,
+    load_contracts,
+    packaged_contracts,
+)
 from txn_contract.errors import ConfigError
 from txn_contract.levels import LEVELS as _LEVELS
 
@@ -81,18 +90,18 @@ def cli() -> None:
     help="Write nothing; exit 1 and name every generated file that differs.",
 )
 def generate(contracts_dir: Path | None, check: bool) -> None:
-    """Generate libs/txn_contract (typed event class, the Avro encoders, packaged schemas)
-    from contracts/.
+    """Generate libs/txn_contract (typed classes, the Avro encoders, packaged schemas, rules and
+    detectors) from every subject folder of contracts/.
 
     Example: txn-contract generate --check
     """
-    from txn_contract.generate import check_generated, write_generated
+    from txn_contract.generate import check_all, write_all
 
     cdir = _contracts_dir(contracts_dir)
-    contract = load_contract(cdir)
+    contracts = load_contracts(cdir)
     package = _package_dir(cdir)
     if check:
-        drift = check_generated(contract, cdir, package)
+        drift = check_all(contracts, cdir, package)
         if drift:
             for d in drift:
                 click.echo(f"drift: {d}")
@@ -101,9 +110,10 @@ def generate(contracts_dir: Path | None, check: bool) -> None:
                 err=True,
             )
             sys.exit(1)
-        _log(f"generated code matches {cdir} (v1..v{contract.latest.version})")
+        versions = ", ".join(f"{c.subject} v1..v{c.latest.version}" for c in contracts)
+        _log(f"generated code matches {cdir} ({versions})")
         return
-    changed = write_generated(contract, cdir, package)
+    changed = write_all(contracts, cdir, package)
     for c in changed:
         _log(f"wrote {package / c}")
     _log(f"{len(changed)} file(s) changed" if changed else "everything was already up to date")
@@ -149,101 +159,112 @@ def check(
     precision/scale and logical-type/timestamp-unit rules. Exit 0 compatible, 1 incompatible,
     2 when the tool could not judge.
 
-    With no arguments: every version in contracts/ against all earlier ones at the policy's level,
-    and silver's quality rules (expectations.yaml: columns, Spark SQL syntax, actions, ids).
+    With no arguments: for every subject folder of contracts/, each version against all earlier
+    ones at the subject's policy level, its quality rules (expectations.yaml: columns, Spark SQL
+    syntax, actions, ids) and its detectors (detectors.yaml: ids, severities, parameters).
 
     Example: txn-contract check --schema new.avsc --previous v1.avsc --previous v2.avsc --level FULL_TRANSITIVE
     """
-    results, policy_level, rules_check = _to_judge(
-        schema_file, previous_files, level, contracts_dir
-    )
-    lines, violations = _offline_verdicts(results)
+    subjects = _to_judge(schema_file, previous_files, level, contracts_dir)
     immutability = []
     if git_ref:
         immutability = _released_files_changed(_contracts_dir(contracts_dir), git_ref)
-        lines.extend(immutability)
     registry = None
     if schema_registry_url:
         registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
-    verdicts = registry_verdicts(registry, results, _log) if registry else []
-    schema_lines = len(lines)
-    if rules_check is not None:
-        lines.extend(rules_check["lines"])
-    offline_ok = not violations and not immutability
-    rules_ok = rules_check is None or not rules_check["violations"]
-    registry_ok = all(v["compatible"] for v in verdicts)
+    verdicts = [
+        registry_verdicts(registry, [j.as_tuple() for j in s.judged], _log) if registry else []
+        for s in subjects
+    ]
+    ok = all(s.ok for s in subjects) and not immutability
+    ok = ok and all(v["compatible"] for vs in verdicts for v in vs)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "compatible": offline_ok and registry_ok,
-                    "offline": {
-                        "compatible": offline_ok,
-                        "violations": violations,
-                        "immutability": immutability,
-                    },
-                    "registry": verdicts if registry else None,
-                    "rules": None
-                    if rules_check is None
-                    else {k: v for k, v in rules_check.items() if k != "lines"},
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(_report(subjects, immutability, registry, verdicts), indent=2))
     else:
-        for line in lines:
-            click.echo(line)
-        summary = f"{len(results)} schema(s) checked at {policy_level or results[0][3]}: " + (
-            "compatible" if offline_ok else f"{schema_lines} violation(s)"
-        )
-        summary += _rules_summary(rules_check)
-        if registry:
-            summary += registry_summary(registry.registry_display_url, verdicts, violations)
-        click.echo(summary, err=True)
-    sys.exit(0 if offline_ok and registry_ok and rules_ok else 1)
+        _echo_text(subjects, immutability, registry, verdicts, git_ref)
+    sys.exit(0 if ok else 1)
 
 
 def _to_judge(schema_file, previous_files, level, contracts_dir):
-    """``([(file, new schema, [(label, earlier schema)], level)], policy level, rules check)``:
-    the ad hoc files, or every version of contracts/ against the earlier ones."""
-    from txn_contract.compatibility import load_schema_file
-    from txn_contract.rules import check_rules_of
+    """The ad hoc files as one unnamed subject, or every subject of contracts/."""
+    from txn_contract.checks import check_contracts, check_files
 
     if schema_file or previous_files:
         if not schema_file:
             raise ConfigError("--schema", "is required when --previous is given")
-        new = load_schema_file(schema_file)
-        prev = [(str(p), load_schema_file(p)) for p in previous_files]
-        return [(str(schema_file), new, prev, (level or "FULL_TRANSITIVE").upper())], None, None
-    contract = load_contract(_contracts_dir(contracts_dir))
-    policy_level = (level or contract.compatibility).upper()
-    results = [
-        (cv.path, cv.schema, [(f"v{p.version}", p.schema) for p in contract.versions[:i]],
-         policy_level)
-        for i, cv in enumerate(contract.versions)
-    ]  # fmt: skip
-    return results, policy_level, check_rules_of(contract)
+        return [check_files(schema_file, previous_files, level)]
+    return check_contracts(load_contracts(_contracts_dir(contracts_dir)), level)
 
 
-def _offline_verdicts(results) -> tuple[list[str], list[dict]]:
-    """Buf-style lines and JSON violations of the offline checker."""
-    from txn_contract.compatibility import check_level
+def _report(subjects, immutability, registry, verdicts) -> dict:
+    """The ``--format json`` document: the verdicts of all subjects, and each subject's."""
+    offline_ok = all(s.compatible for s in subjects) and not immutability
+    flat = [v for vs in verdicts for v in vs]
+    rules = next((s.rules for s in subjects if s.rules is not None), None)
 
-    lines: list[str] = []
-    violations = []
-    for file, new, prev, lvl in results:
-        found = check_level(new, [s for _, s in prev], lvl, labels=[label for label, _ in prev])
-        for v in found:
-            lines.append(v.line(file))
-            violations.append({"file": file, **asdict(v)})
-    return lines, violations
+    def without_lines(found):
+        """A rules or detectors verdict without its text lines (JSON has the violations)."""
+        return None if found is None else {k: v for k, v in found.items() if k != "lines"}
+
+    return {
+        "compatible": offline_ok and all(v["compatible"] for v in flat),
+        "offline": {
+            "compatible": offline_ok,
+            "violations": [v for s in subjects for v in s.violations],
+            "immutability": immutability,
+        },
+        "registry": flat if registry else None,
+        "rules": without_lines(rules),
+        "subjects": None
+        if subjects[0].subject is None
+        else [
+            {
+                "subject": s.subject,
+                "directory": s.directory,
+                "level": s.level,
+                "schemas": len(s.judged),
+                "compatible": s.compatible,
+                "rules": without_lines(s.rules),
+                "detectors": without_lines(s.detectors),
+                "registry": vs if registry else None,
+            }
+            for s, vs in zip(subjects, verdicts, strict=True)
+        ],
+    }
 
 
-def _rules_summary(rules_check) -> str:
-    if rules_check is None:
+def _echo_text(subjects, immutability, registry, verdicts, git_ref) -> None:
+    """Buf-style lines on stdout (violations, changed released files, the rules' and detectors'
+    problems, the registry's verdicts), then one summary line a subject on stderr."""
+    for s in subjects:
+        for line in s.lines:
+            click.echo(line)
+    for line in immutability:
+        click.echo(line)
+    for s in subjects:
+        for line in s.file_lines():
+            click.echo(line)
+    for s, vs in zip(subjects, verdicts, strict=True):
+        summary = f"{len(s.judged)} schema(s) checked at {s.level}: " + (
+            "compatible" if s.compatible else f"{len(s.lines)} violation(s)"
+        )
+        summary += _file_summary(s.rules, "rule") + _file_summary(s.detectors, "detector")
+        if registry:
+            summary += registry_summary(registry.registry_display_url, vs, s.violations)
+        click.echo(summary if s.subject is None else f"{s.subject}: {summary}", err=True)
+    if immutability:
+        click.echo(
+            f"{len(immutability)} released version file(s) changed since {git_ref}", err=True
+        )
+
+
+def _file_summary(found, what: str) -> str:
+    """The summary's part for a subject's rules or detectors file."""
+    if found is None:
         return ""
-    problems = rules_check["violations"]
-    return f"; {rules_check['rules']} rule(s) in {rules_check['file']}: " + (
+    problems = found["violations"]
+    count = found["rules" if what == "rule" else "detectors"]
+    return f"; {count} {what}(s) in {found['file']}: " + (
         f"{len(problems)} problem(s)" if problems else "valid"
     )
 
@@ -304,28 +325,29 @@ def _released_files_changed(contracts_dir: Path, ref: str) -> list[str]:
 @schema_registry_url_option("--registry")
 @_contracts_option(", else the versions compiled into this package")
 def register(schema_registry_url: str | None, contracts_dir: Path | None) -> None:
-    """Register every released version, oldest first, and set the subject's compatibility
-    level. Idempotent: a second run changes nothing. Producers never auto-register.
+    """Register every released version of every subject, oldest first, and set each subject's
+    compatibility level. Idempotent: a second run changes nothing. Producers never
+    auto-register.
 
     Example: SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7 txn-contract register
     """
     from txn_contract.registry import register_contract
 
     registry = RegistrySettings.load({"schema_registry_url": schema_registry_url})
-    contract: Contract
+    contracts: tuple[Contract, ...]
     if contracts_dir or find_contracts_dir():
-        contract = load_contract(_contracts_dir(contracts_dir))
+        contracts = load_contracts(_contracts_dir(contracts_dir))
     else:
-        contract = packaged_contract()
-    steps = register_contract(
-        registry.registry_client(), contract, registry.registry_display_url, _log
-    )
-    changed = sum(s.changed for s in steps)
-    _log(
-        f"{contract.subject}: {changed} change(s)"
-        if changed
-        else f"{contract.subject}: nothing to do"
-    )
+        contracts = packaged_contracts()
+    client = registry.registry_client()
+    for contract in contracts:
+        steps = register_contract(client, contract, registry.registry_display_url, _log)
+        changed = sum(s.changed for s in steps)
+        _log(
+            f"{contract.subject}: {changed} change(s)"
+            if changed
+            else f"{contract.subject}: nothing to do"
+        )
 
 
 main = entry_point(cli, PROG)

@@ -7,7 +7,8 @@ not judge), ``--format json`` and ``--against-git`` in a throwaway git repositor
 session's live platform: ``register`` is idempotent, refuses an incompatible next version with
 one sentence, and ``check --registry`` shows the registry's verdict next to the offline one.
 Copies and scratch subjects only: the repository's files and ``bank_txn_stream-value`` are never
-changed (beyond the registration the ``registered_contract`` fixture does anyway).
+changed (beyond the registration the ``registered_contract`` fixture does anyway); ``register``
+on the repository also registers ``bank_txn_alerts-value``, as the platform's users do.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.e2e
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TXN_CONTRACT = Path(sys.executable).parent / "txn-contract"
 SUBJECT = "bank_txn_stream-value"
+ALERTS = "bank_txn_alerts-value"
+ALERTS_LATEST = packaged_contract(ALERTS).latest.version
 # Released versions; the tests add version NEXT to copies, so they hold when v3 is released.
 LATEST = packaged_contract().latest.version
 NEXT = LATEST + 1
@@ -91,6 +94,13 @@ def test_check_with_no_arguments_passes_on_the_repository() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
     assert f"{LATEST} schema(s) checked at FULL_TRANSITIVE: compatible" in result.stderr
+    # every subject folder, each named in its summary line with its rules or detectors file
+    lines = result.stderr.splitlines()
+    (stream,) = [line for line in lines if line.startswith(f"{SUBJECT}: ")]
+    assert "rule(s) in " in stream and stream.endswith(": valid")
+    (alerts,) = [line for line in lines if line.startswith(f"{ALERTS}: ")]
+    assert alerts.startswith(f"{ALERTS}: {ALERTS_LATEST} schema(s) checked at FULL_TRANSITIVE: ")
+    assert "detector(s) in " in alerts and alerts.endswith(": valid")
 
 
 def test_generate_check_passes_on_the_repository() -> None:
@@ -417,20 +427,25 @@ def test_against_git_with_an_unknown_ref_exits_2(git_repo: Path) -> None:
 
 @pytest.fixture
 def scratch_contracts(contracts_copy: Path, platform) -> Iterator[tuple[Path, str]]:
-    """A copy of ``contracts/`` whose policy names a new subject ``tmp-<uuid>-value``; the
-    subject is deleted from the registry afterwards."""
-    subject = f"tmp-{uuid.uuid4().hex[:12]}-value"
-    policy = contracts_copy / SUBJECT / "policy.json"
-    write_schema(policy, {**json.loads(policy.read_text()), "subject": subject})
-    yield contracts_copy, subject
+    """A copy of ``contracts/`` whose policies name new subjects ``tmp-<uuid>-value`` (the
+    stream's is returned; the alerts' gets its own); the subjects are deleted from the registry
+    afterwards."""
+    subjects = {}
+    for policy in sorted(contracts_copy.glob("*/policy.json")):
+        subjects[policy.parent.name] = f"tmp-{uuid.uuid4().hex[:12]}-value"
+        write_schema(
+            policy, {**json.loads(policy.read_text()), "subject": subjects[policy.parent.name]}
+        )
+    yield contracts_copy, subjects[SUBJECT]
     from txn_contract.registry import registry_client
 
     client = registry_client(platform.registry_url)
-    try:
-        client.delete_subject(subject)
-        client.delete_subject(subject, permanent=True)
-    except Exception as exc:  # noqa: BLE001 - a failed registration leaves nothing to delete
-        print(f"scratch subject {subject} not deleted: {exc}")
+    for subject in subjects.values():
+        try:
+            client.delete_subject(subject)
+            client.delete_subject(subject, permanent=True)
+        except Exception as exc:  # noqa: BLE001 - a failed registration leaves nothing to delete
+            print(f"scratch subject {subject} not deleted: {exc}")
 
 
 def test_register_twice_changes_nothing_the_second_time(platform, registered_contract) -> None:
@@ -443,6 +458,10 @@ def test_register_twice_changes_nothing_the_second_time(platform, registered_con
     for version, schema_id in registered_contract.items():
         assert f"v{version} already registered (id {schema_id}," in second.stderr
     assert "compatibility level already FULL_TRANSITIVE" in second.stderr
+    # every subject folder of contracts/: the alerts' too
+    assert f"{ALERTS}: v1 already registered (id " in second.stderr
+    assert f"{ALERTS}: compatibility level already FULL_TRANSITIVE" in second.stderr
+    assert f"{ALERTS}: nothing to do" in second.stderr
 
 
 def test_register_without_a_registry_url_exits_2() -> None:
@@ -504,9 +523,18 @@ def test_check_with_registry_shows_both_verdicts(platform, registered_contract) 
         "at FULL_TRANSITIVE\n"
         for v in range(2, NEXT)
     )
-    summary = result.stderr.strip().splitlines()[-1]
-    assert summary.startswith(f"{LATEST} schema(s) checked at FULL_TRANSITIVE: compatible;")
-    assert summary.endswith("; registry: compatible"), summary
+    # one summary line a subject, naming it; the alerts' v1 has no earlier version to judge
+    summaries = {
+        line.split(": ", 1)[0]: line
+        for line in result.stderr.splitlines()
+        if line.startswith((f"{SUBJECT}: ", f"{ALERTS}: "))
+    }
+    assert summaries[SUBJECT].startswith(
+        f"{SUBJECT}: {LATEST} schema(s) checked at FULL_TRANSITIVE: compatible;"
+    )
+    assert summaries[ALERTS].startswith(f"{ALERTS}: 1 schema(s) checked at FULL_TRANSITIVE:")
+    for summary in summaries.values():
+        assert summary.endswith("; registry: compatible"), summary
 
 
 def test_check_with_registry_on_an_incompatible_next_version(
