@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The production-shaped platforms (three brokers; SASL_SSL), started only by tests that use them.
+from tests.platforms import secure_platform, three_brokers  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

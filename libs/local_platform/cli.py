@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from functools import partial
 
 import click
@@ -60,15 +61,19 @@ def cli() -> None:
 @_state_option
 @_port_options
 @_setting("compatibility", type=click.Choice(COMPATIBILITY_LEVELS))
+@_setting("brokers", type=click.Choice(["1", "3"]), metavar="1|3")
+@_setting("secure", is_flag=True)
 @_setting("spark", is_flag=True)
 @_setting("spark_worker_cores", type=int, metavar="N")
 @_setting("spark_worker_memory", metavar="SIZE")
 def up(**options) -> None:
-    """Fetch (first use), start and wait for the broker and registry; create topic
-    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. With --spark, also a Spark
-    standalone master and worker on loopback. Safe to run twice.
+    """Fetch (first use), start and wait for the broker(s) and registry; create topic
+    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. With --brokers 3, a
+    three-node cluster (replication 3, min.insync.replicas 2); with --secure, SASL_SSL and one
+    principal per service (STATE_DIR/credentials); with --spark, also a Spark standalone master
+    and worker on loopback. Safe to run twice: starts only what is down.
 
-    Example: txn-platform up --spark --state-dir /tmp/txn && . /tmp/txn/platform.env
+    Example: txn-platform up --brokers 3 --secure --state-dir /tmp/txn && . /tmp/txn/platform.env
     """
     s = _settings(**options)
     timings = platform.up(s, _log)
@@ -105,32 +110,40 @@ def status(fmt, **ports) -> None:
     s = _settings(**ports)
     st = platform.status(s)
     if fmt == "json":
-        click.echo(json.dumps({**st.__dict__, "healthy": st.healthy}, indent=2))
+        click.echo(json.dumps({**asdict(st), "healthy": st.healthy}, indent=2))
     else:
-
-        def health(pid, serving, rss):
-            if serving:
-                return f"serving (pid {pid}, {rss:.0f} MiB RSS)" if pid and rss else "serving"
-            return f"process {pid} up but not serving" if pid else "down"
-
-        click.echo(
-            f"kafka     {s.bootstrap_servers:<45} {health(st.kafka_pid, st.kafka_serving, st.kafka_rss_mb)}"
-        )
-        click.echo(
-            f"registry  {s.registry_url:<45} {health(st.registry_pid, st.registry_serving, st.registry_rss_mb)}"
-        )
-        if st.compatibility:
-            click.echo(f"registry compatibility level: {st.compatibility}")
-        for topic, ends in st.topics.items():
-            click.echo(
-                f"topic {topic}: {len(ends)} partitions, end offsets {ends} (total {sum(ends)})"
-            )
-        for subject, versions in st.subjects.items():
-            click.echo(f"subject {subject}: versions {versions}")
-        if st.registry_serving and not st.subjects:
-            click.echo("no subjects registered yet")
-        _spark_status(s, st)
+        _text_status(s, st)
     sys.exit(0 if st.healthy else 1)
+
+
+def _health(pid, serving, rss) -> str:
+    if serving:
+        return f"serving (pid {pid}, {rss:.0f} MiB RSS)" if pid and rss else "serving"
+    return f"process {pid} up but not serving" if pid else "down"
+
+
+def _text_status(s, st) -> None:
+    """``status`` for people: one line per broker and the registry, then what they hold."""
+    for b in st.brokers:
+        click.echo(f"{b.name:<9} {b.address:<45} {_health(b.pid, b.serving, b.rss_mb)}")
+    if st.secure:
+        click.echo(
+            f"kafka security: SASL_SSL (SCRAM-SHA-512), CA {s.state_dir / 'tls' / 'ca.pem'}, "
+            f"credentials in {s.state_dir / 'credentials'}"
+        )
+    registry = _health(st.registry_pid, st.registry_serving, st.registry_rss_mb)
+    click.echo(f"registry  {s.registry_url:<45} {registry}")
+    if st.compatibility:
+        click.echo(f"registry compatibility level: {st.compatibility}")
+    if st.topics_error:
+        click.echo(f"topics: offsets not readable now ({st.topics_error})")
+    for topic, ends in st.topics.items():
+        click.echo(f"topic {topic}: {len(ends)} partitions, end offsets {ends} (total {sum(ends)})")
+    for subject, versions in st.subjects.items():
+        click.echo(f"subject {subject}: versions {versions}")
+    if st.registry_serving and not st.subjects:
+        click.echo("no subjects registered yet")
+    _spark_status(s, st)
 
 
 def _spark_status(s, st) -> None:

@@ -45,8 +45,7 @@ class Service:
         if self.running():
             log(f"{self.name}: already running (pid {self.proc.pid()})")
             return 0.0
-        for port in self.ports:
-            self._check_port(port)
+        self.check_ports()
         return self._launch(log)
 
     def stop(self) -> str:
@@ -56,8 +55,12 @@ class Service:
         """Start the process (its ports are free) and wait until it is ready."""
         raise NotImplementedError
 
-    def _check_port(self, name: str) -> None:
-        port = getattr(self.s, name)
+    def check_ports(self) -> None:
+        """Refuse a port of ours that another process holds, naming the flag that moves it."""
+        for name in self.ports:
+            self._check_port(name, getattr(self.s, name))
+
+    def _check_port(self, name: str, port: int) -> None:
         if not port_is_free(self.s.host, port):
             field = PlatformSettings.model_fields[name]
             raise PlatformError(

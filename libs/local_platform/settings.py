@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Self
@@ -14,11 +15,38 @@ from txn_contract.levels import LEVELS
 from txn_contract.model import TOPIC
 from txn_runtime.settings import Invalid, Settings, setting
 
-__all__ = ["COMPATIBILITY_LEVELS", "PlatformSettings", "default_state_dir"]
+__all__ = [
+    "BROKER_COUNTS",
+    "COMPATIBILITY_LEVELS",
+    "PlatformSettings",
+    "default_state_dir",
+    "read_layout",
+    "write_layout",
+]
 
 COMPATIBILITY_LEVELS = LEVELS
 _PORTS = ("kafka_port", "controller_port", "registry_port", "registry_management_port")
 _SPARK_PORTS = ("spark_master_port", "spark_master_webui_port", "spark_worker_webui_port")
+BROKER_COUNTS = (1, 3)
+# What a state dir was first started with: a later `up` without --brokers/--secure uses it.
+_LAYOUT = "platform.json"
+
+
+def read_layout(state_dir: Path) -> dict[str, Any]:
+    """``{"brokers": N, "secure": bool}`` a state dir's Kafka was formatted for, or ``{}``
+    for a fresh one (a state dir older than the file holds one plaintext broker)."""
+    try:
+        return json.loads((state_dir / _LAYOUT).read_text())
+    except (OSError, ValueError):
+        pass
+    if (state_dir / "kafka" / "data" / "meta.properties").exists():
+        return {"brokers": 1, "secure": False}
+    return {}
+
+
+def write_layout(state_dir: Path, layout: dict[str, Any]) -> None:
+    """Record what the state dir's Kafka is formatted for (see :func:`read_layout`)."""
+    (state_dir / _LAYOUT).write_text(json.dumps(layout, sort_keys=True) + "\n")
 
 
 def default_state_dir() -> Path:
@@ -31,6 +59,19 @@ def default_state_dir() -> Path:
     return here / ".local"
 
 
+def _same(given: Any, recorded: Any) -> bool | None:
+    """Whether a flag's raw value (``3``, ``"3"``, ``True``, ``"true"``) is the recorded one;
+    None when it does not parse (the field's validator then names the problem)."""
+    text = str(given).strip().lower()
+    if isinstance(recorded, bool):
+        if text in ("1", "true", "yes", "on"):
+            return recorded
+        if text in ("0", "false", "no", "off"):
+            return not recorded
+        return None
+    return text == str(recorded) if text.isdigit() else None
+
+
 def _port(default: int, env: str, flag: str, help: str) -> Any:
     return setting(default, env=env, flag=flag, help=help, ge=1, le=65535)
 
@@ -39,8 +80,8 @@ class _Endpoint:
     """A settings attribute: where a service is reached, ``template`` filled with the settings'
     host and the port field ``port``.
 
-    ``bootstrap_servers = _Endpoint("kafka_port", "{host}:{port}")`` gives
-    ``settings.bootstrap_servers == f"{settings.host}:{settings.kafka_port}"``.
+    ``spark_master_url = _Endpoint("spark_master_port", "spark://{host}:{port}")`` gives
+    ``settings.spark_master_url == f"spark://{settings.host}:{settings.spark_master_port}"``.
     """
 
     def __init__(self, port: str, template: str) -> None:
@@ -74,6 +115,10 @@ class PlatformSettings(Settings):
         0, env="TXN_REGISTRY_MANAGEMENT_PORT", flag="--registry-management-port", ge=0, le=65535
     )
     """Registry health/metrics port. Default: registry port + 1."""
+    brokers: int = setting(None, env="TXN_BROKERS", flag="--brokers")
+    """Kafka nodes, each a KRaft broker and controller: 1, or 3 (topics with replication 3 and min.insync.replicas=2). Broker N serves on KAFKA_PORT + 2(N-1), its controller on CONTROLLER_PORT + 2(N-1). Default: what the state dir was started with, else 1."""
+    secure: bool = setting(None, env="TXN_SECURE", flag="--secure")
+    """SASL_SSL with SCRAM-SHA-512, a local CA and one principal per service with its ACLs (docs/security.md); credentials in STATE_DIR/credentials. Default: what the state dir was started with, else off."""
     topic: str = TOPIC
     partitions: int = setting(3, env=None, flag=None, ge=1)
     """Partitions of the topic."""
@@ -120,6 +165,19 @@ class PlatformSettings(Settings):
             data["state_dir"] = default_state_dir()
         if not int(data.get("registry_management_port") or 0):
             data["registry_management_port"] = int(data.get("registry_port") or 8081) + 1
+        layout = read_layout(Path(data["state_dir"]).expanduser().resolve())
+        for name, default in (("brokers", 1), ("secure", False)):
+            given = data.get(name)
+            if given is None:
+                data[name] = layout.get(name, default)
+            elif name in layout and _same(given, layout[name]) is False:
+                was = "secure" if layout["secure"] else "plaintext"
+                raise Invalid(
+                    name,
+                    f"the state dir {data['state_dir']} holds a {was} Kafka cluster of "
+                    f"{layout['brokers']} broker(s); leave out {{{name}}} or run "
+                    "`txn-platform down --wipe` first",
+                )
         return data
 
     @field_validator("state_dir")
@@ -134,6 +192,13 @@ class PlatformSettings(Settings):
             raise ValueError(f"{level!r} is not one of {', '.join(COMPATIBILITY_LEVELS)}")
         return level
 
+    @field_validator("brokers")
+    @classmethod
+    def _brokers(cls, n: int) -> int:
+        if n not in BROKER_COUNTS:
+            raise ValueError(f"must be 1 or 3, got {n}")
+        return n
+
     @field_validator("spark_worker_memory")
     @classmethod
     def _memory(cls, size: str) -> str:
@@ -144,16 +209,37 @@ class PlatformSettings(Settings):
     @model_validator(mode="after")
     def _ports_differ(self) -> Self:
         seen: dict[int, str] = {}
-        for name in _PORTS + (_SPARK_PORTS if self.spark else ()):
-            port = getattr(self, name)
+        named = [(name, getattr(self, name)) for name in _PORTS]
+        named += [(name, getattr(self, name)) for name in _SPARK_PORTS if self.spark]
+        for i, (port, controller) in enumerate(self.node_ports[1:], start=2):
+            named += [("kafka_port", port), ("controller_port", controller)]
+            if max(port, controller) > 65535:
+                raise Invalid("kafka_port", f"broker {i}'s ports must be at most 65535")
+        for name, port in named:
             if port in seen:
                 raise Invalid(name, f"port {port} is also {{{seen[port]}}}'s; ports must differ")
             seen[port] = name
         return self
 
-    bootstrap_servers = _Endpoint("kafka_port", "{host}:{port}")
-    # The Confluent-compatible API root, usable as is by ``SchemaRegistryClient``.
-    registry_url = _Endpoint("registry_port", "http://{host}:{port}/apis/ccompat/v7")
+    @property
+    def node_ports(self) -> list[tuple[int, int]]:
+        """(client port, controller port) of each Kafka node, node 1 first."""
+        return [
+            (self.kafka_port + 2 * i, self.controller_port + 2 * i) for i in range(self.brokers)
+        ]
+
+    @property
+    def registry_url(self) -> str:
+        """The Confluent-compatible API root, usable as is by ``SchemaRegistryClient``; https
+        only with ``--secure``."""
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{self.host}:{self.registry_port}/apis/ccompat/v7"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every broker, HOST:PORT[,HOST:PORT...]."""
+        return ",".join(f"{self.host}:{port}" for port, _ in self.node_ports)
+
     spark_master_url = _Endpoint("spark_master_port", "spark://{host}:{port}")
     spark_master_webui_url = _Endpoint("spark_master_webui_port", "http://{host}:{port}")
 

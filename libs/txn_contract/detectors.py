@@ -44,7 +44,7 @@ from .detector_params import (
     param_problems,
 )
 from .errors import TxnError
-from .rules import RuleProblem, read_rules_file
+from .rules import RuleProblem, entry_problems, read_rules_file
 
 __all__ = [
     "DETECTORS_FILE",
@@ -133,25 +133,15 @@ class DetectorSet:
         known = ", ".join(d.id for d in self.detectors)
         raise TxnError(f"No detector {detector_id!r} in {self.path}; declared: {known}.")
 
-    @property
-    def velocity(self) -> DetectorSpec[VelocityParams]:
-        """The ``velocity`` detector, its params typed."""
-        return self.by_id("velocity")
-
-    @property
-    def card_testing(self) -> DetectorSpec[CardTestingParams]:
-        """The ``card_testing`` detector, its params typed."""
-        return self.by_id("card_testing")
-
-    @property
-    def impossible_travel(self) -> DetectorSpec[ImpossibleTravelParams]:
-        """The ``impossible_travel`` detector, its params typed."""
-        return self.by_id("impossible_travel")
-
-    @property
-    def amount_outlier(self) -> DetectorSpec[AmountOutlierParams]:
-        """The ``amount_outlier`` detector, its params typed."""
-        return self.by_id("amount_outlier")
+    # Each detector by name, its params typed.
+    velocity = property(lambda self: self.by_id("velocity"))
+    """The ``velocity`` detector (:class:`VelocityParams`)."""
+    card_testing = property(lambda self: self.by_id("card_testing"))
+    """The ``card_testing`` detector (:class:`CardTestingParams`)."""
+    impossible_travel = property(lambda self: self.by_id("impossible_travel"))
+    """The ``impossible_travel`` detector (:class:`ImpossibleTravelParams`)."""
+    amount_outlier = property(lambda self: self.by_id("amount_outlier"))
+    """The ``amount_outlier`` detector (:class:`AmountOutlierParams`)."""
 
     def properties(self) -> dict[str, str]:
         """Table properties naming the detectors' version (``txn.detectors.*``)."""
@@ -262,16 +252,10 @@ def validate_detectors(raw: Any, vocab: Vocabulary) -> list[DetectorProblem]:
     entries = raw.get("detectors")
     if not isinstance(entries, list) or not entries:
         return [*out, DetectorProblem(root, "detectors must be a non-empty list")]
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(entries):
-        did = entry.get("id") if isinstance(entry, dict) else None
-        where = did if isinstance(did, str) and did else f"detectors[{i}]"
-        out += _detector_problems(entry, where, vocab)
-        if isinstance(did, str):
-            if did in seen:
-                out.append(DetectorProblem(where, f"duplicate id (also detectors[{seen[did]}])"))
-            else:
-                seen[did] = i
+    problems, seen = entry_problems(
+        entries, "detectors", lambda entry, where: _detector_problems(entry, where, vocab)
+    )
+    out += problems
     out += [
         DetectorProblem(
             root, f"missing detector {d!r}: every symbol of enum Detector needs an entry"

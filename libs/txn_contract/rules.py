@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -44,6 +45,7 @@ __all__ = [
     "RuleProblem",
     "RuleSet",
     "check_rules_of",
+    "entry_problems",
     "iso_lists",
     "load_rules",
     "packaged_rules",
@@ -86,6 +88,25 @@ class RuleProblem:
     def line(self, file: str) -> str:
         """``file: where: message``, the violation-line style of ``txn-contract check``."""
         return f"{file}: {self.where}: {self.message}"
+
+
+def entry_problems(
+    entries: list[Any], kind: str, problems_of: Callable[[Any, str], list[RuleProblem]]
+) -> tuple[list[RuleProblem], dict[str, int]]:
+    """The problems of a file's list of entries (rules, detectors): each entry's own, named by
+    its id (else ``kind[i]``), then duplicate ids; and the index of each id seen first."""
+    out: list[RuleProblem] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        eid = entry.get("id") if isinstance(entry, dict) else None
+        where = eid if isinstance(eid, str) and eid else f"{kind}[{i}]"
+        out += problems_of(entry, where)
+        if isinstance(eid, str):
+            if eid in seen:
+                out.append(RuleProblem(where, f"duplicate id (also {kind}[{seen[eid]}])"))
+            else:
+                seen[eid] = i
+    return out, seen
 
 
 @dataclass(frozen=True)
@@ -257,17 +278,10 @@ def validate_rules(raw: Any, columns: tuple[str, ...] | list[str]) -> list[RuleP
     rules = raw.get("rules")
     if not isinstance(rules, list) or not rules:
         return [*out, RuleProblem("<root>", "rules must be a non-empty list")]
-    seen: dict[str, int] = {}
-    for i, entry in enumerate(rules):
-        rid = entry.get("id") if isinstance(entry, dict) else None
-        where = rid if isinstance(rid, str) and rid else f"rules[{i}]"
-        out += _rule_problems(entry, where, allowed)
-        if isinstance(rid, str):
-            if rid in seen:
-                out.append(RuleProblem(where, f"duplicate id (also rules[{seen[rid]}])"))
-            else:
-                seen[rid] = i
-    return out
+    problems, _ids = entry_problems(
+        rules, "rules", lambda entry, where: _rule_problems(entry, where, allowed)
+    )
+    return out + problems
 
 
 def _digest(version: int, rules: tuple[Rule, ...]) -> str:

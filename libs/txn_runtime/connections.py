@@ -164,7 +164,8 @@ class RegistrySettings(Settings):
             "retries.wait.ms": 200,
         }
         if self.schema_registry_basic_auth_user_info is not None:
-            conf["basic.auth.credentials.source"] = "USER_INFO"
+            # The Python client takes user info alone; "basic.auth.credentials.source" (the
+            # Java serializer's key) makes it refuse the whole configuration.
             conf["basic.auth.user.info"] = (
                 self.schema_registry_basic_auth_user_info.get_secret_value()
             )

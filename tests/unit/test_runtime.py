@@ -188,7 +188,11 @@ def test_sasl_and_tls_pass_through_to_librdkafka_spark_and_the_registry(tmp_path
     assert spark["kafka.ssl.truststore.type"] == "PEM"
     assert spark["kafka.ssl.truststore.location"] == str(ca)
     conf = s.registry_conf()
-    assert conf["basic.auth.credentials.source"] == "USER_INFO"
+    assert "basic.auth.credentials.source" not in conf  # the Python client refuses it
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    # regression: it raised "Unrecognized properties" (issue 21); the CA here is no real PEM
+    SchemaRegistryClient({**conf, "url": "https://r", "ssl.ca.location": None})
     assert conf["basic.auth.user.info"] == "svc:r-s3cret"
     assert conf["ssl.ca.location"] == str(ca)
     plain = _Demo.load({}, {"KAFKA_BOOTSTRAP_SERVERS": "b:1", "SCHEMA_REGISTRY_URL": "http://r"})
