@@ -41,15 +41,10 @@ class KafkaNode:
     port: int
     controller_port: int
 
-    @property
-    def data_dir(self) -> Path:
-        """The node's ``log.dirs``: its partitions and, as a controller, the metadata log."""
-        return self.home / "data"
-
-    @property
-    def properties_file(self) -> Path:
-        """``server.properties`` (mode 0600: with ``--secure`` it holds the nodes' passwords)."""
-        return self.home / "server.properties"
+    data_dir = property(lambda self: self.home / "data")
+    """The node's ``log.dirs``: its partitions and, as a controller, the metadata log."""
+    properties_file = property(lambda self: self.home / "server.properties")
+    """``server.properties`` (mode 0600: with ``--secure`` it holds the nodes' passwords)."""
 
 
 @dataclass(frozen=True)

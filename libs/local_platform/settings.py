@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from txn_contract.levels import LEVELS
@@ -185,19 +185,14 @@ class PlatformSettings(Settings):
     def _resolved(cls, path: Path) -> Path:
         return path.expanduser().resolve()
 
-    @field_validator("compatibility")
+    @field_validator("compatibility", "brokers")
     @classmethod
-    def _level(cls, level: str) -> str:
-        if level not in COMPATIBILITY_LEVELS:
-            raise ValueError(f"{level!r} is not one of {', '.join(COMPATIBILITY_LEVELS)}")
-        return level
-
-    @field_validator("brokers")
-    @classmethod
-    def _brokers(cls, n: int) -> int:
-        if n not in BROKER_COUNTS:
-            raise ValueError(f"must be 1 or 3, got {n}")
-        return n
+    def _one_of(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = {"compatibility": COMPATIBILITY_LEVELS, "brokers": BROKER_COUNTS}[info.field_name]
+        if value not in allowed:
+            choices = " or ".join(", ".join(map(str, allowed)).rsplit(", ", 1))
+            raise ValueError(f"must be {choices}, got {value!r}")
+        return value
 
     @field_validator("spark_worker_memory")
     @classmethod

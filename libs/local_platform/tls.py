@@ -40,25 +40,14 @@ class TlsFiles:
 
     root: Path
 
-    @property
-    def ca_cert(self) -> Path:
-        """The CA certificate clients trust."""
-        return self.root / "ca.pem"
-
-    @property
-    def ca_key(self) -> Path:
-        """The CA's private key (0600)."""
-        return self.root / "ca.key"
-
-    @property
-    def server_cert(self) -> Path:
-        """The services' certificate followed by the CA's."""
-        return self.root / "server.pem"
-
-    @property
-    def keystore(self) -> Path:
-        """Key, certificate and CA in one PEM file (0600): Kafka's ``ssl.keystore.location``."""
-        return self.root / "server-keystore.pem"
+    ca_cert = property(lambda self: self.root / "ca.pem")
+    """The CA certificate clients trust."""
+    ca_key = property(lambda self: self.root / "ca.key")
+    """The CA's private key (0600)."""
+    server_cert = property(lambda self: self.root / "server.pem")
+    """The services' certificate followed by the CA's."""
+    keystore = property(lambda self: self.root / "server-keystore.pem")
+    """Key, certificate and CA in one PEM file (0600): Kafka's ``ssl.keystore.location``."""
 
 
 def write_private(path: Path, data: bytes | str) -> None:

@@ -44,7 +44,13 @@ from .detector_params import (
     param_problems,
 )
 from .errors import TxnError
-from .rules import RuleProblem, entry_problems, read_rules_file
+from .rules import (
+    ContractFile,
+    RuleProblem,
+    entry_problems,
+    read_rules_file,
+    refuse_problems,
+)
 
 __all__ = [
     "DETECTORS_FILE",
@@ -117,13 +123,10 @@ class Vocabulary:
 
 
 @dataclass(frozen=True)
-class DetectorSet:
+class DetectorSet(ContractFile):
     """The detectors of a file, in file order, with the facts alerts and tables record."""
 
-    version: int
-    detectors: tuple[DetectorSpec, ...]
-    path: str
-    digest: str
+    detectors: tuple[DetectorSpec, ...] = ()
 
     def by_id(self, detector_id: str) -> DetectorSpec:
         """The detector ``detector_id``; :class:`TxnError` naming the declared ones otherwise."""
@@ -282,19 +285,13 @@ def load_detectors(path: Path, vocab: Vocabulary) -> DetectorSet:
     """The validated detectors of ``path``; :class:`TxnError` naming the first problem
     otherwise (:class:`~txn_contract.errors.SchemaFileError` when it is not YAML)."""
     raw = read_rules_file(path)
-    problems = validate_detectors(raw, vocab)
-    if problems:
-        more = (
-            f" (and {len(problems) - 1} more; run `txn-contract check`)"
-            if len(problems) > 1
-            else ""
-        )
-        raise TxnError(f"Detectors are invalid: {problems[0].line(str(path))}{more}.")
+    refuse_problems("Detectors", validate_detectors(raw, vocab), path)
     detectors = tuple(
         DetectorSpec(d["id"], d["severity"], build_params(d["id"], d["params"]), d["doc"].strip())
         for d in raw["detectors"]
     )
-    return DetectorSet(raw["version"], detectors, str(path), _digest(raw["version"], detectors))
+    digest = _digest(raw["version"], detectors)
+    return DetectorSet(raw["version"], str(path), digest, detectors=detectors)
 
 
 def packaged_detectors() -> DetectorSet:

@@ -41,6 +41,7 @@ __all__ = [
     "CONFLICT_RULE",
     "EXTRA_COLUMNS",
     "RULES_FILE",
+    "ContractFile",
     "Rule",
     "RuleProblem",
     "RuleSet",
@@ -50,6 +51,7 @@ __all__ = [
     "load_rules",
     "packaged_rules",
     "read_rules_file",
+    "refuse_problems",
     "validate_rules",
 ]
 
@@ -90,6 +92,18 @@ class RuleProblem:
         return f"{file}: {self.where}: {self.message}"
 
 
+def refuse_problems(what: str, problems: list[RuleProblem], path: Path) -> None:
+    """Raise :class:`TxnError` naming the first of ``problems`` of the file at ``path`` (and how
+    many more there are); nothing when there is none."""
+    if problems:
+        more = (
+            f" (and {len(problems) - 1} more; run `txn-contract check`)"
+            if len(problems) > 1
+            else ""
+        )
+        raise TxnError(f"{what} are invalid: {problems[0].line(str(path))}{more}.")
+
+
 def entry_problems(
     entries: list[Any], kind: str, problems_of: Callable[[Any, str], list[RuleProblem]]
 ) -> tuple[list[RuleProblem], dict[str, int]]:
@@ -110,14 +124,21 @@ def entry_problems(
 
 
 @dataclass(frozen=True)
-class RuleSet:
-    """The rules of a file, in file order, with the facts tables record about them."""
+class ContractFile:
+    """What a versioned file beside the schemas (quality rules, detectors) is known by: its
+    ``version``, where it was read and the ``digest`` of what it declares."""
 
     version: int
-    rules: tuple[Rule, ...]
     path: str
     digest: str
-    iso_source: str
+
+
+@dataclass(frozen=True)
+class RuleSet(ContractFile):
+    """The rules of a file, in file order, with the facts tables record about them."""
+
+    rules: tuple[Rule, ...] = ()
+    iso_source: str = ""
 
     def by_action(self, action: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.action == action)
@@ -294,14 +315,7 @@ def _digest(version: int, rules: tuple[Rule, ...]) -> str:
 def load_rules(path: Path, columns: tuple[str, ...] | list[str]) -> RuleSet:
     """The validated rules of ``path``; :class:`TxnError` naming the first problem otherwise."""
     raw = read_rules_file(path)
-    problems = validate_rules(raw, columns)
-    if problems:
-        more = (
-            f" (and {len(problems) - 1} more; run `txn-contract check`)"
-            if len(problems) > 1
-            else ""
-        )
-        raise TxnError(f"Quality rules are invalid: {problems[0].line(str(path))}{more}.")
+    refuse_problems("Quality rules", validate_rules(raw, columns), path)
     rules = tuple(
         Rule(
             id=r["id"],
@@ -313,7 +327,8 @@ def load_rules(path: Path, columns: tuple[str, ...] | list[str]) -> RuleSet:
         )
         for r in raw["rules"]
     )
-    return RuleSet(raw["version"], rules, str(path), _digest(raw["version"], rules), _iso_source())
+    digest = _digest(raw["version"], rules)
+    return RuleSet(raw["version"], str(path), digest, rules=rules, iso_source=_iso_source())
 
 
 def packaged_rules() -> RuleSet:

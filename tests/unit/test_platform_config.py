@@ -112,7 +112,7 @@ def test_secure_nodes_use_sasl_ssl_the_authorizer_and_deny_by_default(tmp_path):
 
 
 def test_broker_counts_and_derived_ports_are_checked(tmp_path):
-    with pytest.raises(ConfigError, match="--brokers: must be 1 or 3"):
+    with pytest.raises(ConfigError, match="--brokers: must be 1 or 3, got 2"):
         PlatformSettings.load({"state_dir": tmp_path, "brokers": 2}, env={})
     # broker 2's client port would be the controller port given
     with pytest.raises(ConfigError, match="port 19094 is also"):
