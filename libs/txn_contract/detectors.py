@@ -47,6 +47,7 @@ from .errors import TxnError
 from .rules import (
     ContractFile,
     RuleProblem,
+    check_report,
     entry_problems,
     read_rules_file,
     refuse_problems,
@@ -314,12 +315,4 @@ def check_detectors_of(contract, events=None) -> dict[str, Any] | None:
         return None
     raw = read_rules_file(path)
     problems = validate_detectors(raw, vocabulary(contract, events))
-    entries = raw.get("detectors") if isinstance(raw, dict) else None
-    return {
-        "file": str(path),
-        "detectors": len(entries) if isinstance(entries, list) else 0,
-        "violations": [
-            {"file": str(path), "detector": p.where, "message": p.message} for p in problems
-        ],
-        "lines": [p.line(str(path)) for p in problems],
-    }
+    return check_report(path, raw, "detectors", "detector", problems)

@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "RuleProblem",
     "RuleSet",
+    "check_report",
     "check_rules_of",
     "entry_problems",
     "iso_lists",
@@ -349,13 +350,18 @@ def check_rules_of(contract) -> dict[str, Any] | None:
         return None
     raw = read_rules_file(path)
     columns = tuple(dict.fromkeys(n for v in contract.versions for n in v.field_names))
-    problems = validate_rules(raw, columns)
-    entries = raw.get("rules") if isinstance(raw, dict) else None
+    return check_report(path, raw, "rules", "rule", validate_rules(raw, columns))
+
+
+def check_report(
+    path: Path, raw: Any, kind: str, one: str, problems: list[RuleProblem]
+) -> dict[str, Any]:
+    """What ``txn-contract check`` reports of a file of ``kind`` (``rules``, ``detectors``):
+    how many entries it declares, and each problem as a violation and as a line."""
+    entries = raw.get(kind) if isinstance(raw, dict) else None
     return {
         "file": str(path),
-        "rules": len(entries) if isinstance(entries, list) else 0,
-        "violations": [
-            {"file": str(path), "rule": p.where, "message": p.message} for p in problems
-        ],
+        kind: len(entries) if isinstance(entries, list) else 0,
+        "violations": [{"file": str(path), one: p.where, "message": p.message} for p in problems],
         "lines": [p.line(str(path)) for p in problems],
     }
