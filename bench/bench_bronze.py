@@ -20,6 +20,11 @@
 4. **Stages** (``--stages``): ``bench/stages_bronze.py`` on the drain topic, in its own process:
    the per-stage breakdown of one batch (see that script).
 5. **Size**: bytes per event in Kafka (segment files of each topic) versus each job's output.
+6. **Before and now** (``--before-ref REF``): the drain also runs the job as it was at git
+   ``REF`` (``bronze_ingest`` and ``txn_lake`` exported from git and put first on PYTHONPATH),
+   in rotated order with the other two, on the same backlog; reported against the baseline of
+   the same round. ``--first-commit-events N`` times process start -> first commit of both on a
+   fresh backlog of N events (one batch), ``--rounds`` times.
 
 Every figure is printed with the command that produced it, with the machine and its load.
 Run it against a platform you started (it reads topic sizes from the platform's log dir)::
@@ -30,6 +35,8 @@ Run it against a platform you started (it reads topic sizes from the platform's 
     .venv/bin/txn-contract register
     .venv/bin/python bench/bench_bronze.py --state-dir /tmp/benchplat --events 1000000 \\
         --sustained-rate 20000 --sustained-seconds 60 --stages
+    .venv/bin/python bench/bench_bronze.py --state-dir /tmp/benchplat --events 1000000 \\
+        --rounds 3 --before-ref HEAD --first-commit-events 5000
 """
 
 from __future__ import annotations
@@ -263,7 +270,7 @@ class Run:
 class Process:
     """Spawn ``cmd`` with stderr read line by line (and copied to ``log``)."""
 
-    def __init__(self, cmd: list[str], log: Path) -> None:
+    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         self.run = Run(shlex.join(cmd))
         _log("$ " + self.run.command)
         self._cpu0 = _cpu_children()
@@ -271,7 +278,12 @@ class Process:
         self.run.spawned_at = time.time()
         self._t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env={**os.environ, **(env or {})},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -296,9 +308,29 @@ class Process:
         return self.run
 
 
-def bronze_cmd(lake: Path, topic: str, extra: list[str]) -> list[str]:
+def export_ref(ref: str, dest: Path) -> Path:
+    """``bronze_ingest`` and ``txn_lake`` as they were at git ``ref``, as packages in ``dest``
+    (put first on PYTHONPATH, they shadow the installed ones): the job before a change, run
+    beside the job after it on the same backlog and machine."""
+    import io
+    import tarfile
+
+    root = HERE.parent
+    for src in ("services/bronze_ingest", "libs/txn_lake"):
+        data = subprocess.run(
+            ["git", "-C", str(root), "archive", ref, src], capture_output=True, check=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest / "archive", filter="data")
+        (dest / "archive" / src).rename(dest / Path(src).name)
+    return dest
+
+
+def bronze_cmd(lake: Path, topic: str, extra: list[str], before: Path | None = None) -> list[str]:
+    """``bronze-ingest`` (or, with ``before``, the job exported by :func:`export_ref`)."""
+    command = [sys.executable, "-m", "bronze_ingest"] if before else [str(BIN / "bronze-ingest")]
     return [
-        str(BIN / "bronze-ingest"),
+        *command,
         "--lake",
         str(lake),
         "--topic",
@@ -387,15 +419,19 @@ def _parquet_facts(root: Path) -> tuple[int, int, int]:
 # ---------------------------------------------------------------------- the measurements
 
 
-def ours_drain(topic: str, lake: Path, max_offsets: int, work: Path, tag: int) -> dict:
+def ours_drain(
+    topic: str, lake: Path, max_offsets: int, work: Path, tag: str, before: Path | None = None
+) -> dict:
     from txn_lake import BRONZE, Lake
     from txn_lake.facts import table_facts
 
-    cmd = bronze_cmd(
-        lake, topic, ["--available-now", "--max-offsets-per-trigger", str(max_offsets)]
-    )
+    extra = ["--available-now"]
+    if max_offsets:
+        extra += ["--max-offsets-per-trigger", str(max_offsets)]
+    cmd = bronze_cmd(lake, topic, extra, before)
     load = load_average()
-    run = Process(cmd, work / f"ours-{tag}.log").wait()
+    env = {"PYTHONPATH": str(before)} if before else None
+    run = Process(cmd, work / f"ours-{tag}.log", env).wait()
     if run.returncode != 0:
         raise SystemExit(f"bronze-ingest failed ({run.returncode}):\n{run.tail()}")
     commits = bronze_commits(lake)
@@ -417,6 +453,7 @@ def ours_drain(topic: str, lake: Path, max_offsets: int, work: Path, tag: int) -
         "rows_per_s_wall": (rows_bronze + rows_quarantine) / run.wall_s,
         "spark_start_to_started_s": (started - run.spawned_at) if started else None,
         "first_batch_commit_s": (first_commit - started) if started and first_commit else None,
+        "process_to_first_commit_s": (first_commit - run.spawned_at) if first_commit else None,
         "commits": commits,
         "steady_rows_per_s_log": sum(c["rows"] for c in steady) / steady_s if steady_s else None,
         "batch_lines": [(b, r, s) for b, r, s, _ in lines],
@@ -545,6 +582,20 @@ def sustained(plat: Platform, rate: int, seconds: int, trigger: str, work: Path)
         "commits": commits,
         "compactions": compactions,
     }
+
+
+def first_commits(plat: Platform, args, work: Path, before: Path | None) -> dict:
+    """Process start -> first commit of ``bronze-ingest --available-now`` (and of the job at
+    ``--before-ref``) on a fresh backlog of ``--first-commit-events`` events, per round."""
+    topic = plat.topic("first", register=True)
+    produce_avro(topic, ["--count", str(args.first_commit_events), "--rate", "0"])
+    runs: dict[str, list[dict]] = {"now": [], **({"before": []} if before else {})}
+    for i in range(args.rounds):
+        for label in list(runs)[i % len(runs) :] + list(runs)[: i % len(runs)]:
+            code = before if label == "before" else None
+            lake = work / f"first-{label}-{i}"
+            runs[label].append(ours_drain(topic, lake, 0, work, f"first-{label}-{i}", code))
+    return {"events": args.first_commit_events, "runs": runs}
 
 
 def stages(topic: str, rows: int, repeats: int, work: Path) -> dict:
@@ -680,6 +731,69 @@ def _print_drain(result: dict) -> None:
     )
 
 
+def drain_rounds(args, topics: tuple[str, str], work: Path, before: Path | None) -> dict:
+    """``--rounds`` drains of the Avro backlog by bronze-ingest (and by the job at
+    ``--before-ref``) and of the JSON backlog by the report's job, in rotated order."""
+    avro_topic, json_topic = topics
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    variants = ["ours", "baseline", *(["before"] if before else [])]
+    result: dict[str, list] = {v: [] for v in ("ours", "baseline", "before")}
+    for i in range(args.rounds):
+        # Rotated: none always runs first on a machine whose load drifts.
+        for which in variants[i % len(variants) :] + variants[: i % len(variants)]:
+            mo = args.max_offsets_per_trigger
+            if which == "baseline":
+                run = baseline_drain(bootstrap, json_topic, work / f"report-{i}", mo, work, i)
+            else:
+                code = before if which == "before" else None
+                lake = work / f"lake-{which}-{i}"
+                run = ours_drain(avro_topic, lake, mo, work, f"{which}-{i}", code)
+            result[which].append(run)
+    return result
+
+
+def _print_ab(result: dict) -> None:
+    """The job before (``--before-ref``) and now, each against the baseline of its round."""
+    before, ours, base = result["before"], result["ours"], result["baseline"]
+    print(f"\n== 4b. the job at {result['before_ref']} and now, same backlog, same rounds ==")
+    print(
+        "| round | before wall s (CPU s) | now wall s (CPU s) | baseline wall s (CPU s) "
+        "| before/baseline | now/baseline | process start -> first commit, before / now |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows = zip(before, ours, base, strict=True)
+    for i, (b, o, r) in enumerate(rows):
+        print(
+            f"| {i + 1} | {b['wall_s']:.1f} ({_fmt(b['cpu_s'], '.1f')}) "
+            f"| {o['wall_s']:.1f} ({_fmt(o['cpu_s'], '.1f')}) "
+            f"| {r['wall_s']:.1f} ({_fmt(r['cpu_s'], '.1f')}) "
+            f"| {r['wall_s'] / b['wall_s']:.2f}x | {r['wall_s'] / o['wall_s']:.2f}x "
+            f"| {_fmt(b['process_to_first_commit_s'], '.1f')} / "
+            f"{_fmt(o['process_to_first_commit_s'], '.1f')} s |"
+        )
+    ratio = _med(r["wall_s"] / o["wall_s"] for o, r in zip(ours, base, strict=True))
+    old = _med(r["wall_s"] / b["wall_s"] for b, r in zip(before, base, strict=True))
+    print(
+        f"whole process, median: now {ratio:.2f}x the baseline's rate, before {old:.2f}x "
+        "(target >= 1.2x)"
+    )
+    print(f"  before: PYTHONPATH=<{result['before_ref']} export> {before[0]['command']}")
+
+
+def _print_first_commits(first: dict) -> None:
+    print(f"\n== 6. process start -> first commit, a backlog of {first['events']:,} events ==")
+    for label, runs in first["runs"].items():
+        starts = ", ".join(_fmt(r["process_to_first_commit_s"], ".1f") for r in runs)
+        walls = ", ".join(f"{r['wall_s']:.1f}" for r in runs)
+        print(
+            f"{label}: first commit {starts} s after spawn (median "
+            f"{_fmt(_med(r['process_to_first_commit_s'] for r in runs), '.1f')} s); whole "
+            f"process {walls} s; loads {', '.join(str(r['load_before']) for r in runs)}"
+        )
+    for label, runs in first["runs"].items():
+        print(f"  {label}: {runs[0]['command']}")
+
+
 def _print_sustained(s: dict) -> None:
     print(f"\n== 3. sustained: {s['rate']:,} events/s for {s['seconds']} s ==")
     print(
@@ -725,6 +839,17 @@ def main() -> int:
     ap.add_argument("--stage-repeats", type=int, default=2)
     ap.add_argument("--keep-topics", action="store_true")
     ap.add_argument(
+        "--before-ref",
+        default=None,
+        help="also run bronze-ingest as it was at this git ref (e.g. HEAD), alternated",
+    )
+    ap.add_argument(
+        "--first-commit-events",
+        type=int,
+        default=0,
+        help="time process start -> first commit on a fresh backlog of N events, --rounds times",
+    )
+    ap.add_argument(
         "--driver-memory",
         default=DRIVER_MEMORY,
         help="--driver-memory of both jobs (local mode: executors share it)",
@@ -755,21 +880,10 @@ def main() -> int:
                 "avro": avro,
                 "avro_command": avro_cmd,
                 "json": js,
-                "ours": [],
-                "baseline": [],
             }
-            for i in range(args.rounds):
-                # A B, then B A: neither always runs first on a machine whose load drifts.
-                for which in ("ours", "baseline") if i % 2 == 0 else ("baseline", "ours"):
-                    if which == "ours":
-                        lake = work / f"lake-{i}"
-                        run = ours_drain(avro_topic, lake, args.max_offsets_per_trigger, work, i)
-                    else:
-                        out = work / f"report-{i}"
-                        run = baseline_drain(
-                            bootstrap, json_topic, out, args.max_offsets_per_trigger, work, i
-                        )
-                    result[which].append(run)
+            topics = (avro_topic, json_topic)
+            before = export_ref(args.before_ref, work / "before") if args.before_ref else None
+            result.update(before_ref=args.before_ref, **drain_rounds(args, topics, work, before))
             o, b = result["ours"][0], result["baseline"][0]
             ka, kj = plat.bytes_on_disk(avro_topic), plat.bytes_on_disk(json_topic)
             result["sizes"] = {
@@ -781,6 +895,11 @@ def main() -> int:
                 "baseline_files": b["parquet_files"],
             }
             _print_drain(result)
+            if before:
+                _print_ab(result)
+            if args.first_commit_events:
+                result["first"] = first_commits(plat, args, work, before)
+                _print_first_commits(result["first"])
             sys.stdout.flush()
             if args.sustained_rate:
                 result["sustained"] = sustained(

@@ -11,11 +11,15 @@ nothing written; a stage's own cost is its time minus the previous stage's):
 1. read bronze (every column);
 2. + the quality rules (one column of violated ids per action);
 3. + each rule alone, on top of stage 1 (which rule costs what);
-4. + the content hash, the late flag and event date/hour (``_evaluate`` without the persist);
-5. + ``classify`` (ids counted, repeated and silver's ids broadcast back), noop;
-6. the job's path: ``classify`` (the ids counted, every row evaluated once and cached) +
+4. + the content hash, the late flag and event date/hour (``_evaluate``, which the job applies
+   to its stream);
+5. + ``classify`` (Spark's path, a large batch's: ids counted, silver semi-joined, the ids
+   needing a decision broadcast back), noop;
+6. the job's path: ``classify`` (every row evaluated once and cached, the ids counted) +
    ``_stats``,
    then the silver rows written as a Delta append to a scratch table.
+
+``bench/warm_silver.py`` times a small batch (the driver's path) through the job's query.
 
 Example::
 
@@ -75,14 +79,14 @@ def main() -> int:
         "1 read bronze": lambda: noop(bronze),
         "2 + rules": lambda: noop(rules.evaluate(bronze)),
         "4 + hash, late, event time": lambda: noop(job._evaluate(bronze).unpersist()),
-        "5 + classify": lambda: noop(classify(job._evaluate(bronze), empty_silver, cols).rows),
+        "5 + classify": lambda: noop(classify(job._evaluate(bronze), lambda: empty_silver).rows),
     }
     for rule in packaged_rules().rules:
         plans[f"3 rule {rule.id}"] = lambda r=rule: noop(bronze.where(F.expr(r.sql)))
 
     def job_path():
         t = {}
-        batch = classify(job._evaluate(bronze), empty_silver, cols)
+        batch = classify(job._evaluate(bronze), lambda: empty_silver)
         classified = batch.rows
         t["classify+stats"] = _timed(lambda: job._stats(classified))
         out = str(scratch / f"silver-{time.monotonic_ns()}")

@@ -9,7 +9,7 @@ verdicts). The table's history vouches for it: it is committed with the rows, at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from txn_contract.errors import ConfigError
 from . import facts
 from .layout import Lake
 from .tables import TableSpec
-from .writes import append_batch, ensure_table
+from .writes import append_arrow, append_batch, ensure_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -41,6 +41,7 @@ class StreamOutput:
 
     lake: Lake
     spec: TableSpec
+    _handles: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def table(self) -> str:
@@ -89,16 +90,43 @@ class StreamOutput:
         metadata: dict[str, Any],
         *,
         merge_schema: bool = False,
+        options: dict[str, str] | None = None,
+        on_driver: bool = False,
     ) -> None:
-        """Append ``df`` as ``batch_id`` (skipped by Delta if already committed)."""
+        """Append ``df`` as ``batch_id`` (skipped if already committed) with Spark's Delta
+        writer (``options`` are further writer options), or, ``on_driver``, collected as Arrow
+        and committed by delta-rs (:func:`~txn_lake.writes.append_arrow`: for a small frame
+        that adds no column)."""
+        user = {"app_id": self.app_id, "batch_id": batch_id, **metadata}
+        if on_driver:
+            if merge_schema:
+                raise ValueError("a frame that adds columns is appended by Spark (mergeSchema)")
+            table = self.delta_table()
+            append_arrow(
+                table, df.toArrow(), app_id=self.app_id, batch_id=batch_id, user_metadata=user
+            )
+            return
         append_batch(
             df,
             self.path,
             app_id=self.app_id,
             batch_id=batch_id,
-            user_metadata={"app_id": self.app_id, "batch_id": batch_id, **metadata},
+            user_metadata=user,
             merge_schema=merge_schema,
+            options=options,
         )
+
+    def delta_table(self) -> Any:
+        """The table as a delta-rs ``DeltaTable``, opened once and brought up to date at each
+        call (the log is read from the version it had)."""
+        from deltalake import DeltaTable
+
+        table = self._handles.get("delta")
+        if table is None:
+            table = self._handles["delta"] = DeltaTable(str(self.path))
+        else:
+            table.update_incremental()
+        return table
 
 
 def merge_offsets(base: Offsets, batch: Offsets) -> Offsets:

@@ -198,6 +198,14 @@ BRONZE_TABLE = TableSpec(
         *_INGEST,
     ),
     partition_by=_INGEST_PARTITIONS,
+    properties={
+        # Per-file statistics only on what readers filter on: event time, the Kafka coordinates
+        # (lineage, latency), the writer's id and the ingest time. Not on the strings (random
+        # ids span every file, so their min/max skip nothing, and they are the dearest to
+        # compute); every file still records its row count.
+        "delta.dataSkippingStatsColumns": "timestamp,kafka_partition,kafka_offset,schema_id,"
+        "ingest_ts",
+    },
     description="Contract events of subject {subject}, one row per Kafka message that decoded, "
     "as of the newest registered contract version; partitioned by ingest date/hour.",
 )
@@ -224,6 +232,11 @@ QUARANTINE_TABLE = TableSpec(
         *_INGEST,
     ),
     partition_by=_INGEST_PARTITIONS,
+    properties={
+        # Statistics on what readers filter on, never on the raw bytes (value, kafka_key).
+        "delta.dataSkippingStatsColumns": "reason,schema_id,kafka_partition,kafka_offset,"
+        "kafka_timestamp,ingest_ts",
+    },
     description="Kafka messages of subject {subject} that are not contract events: raw bytes, "
     "coordinates and the reason; partitioned by ingest date/hour.",
 )
@@ -273,8 +286,16 @@ SILVER_TABLE = TableSpec(
         PROP_HASH: "sha256(to_json(contract fields, nulls omitted, timestamps in microseconds))",
         # Measured (bench_silver.py --write-modes, docs/performance.md): optimized writes give
         # one file per event_date per batch (2 files for 1.2M rows against 7 without, and
-        # auto-compaction's in-batch OPTIMIZE made its batches the slowest).
+        # auto-compaction's in-batch OPTIMIZE made its batches the slowest). For other Spark
+        # writers: silver-refine lays its files out itself (one per event_date per batch).
         "delta.autoOptimize.optimizeWrite": "true",
+        # Per-file statistics on what readers filter on (event time, lineage, the batch), not
+        # on the strings: random ids span every file, so their min/max skip nothing.
+        "delta.dataSkippingStatsColumns": "timestamp,kafka_partition,kafka_offset,ingest_ts,"
+        "batch_id",
+        # A commit per micro-batch (every second or so): a checkpoint, the whole file list,
+        # every 100 commits rather than every 10; a reader replays at most 99 small JSONs.
+        "delta.checkpointInterval": "100",
     },
     description="Contract events of subject {subject} that pass the contract's quality rules, "
     "one row per transaction_id (the first seen in bronze order), with bronze lineage; "
@@ -294,6 +315,12 @@ SILVER_REJECTS_TABLE = TableSpec(
         Column("refined_ts", "TIMESTAMP", "When silver-refine wrote the batch (UTC)."),
     ),
     partition_by=("event_date",),
+    properties={
+        # As silver's: event time, lineage and the batch, not the strings.
+        "delta.dataSkippingStatsColumns": "timestamp,kafka_partition,kafka_offset,ingest_ts,"
+        "batch_id",
+        "delta.checkpointInterval": "100",
+    },
     description="Bronze rows of subject {subject} that silver did not keep: rule violations "
     "and conflicting re-sends (duplicate_conflict), each with its rule ids and a detail "
     "sentence; partitioned by event date (UTC).",
@@ -335,6 +362,12 @@ SILVER_AUDIT_TABLE = TableSpec(
         Column("rules_version", "STRING", "Version and sha256 of the quality rules applied."),
         Column("seconds", "DOUBLE", "Time the batch took until its silver commit."),
     ),
+    properties={
+        # One row, one file and one commit per batch: statistics on the batch id and the
+        # time, a checkpoint every 100 commits.
+        "delta.dataSkippingStatsColumns": "batch_id,refined_ts",
+        "delta.checkpointInterval": "100",
+    },
     description="One row per silver-refine batch: rows read from bronze, inserted, exact "
     "duplicates dropped, conflicts, rejected per rule, late rows, bronze versions read and the "
     "reconciliation.",

@@ -20,6 +20,7 @@ Reason codes (stable; ``quarantine.reason``) and their sentences are ``txn_contr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERNAL_REASONS",
+    "SUSPECT",
+    "UNRESOLVED",
+    "Classifier",
     "Tally",
     "classify",
     "finish",
@@ -43,21 +47,22 @@ __all__ = [
 
 _SUSPECT = "_SUSPECT"  # internal: settled by the Python fallback, never written
 _UNRESOLVED = "_UNRESOLVED"  # internal: an id outside the subject, judged after decoding
+SUSPECT, UNRESOLVED = _SUSPECT, _UNRESOLVED
 # Placeholders that `finish` replaces; never written to an output.
 INTERNAL_REASONS = frozenset({_SUSPECT, _UNRESOLVED})
 
 
-def header_columns(raw: DataFrame) -> DataFrame:
-    """Add ``_len``, ``schema_id`` (null unless the header is well formed), ``_header_reason``,
-    ``_header_detail`` and ``_body`` to a Kafka source DataFrame."""
+def _header_layers(known_ids: Iterable[int]) -> list[dict[str, Column]]:
+    """The header's columns as two layers of expressions (the second reads the first)."""
     from pyspark.sql import functions as F
 
     # The same checks as wire.split_header, which is Python on one value's bytes; this is the
     # vectorised form over the batch's columns (a Python UDF per row would cost the JVM round
-    # trip for every message), so it takes its codes, sizes and sentences from wire.
+    # trip for every message), so it takes its codes, sizes and sentences from wire. Byte
+    # comparisons, not per-row hex strings: the header was the dearest part of decoding.
     length = F.coalesce(F.octet_length("value"), F.lit(0))
-    magic_hex = F.hex(F.substring("value", 1, 1))
-    bad_magic = magic_hex != f"{wire.MAGIC_BYTE:02X}"
+    first = F.substring("value", 1, 1)
+    bad_magic = first != F.lit(bytearray([wire.MAGIC_BYTE]))
     short = length < wire.HEADER_SIZE
     reason = (
         F.when(length == 0, F.lit(wire.EMPTY_VALUE))
@@ -67,27 +72,39 @@ def header_columns(raw: DataFrame) -> DataFrame:
     detail = (
         F.when(length == 0, F.lit(wire.EMPTY_VALUE_DETAIL))
         .when(short, F.format_string(wire.SHORT_HEADER_DETAIL, length))
-        .when(bad_magic, F.format_string(wire.BAD_MAGIC_DETAIL, F.lower(magic_hex)))
+        .when(bad_magic, F.format_string(wire.BAD_MAGIC_DETAIL, F.lower(F.hex(first))))
     )
-    return (
-        raw.withColumn("_len", length)
-        .withColumn("_header_reason", reason)
-        .withColumn("_header_detail", detail)
-        .withColumn(
-            "schema_id",
-            F.when(
-                F.col("_header_reason").isNull(),
-                F.conv(F.hex(F.substring("value", 2, wire.HEADER_SIZE - 1)), 16, 10).cast("long"),
-            ),
-        )
-        .withColumn(
-            "_body",
-            F.when(
-                F.col("_header_reason").isNull(),
-                F.expr(f"substring(value, {wire.HEADER_SIZE + 1})"),
-            ),
-        )
-    )
+    number = F.conv(F.hex(F.substring("value", 2, wire.HEADER_SIZE - 1)), 16, 10).cast("long")
+    header = F.substring("value", 1, wire.HEADER_SIZE)
+    schema_id: Column | None = None
+    for i in sorted(set(known_ids)):
+        hit = header == F.lit(bytearray(wire.frame(i, b"")))
+        schema_id = _chain(schema_id, hit, F.lit(i).cast("long"))
+    schema_id = number if schema_id is None else schema_id.otherwise(number)
+    well_formed = F.col("_header_reason").isNull()
+    return [
+        {"_len": length, "_header_reason": reason, "_header_detail": detail},
+        {
+            "schema_id": F.when(well_formed, schema_id),
+            "_body": F.when(well_formed, F.expr(f"substring(value, {wire.HEADER_SIZE + 1})")),
+        },
+    ]
+
+
+def _apply(df: DataFrame, layers: list[dict[str, Column]]) -> DataFrame:
+    for layer in layers:
+        df = df.withColumns(layer)
+    return df
+
+
+def header_columns(raw: DataFrame, known_ids: Iterable[int] = ()) -> DataFrame:
+    """Add ``_len``, ``schema_id`` (null unless the header is well formed), ``_header_reason``,
+    ``_header_detail`` and ``_body`` to a Kafka source DataFrame.
+
+    ``known_ids`` are the ids most messages carry (the plan's): their 5-byte headers are matched
+    as bytes, and only other headers are converted to a number through hex digits.
+    """
+    return _apply(raw, _header_layers(known_ids))
 
 
 def lean_schema(schema_str: str) -> str:
@@ -122,6 +139,26 @@ def _decode_failed(struct_col: Column, schema: dict) -> Column:
     return cond
 
 
+class Classifier:
+    """:func:`classify` for one set of verdicts and one reader schema: its expressions are built
+    once (each costs PySpark calls into the JVM, a second or more per batch when rebuilt) and
+    applied to every batch as a few projections.
+
+    Example::
+
+        classifier = Classifier(verdicts, reader_schema_str)
+        classified = classifier.apply(batch)   # the same as classify(batch, verdicts, reader)
+    """
+
+    def __init__(self, verdicts: dict[int, IdVerdict], reader_schema_str: str) -> None:
+        reader_schema_str = lean_schema(reader_schema_str)
+        self.layers = _header_layers(verdicts) + _decode_layers(verdicts, reader_schema_str)
+
+    def apply(self, batch: DataFrame) -> DataFrame:
+        """``batch`` classified: see :func:`classify`."""
+        return _apply(batch, self.layers)
+
+
 def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str: str) -> DataFrame:
     """Return ``batch`` (with :func:`header_columns` applied) plus ``event`` (reader-shaped
     struct, null for quarantined rows), ``reason`` and ``detail`` (null for good rows).
@@ -129,14 +166,21 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     ``verdicts`` must cover the subject's ids; any other id is marked as unresolved, to be
     judged by :func:`finish` (so the common batch needs no extra pass to list its ids).
     """
+    return Classifier(verdicts, reader_schema_str).apply(batch)
+
+
+def _decode_layers(
+    verdicts: dict[int, IdVerdict], reader_schema_str: str
+) -> list[dict[str, Column]]:
+    """The layers after the header's: the record per writer id, its reader-shaped event, the
+    checks, then reason, detail and event."""
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro, to_avro
 
     sid = F.col("schema_id")
     body = F.col("_body")
-    reader_schema_str = lean_schema(reader_schema_str)
     reader = json.loads(reader_schema_str)
-    df = header_columns(batch)
+    written: dict[str, Column] = {}
     id_reason: Column | None = None
     id_detail: Column | None = None
     event: Column | None = None
@@ -147,55 +191,61 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
     for schema_id, verdict in sorted(verdicts.items()):
         hit = sid == F.lit(schema_id)
         if verdict.reason:
-            id_reason = (F.when if id_reason is None else id_reason.when)(
-                hit, F.lit(verdict.reason)
-            )
-            id_detail = (F.when if id_detail is None else id_detail.when)(
-                hit, F.lit(verdict.detail)
-            )
+            id_reason = _chain(id_reason, hit, F.lit(verdict.reason))
+            id_detail = _chain(id_detail, hit, F.lit(verdict.detail))
             continue
         writer_str = lean_schema(verdict.schema_str)
-        written = f"_w{schema_id}"
-        df = df.withColumn(
-            written, F.when(hit, from_avro(body, writer_str, {"mode": "PERMISSIVE"}))
-        )
+        name = f"_w{schema_id}"
+        written[name] = F.when(hit, from_avro(body, writer_str, {"mode": "PERMISSIVE"}))
         if json.loads(writer_str) == reader:
             # Written with the job's own version (the common case): decoding once is enough.
-            projected = F.col(written)
+            projected = F.col(name)
         else:
             projected = from_avro(
                 body, writer_str, {"mode": "PERMISSIVE", "avroSchema": reader_schema_str}
             )
-        event = (F.when if event is None else event.when)(hit, projected)
-        failed = (F.when if failed is None else failed.when)(
-            hit, _decode_failed(F.col(written), json.loads(writer_str))
-        )
-        reencoded = (F.when if reencoded is None else reencoded.when)(
-            hit, to_avro(F.col(written), writer_str)
-        )
+        event = _chain(event, hit, projected)
+        failed = _chain(failed, hit, _decode_failed(F.col(name), json.loads(writer_str)))
+        reencoded = _chain(reencoded, hit, to_avro(F.col(name), writer_str))
     known = sorted(verdicts)
     unresolved = ~sid.isin(known) if known else F.lit(True)
-    id_reason = (F.when if id_reason is None else id_reason.when)(unresolved, F.lit(_UNRESOLVED))
+    id_reason = _chain(id_reason, unresolved, F.lit(_UNRESOLVED))
     if event is None:  # no decodable id in this batch
         # a null of the reader's type, typed by Spark's own Avro conversion
         event = from_avro(F.lit(None).cast("binary"), reader_schema_str)
         failed = F.lit(None).cast("boolean")
         reencoded = F.lit(None).cast("binary")
-    df = df.withColumn(
-        "_id_reason", id_reason if id_reason is not None else F.lit(None).cast("string")
-    )
-    df = df.withColumn(
-        "_id_detail", id_detail if id_detail is not None else F.lit(None).cast("string")
-    )
     usable = F.col("_header_reason").isNull() & F.col("_id_reason").isNull()
-    df = df.withColumn("_ev", F.when(usable, event))
-    df = df.withColumn("_failed", F.when(usable, failed | _decode_failed(F.col("_ev"), reader)))
-    df = df.withColumn("_reenc", F.when(usable & ~F.col("_failed"), reencoded))
+    return [
+        {
+            **written,
+            "_id_reason": id_reason,
+            "_id_detail": id_detail if id_detail is not None else F.lit(None).cast("string"),
+        },
+        {"_ev": F.when(usable, event)},
+        {"_failed": F.when(usable, failed | _decode_failed(F.col("_ev"), reader))},
+        {"_reenc": F.when(usable & ~F.col("_failed"), reencoded)},
+        *_verdict_layers(usable),
+    ]
+
+
+def _chain(case: Column | None, condition: Column, value: Column) -> Column:
+    """``case`` (a ``CASE WHEN``, or None to start one) with one more branch."""
+    from pyspark.sql import functions as F
+
+    return (F.when if case is None else case.when)(condition, value)
+
+
+def _verdict_layers(usable: Column) -> list[dict[str, Column]]:
+    """``reason`` and ``detail`` from the header, the id and the payload checks; then ``event``."""
+    from pyspark.sql import functions as F
+
+    sid, body, reenc = F.col("schema_id"), F.col("_body"), F.col("_reenc")
     reenc_len = F.octet_length("_reenc")
-    is_prefix = F.substring("_body", 1, reenc_len) == F.col("_reenc")
+    is_prefix = F.substring("_body", 1, reenc_len) == reenc
     payload_reason = (
         F.when(F.col("_failed"), F.lit(wire.CORRUPT_PAYLOAD))
-        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(reenc == body, F.lit(None).cast("string"))
         .when(is_prefix, F.lit(wire.TRAILING_BYTES))
         .otherwise(F.lit(_SUSPECT))
     )
@@ -204,31 +254,24 @@ def classify(batch: DataFrame, verdicts: dict[int, IdVerdict], reader_schema_str
             F.col("_failed"),
             F.format_string(wire.CORRUPT_PAYLOAD_DETAIL, sid, F.lit("truncated or corrupt")),
         )
-        .when(F.col("_reenc") == body, F.lit(None).cast("string"))
+        .when(reenc == body, F.lit(None).cast("string"))
         .when(
             is_prefix,
             F.format_string(wire.TRAILING_BYTES_DETAIL, F.octet_length(body) - reenc_len, sid),
         )
     )
-    return (
-        df.withColumn(
-            "reason",
-            F.coalesce(
-                F.col("_header_reason"),
-                F.col("_id_reason"),
-                F.when(usable, payload_reason),
+    reason = F.col("reason")
+    return [
+        {
+            "reason": F.coalesce(
+                F.col("_header_reason"), F.col("_id_reason"), F.when(usable, payload_reason)
             ),
-        )
-        .withColumn(
-            "detail",
-            F.coalesce(
+            "detail": F.coalesce(
                 F.col("_header_detail"), F.col("_id_detail"), F.when(usable, payload_detail)
             ),
-        )
-        .withColumn(
-            "event", F.when(F.col("reason").isNull() | (F.col("reason") == _SUSPECT), F.col("_ev"))
-        )
-    )
+        },
+        {"event": F.when(reason.isNull() | (reason == _SUSPECT), F.col("_ev"))},
+    ]
 
 
 @dataclass(frozen=True)

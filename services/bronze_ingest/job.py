@@ -11,18 +11,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from txn_lake import Lake
-from txn_lake.event_time import EventTime
-from txn_lake.tables import BRONZE_INGEST
+from txn_lake.tables import BRONZE_INGEST, BRONZE_TABLE, QUARANTINE_TABLE
 from txn_runtime.streaming import StreamingJob
 
 from .config import BronzeSettings
-from .decode import INTERNAL_REASONS, classify, finish, tally
-from .frames import output_frames
+from .decode import Tally
+from .files import Staged
 from .outputs import BatchPlan, BronzeBatch, BronzeOutputs
+from .passes import PlanColumns, merge_rare, rare_pass, write_pass
 from .writer_schemas import WriterSchemaResolver
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 __all__ = ["BronzeJob"]
 
@@ -31,22 +32,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _Decoded:
-    """A classified batch: the plan it was decoded with, the cached classification, the rows
-    with their final reasons (the same frame unless some needed settling), the rows per reason,
-    good rows per writer schema id, and the Kafka offsets read."""
+    """A decoded batch whose files are written: the plan it was decoded with, its figures (every
+    reason final), each output's staged files (None: nothing to commit), bronze's row schema."""
 
     plan: BatchPlan
-    classified: DataFrame
-    settled: DataFrame
-    counts: dict[str | None, int]
-    good_by_id: dict[int, int]
-    ranges: dict[str, dict[str, list[int]]]
-    event_time: EventTime
+    counted: Tally
+    bronze: Staged | None
+    quarantine: Staged | None
+    bronze_schema: StructType
 
 
 class BronzeJob(StreamingJob):
-    """One streaming query whose ``foreachBatch`` decodes each message once and appends to two
-    Delta tables (bronze and quarantine), each exactly once per batch id.
+    """One streaming query whose ``foreachBatch`` decodes each message once, writes the batch's
+    files in that pass, and commits them to two Delta tables (bronze and quarantine), each
+    exactly once per batch id.
 
     ``registry`` is the job's ``SchemaRegistryClient``, built once with the registry's
     credentials and handed in (the CLI's preflight uses the same one); by default the
@@ -67,16 +66,26 @@ class BronzeJob(StreamingJob):
         )
         self.outputs = BronzeOutputs(spark, Lake(config.lake), config.subject)
         self.batch_stats: dict[int, dict[str, Any]] = {}
+        self.partitions = 1
+        """The topic's partition count (each has its offsets observed)."""
+        self._columns: dict[str, PlanColumns] = {}
         self._first_batch = True
         self._replayed: int | None = None
         self._announced: set[int] = set()
 
     def prepare(self, emit: Callable[[str], None]) -> None:
-        """Create the tables (with the newest registered version's schema) before the query."""
+        """Create the tables (with the newest registered version's schema) before the query,
+        and read the topic's partition count."""
+        from confluent_kafka.admin import AdminClient
+
+        from txn_runtime.preflight import check_topic
+
         verdicts = self.resolver.subject_verdicts()
         version, reader_id = self.resolver.newest()
         self._announced.add(reader_id)
         self.outputs.ensure(verdicts[reader_id].schema_str, version, emit)
+        admin = AdminClient(self.cfg.kafka_config())
+        self.partitions = check_topic(admin, self.cfg.topic, self.cfg.bootstrap_servers)
 
     # ------------------------------------------------------------------ the stream
 
@@ -99,7 +108,13 @@ class BronzeJob(StreamingJob):
         return reader.load()
 
     def _plan(self, batch_id: int) -> BatchPlan:
-        """The batch's verdicts and reader: those its first attempt committed, else fresh."""
+        """The batch's verdicts and reader: those its first attempt committed, else fresh.
+
+        A fresh plan covers every id registered under the subject now. The batch's offsets were
+        fixed before this call, and a producer registers (or looks up) its schema before it
+        writes with its id, so an id outside the plan is not the subject's: it goes to
+        quarantine, judged by the registry, and the batch's good rows need no second look.
+        """
         plan = None
         if self._first_batch:
             # Only the first batch of a process can be a re-run of a committed one.
@@ -113,56 +128,76 @@ class BronzeJob(StreamingJob):
             self.resolver.subject_verdicts()  # the subject's versions, to name them in logs
         return plan
 
-    def _decode(self, raw: DataFrame, plan: BatchPlan) -> _Decoded:
-        """Classify the batch; ids outside the plan are judged now and the batch re-decoded if
-        one was registered under the subject since the plan was made."""
-        classified = self._classified(raw, plan)
-        counted = tally(classified)
-        if counted.unresolved_ids:
-            judged = self.resolver.resolve(counted.unresolved_ids)
+    def _decode(self, raw: DataFrame, plan: BatchPlan, batch_id: int, now: datetime) -> _Decoded:
+        """The write pass, the rare-row pass when the batch has rows that are not plainly good
+        (:mod:`bronze_ingest.passes`); ids outside the plan are judged before anything is
+        committed, and the batch decoded again if one was registered under the subject since."""
+        done = self.outputs.committed(batch_id)  # a re-run: outputs that committed it already
+        partition = {"date": now.strftime("%Y-%m-%d"), "hour": str(now.hour)}
+        bronze, quarantine = (
+            None if t in done else self.outputs.stage(t, batch_id, partition)
+            for t in (BRONZE_TABLE.name, QUARANTINE_TABLE.name)
+        )
+        limit = self.cfg.max_records_per_file
+        source = (self.cfg.topic, self.partitions)
+        first = write_pass(raw, self._plan_columns(plan), now, bronze, source, limit)
+        self.partitions = first.partitions_read
+        if first.counted.unresolved_ids:
+            judged = self.resolver.resolve(first.counted.unresolved_ids)
             if any(v.schema_str for v in judged.values()):
-                classified.unpersist()
+                if bronze is not None:
+                    bronze.discard()
+                    bronze = self.outputs.stage(BRONZE_TABLE.name, batch_id, partition)
                 plan = BatchPlan(self.resolver.subject_verdicts(), self.resolver.newest()[1])
-                classified = self._classified(raw, plan)
-                counted = tally(classified)
-                judged = self.resolver.resolve(counted.unresolved_ids)
+                first = write_pass(raw, self._plan_columns(plan), now, bronze, source, limit)
+                judged = self.resolver.resolve(first.counted.unresolved_ids)
             plan = BatchPlan({**plan.verdicts, **judged}, plan.reader_id)
-        counts, good, ranges = counted.counts, counted.good_by_id, counted.ranges
-        settled = classified
-        if counts.keys() & INTERNAL_REASONS:
-            # Rare: the final reasons are only known after `finish`; count them again. (In the
-            # common batch every row has its final reason, and `finish` would only add a second
-            # read of the cache, its union, to the write.)
-            settled = finish(classified, plan.verdicts)
-            counts = {r["reason"]: r["count"] for r in settled.groupBy("reason").count().collect()}
-        return _Decoded(plan, classified, settled, counts, good, ranges, counted.event_time)
+        counted = first.counted
+        if set(counted.counts) - {None}:
+            rare = rare_pass(raw, self._plan_columns(plan), now, bronze, quarantine, limit)
+            counted = merge_rare(counted, rare)
+        return _Decoded(plan, counted, bronze, quarantine, first.bronze_schema)
+
+    def _plan_columns(self, plan: BatchPlan) -> PlanColumns:
+        """The plan's expressions, built once per plan (a plan changes when the subject gains a
+        version or a batch meets an id outside it)."""
+        key = json.dumps(plan.to_json(), sort_keys=True)
+        if key not in self._columns:
+            if len(self._columns) >= 4:
+                self._columns.pop(next(iter(self._columns)))
+            self._columns[key] = PlanColumns(plan)
+        return self._columns[key]
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
-        """Decode one micro-batch and append it to both outputs; a committed batch id is a no-op."""
+        """Decode one micro-batch and commit it to both outputs; a committed batch id is a no-op."""
         started = time.monotonic()
         raw = df.select("key", "value", "topic", "partition", "offset", "timestamp")
-        decoded = self._decode(raw, self._plan(batch_id))
-        plan = decoded.plan
-        counts = {(k or "BRONZE"): v for k, v in decoded.counts.items()}
+        # One ingest time per batch, in milliseconds (what Delta's statistics keep).
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+        decoded = self._decode(raw, self._plan(batch_id), batch_id, now)
+        plan, counted = decoded.plan, decoded.counted
+        counts = {(k or "BRONZE"): v for k, v in counted.counts.items()}
         bronze_rows = counts.pop("BRONZE", 0)
-        bronze_df, quarantine_df = output_frames(
-            decoded.settled, plan.verdicts[plan.reader_id].schema_str, datetime.now(UTC)
-        )
-        self._announce_evolution(plan, bronze_df)
-        versions = {self.resolver.version_of(i) for i in (*decoded.good_by_id, plan.reader_id)}
+        self._announce_evolution(plan, decoded.bronze_schema)
+        versions = {self.resolver.version_of(i) for i in (*counted.good_by_id, plan.reader_id)}
+        for staged, rows in ((decoded.bronze, bronze_rows), (decoded.quarantine, counts)):
+            if staged is not None and not rows:
+                staged.discard()  # no row: no commit (a write of no rows may leave a file)
         self.outputs.write(
             BronzeBatch(
                 batch_id,
                 plan,
-                bronze_df if bronze_rows else None,
-                quarantine_df if counts else None,
-                decoded.ranges,
+                decoded.bronze if bronze_rows else None,
+                decoded.quarantine if counts else None,
+                counted.ranges,
                 {v for v in versions if v is not None},
-                decoded.event_time,
+                counted.event_time,
+                decoded.bronze_schema,
             )
         )
         written_ms = time.time_ns() // 1_000_000
-        decoded.classified.unpersist()
         quarantined = sum(counts.values())
         self.totals["batches"] += 1
         self.totals["bronze"] += bronze_rows
@@ -172,15 +207,15 @@ class BronzeJob(StreamingJob):
             "quarantine": dict(sorted(counts.items())),
             "seconds": time.monotonic() - started,
             "replayed": batch_id == self._replayed,
-            "event_age": decoded.event_time.ages(written_ms),
+            "event_age": counted.event_time.ages(written_ms),
         }
 
-    def _announce_evolution(self, plan: BatchPlan, bronze_df: DataFrame) -> None:
+    def _announce_evolution(self, plan: BatchPlan, bronze_schema: StructType) -> None:
         """Log once per reader version the columns it adds to bronze."""
         if plan.reader_id in self._announced:
             return
         self._announced.add(plan.reader_id)
-        added = self.outputs.new_columns(bronze_df)
+        added = [f.name for f in self.outputs.new_columns(bronze_schema)]
         if added:
             log.info(
                 "contract version %s (schema id %s) is now the newest under %s: bronze gains "
@@ -190,28 +225,6 @@ class BronzeJob(StreamingJob):
                 self.cfg.subject,
                 ", ".join(added),
             )
-
-    def _classified(self, raw: DataFrame, plan: BatchPlan) -> DataFrame:
-        from pyspark import StorageLevel
-
-        reader_str = plan.verdicts[plan.reader_id].schema_str
-        # Persisted: the counts and both writes read it; without it each would decode again.
-        return (
-            classify(raw, plan.verdicts, reader_str)
-            .select(
-                "key",
-                "value",
-                "topic",
-                "partition",
-                "offset",
-                "timestamp",
-                "schema_id",
-                "reason",
-                "detail",
-                "event",
-            )
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
 
     # ------------------------------------------------------------------ running
 

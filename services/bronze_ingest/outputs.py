@@ -3,7 +3,8 @@
 Each batch's plan (the schema-id verdicts and the reader version it was decoded with) is
 committed in the ``userMetadata`` of the batch's commits, with its rows. A batch re-run after a
 crash is decoded with the plan its first attempt committed, so an id registered in between
-cannot send a message to neither output.
+cannot send a message to neither output. A batch's files are written by the decoding pass and
+committed afterwards, each output exactly once per batch id (:mod:`bronze_ingest.files`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from txn_lake import Lake
 from txn_lake.event_time import EventTime
-from txn_lake.facts import table_facts
+from txn_lake.facts import is_delta_table
 from txn_lake.outputs import (
     StreamOutput,
     committed_end_offsets,
@@ -23,12 +24,14 @@ from txn_lake.outputs import (
     rerun_of_committed,
 )
 from txn_lake.tables import BRONZE_TABLE, PROP_CONTRACT_VERSIONS, PROP_SUBJECT, QUARANTINE_TABLE
-from txn_lake.writes import set_properties
+from txn_lake.writes import DEFAULT_TABLE_PROPERTIES
 
+from .files import FileOutput, Staged
 from .writer_schemas import IdVerdict, WriterSchemaResolver
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructField, StructType
 
 __all__ = ["BatchPlan", "BronzeBatch", "BronzeOutputs"]
 
@@ -54,20 +57,24 @@ class BatchPlan:
 
 @dataclass(frozen=True)
 class BronzeBatch:
-    """One decoded batch, ready to commit: its frames (None when it has no such row), the plan
-    it was decoded with, the Kafka offsets it read and the contract versions of its rows."""
+    """One decoded batch, ready to commit: each output's staged files (None when it has no
+    row), the plan it was decoded with, the Kafka offsets it read, the contract versions of its
+    rows, their event time, and the bronze rows' schema (for schema evolution)."""
 
     batch_id: int
     plan: BatchPlan
-    bronze: DataFrame | None
-    quarantine: DataFrame | None
+    bronze: Staged | None
+    quarantine: Staged | None
     ranges: dict[str, dict[str, list[int]]]
     versions: set[int]
     event_time: EventTime
+    bronze_schema: StructType | None = None
 
 
 class BronzeOutputs:
-    """Creates the tables, evolves bronze's schema, and appends each batch exactly once."""
+    """Creates the tables (or brings an existing table's properties up to date), evolves
+    bronze's schema, and commits each batch's files exactly once per output, all with delta-rs
+    (Spark only writes the files)."""
 
     def __init__(self, spark: SparkSession, lake: Lake, subject: str) -> None:
         self.spark = spark
@@ -75,6 +82,7 @@ class BronzeOutputs:
         self.bronze, self.quarantine = (
             StreamOutput(lake, spec) for spec in (BRONZE_TABLE, QUARANTINE_TABLE)
         )
+        self.files = {out.table: FileOutput(out) for out in (self.bronze, self.quarantine)}
         self.end_offsets: dict[str, dict[str, int]] = {}
         self._columns: set[str] = set()
         self._versions: set[int] = set()
@@ -84,22 +92,42 @@ class BronzeOutputs:
     def ensure(
         self, reader_schema_str: str, reader_version: int, emit: Callable[[str], None]
     ) -> None:
-        """Create both tables with their schemas if missing, then load what they hold."""
+        """Create both tables with their schemas if missing, else set the properties whose
+        values changed (a lake written by an earlier version of the job gets the new ones),
+        then load what the tables hold."""
         from txn_lake.columns import contract_columns
 
         subject = {PROP_SUBJECT: self.subject}
-        schema = BRONZE_TABLE.schema(contract_columns(self.spark, reader_schema_str))
         versions = {PROP_CONTRACT_VERSIONS: str(reader_version)}
-        if self.bronze.ensure(self.spark, schema, self.subject, {**subject, **versions}):
-            emit(f"created Delta table {self.bronze.path} (contract version {reader_version})")
-        if self.quarantine.ensure(self.spark, QUARANTINE_TABLE.schema(), self.subject, subject):
-            emit(f"created Delta table {self.quarantine.path}")
-        facts = table_facts(BRONZE_TABLE.name, self.bronze.path, history=0)
-        self._columns = {name for name, _, _ in facts.columns}
-        seen = facts.properties.get(PROP_CONTRACT_VERSIONS, "")
+        for out, runtime in ((self.bronze, {**subject, **versions}), (self.quarantine, subject)):
+            if is_delta_table(out.path):
+                self._update_properties(out, emit)
+                continue
+            leading = (
+                contract_columns(self.spark, reader_schema_str) if out is self.bronze else None
+            )
+            properties = {**DEFAULT_TABLE_PROPERTIES, **out.spec.table_properties(**runtime)}
+            schema = out.spec.schema(leading)
+            if self.files[out.table].create(schema, properties, out.spec.comment(self.subject)):
+                version = f" (contract version {reader_version})" if out is self.bronze else ""
+                emit(f"created Delta table {out.path}{version}")
+        # From the log with delta-rs: the facts' file listing would walk the whole table.
+        bronze = self.files[BRONZE_TABLE.name].table()
+        self._columns = {f.name for f in bronze.schema().fields}
+        seen = bronze.metadata().configuration.get(PROP_CONTRACT_VERSIONS) or ""
         self._versions = {int(v) for v in seen.split(",") if v.strip()}
         _, offsets = committed_end_offsets([self.bronze, self.quarantine])
         self.end_offsets = offsets or {}
+
+    def _update_properties(self, out: StreamOutput, emit: Callable[[str], None]) -> None:
+        """Set the static properties (the lake's defaults and the table's own) that the table
+        lacks or holds with another value; the run-time ones (subject, versions) are kept."""
+        current = self.files[out.table].table().metadata().configuration
+        wanted = {**DEFAULT_TABLE_PROPERTIES, **out.spec.table_properties()}
+        changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+        if changed:
+            self.files[out.table].set_properties(changed)
+            emit(f"{out.path}: set table properties {', '.join(sorted(changed))}")
 
     def replayed_plan(self, batch_id: int, resolver: WriterSchemaResolver) -> BatchPlan | None:
         """The plan a batch committed on its first attempt, or None for a new batch.
@@ -126,12 +154,26 @@ class BronzeOutputs:
 
     # ------------------------------------------------------------------ per batch
 
-    def new_columns(self, bronze_df: DataFrame) -> list[str]:
-        """Columns of ``bronze_df`` that the bronze table does not have yet."""
-        return [c for c in bronze_df.columns if c not in self._columns]
+    def committed(self, batch_id: int) -> set[str]:
+        """The outputs (table names) that have committed ``batch_id`` (a re-run's)."""
+        out = set()
+        for name, files in self.files.items():
+            done = files.committed_batch()
+            if done is not None and done >= batch_id:
+                out.add(name)
+        return out
+
+    def stage(self, table: str, batch_id: int, partition: dict[str, str]) -> Staged:
+        """A new directory for this attempt's files of ``batch_id`` in output ``table``."""
+        return self.files[table].stage_dir(batch_id, partition)
+
+    def new_columns(self, bronze_schema: StructType) -> list[StructField]:
+        """Fields of ``bronze_schema`` that the bronze table does not have yet."""
+        return [f for f in bronze_schema.fields if f.name not in self._columns]
 
     def write(self, batch: BronzeBatch) -> None:
-        """Append the batch's rows to each output that has any; record the plan and offsets."""
+        """Commit the batch's staged files to each output that has any (quarantine first);
+        record the plan, offsets and event time with them."""
         end = merge_offsets(
             self.end_offsets,
             {t: {p: r[1] for p, r in parts.items()} for t, parts in batch.ranges.items()},
@@ -143,13 +185,19 @@ class BronzeOutputs:
             "event_time": batch.event_time.to_json(),
         }
         if batch.quarantine is not None:
-            self.quarantine.append(batch.quarantine, batch.batch_id, meta)
+            self.files[QUARANTINE_TABLE.name].commit(batch.quarantine, batch.batch_id, meta)
         if batch.bronze is not None:
-            evolve = self.new_columns(batch.bronze)
-            self.bronze.append(batch.bronze, batch.batch_id, meta, merge_schema=bool(evolve))
-            self._columns.update(evolve)
+            if batch.bronze_schema is not None:
+                self._add_columns(self.new_columns(batch.bronze_schema))
+            self.files[BRONZE_TABLE.name].commit(batch.bronze, batch.batch_id, meta)
         self.end_offsets = end
         if not batch.versions <= self._versions:
             self._versions |= batch.versions
             versions = ",".join(str(v) for v in sorted(self._versions))
-            set_properties(self.spark, self.bronze.path, {PROP_CONTRACT_VERSIONS: versions})
+            self.files[BRONZE_TABLE.name].set_properties({PROP_CONTRACT_VERSIONS: versions})
+
+    def _add_columns(self, fields: list[StructField]) -> None:
+        """Schema evolution: add ``fields`` (nullable, each with its comment) to bronze, in a
+        commit of its own before the batch's, which then holds their values."""
+        self.files[BRONZE_TABLE.name].add_columns(fields)
+        self._columns.update(f.name for f in fields)

@@ -32,11 +32,12 @@ from .dedup import (
     REJECTED,
     classify,
     content_hash,
+    with_batch_details,
     with_history_details,
 )
 from .lineage import BronzeVersions
-from .outputs import SilverOutputs
-from .quality import WARNED, CompiledRules
+from .outputs import Rows, SilverOutputs
+from .quality import VIOLATED, WARNED, CompiledRules
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,6 +49,8 @@ Emit = Callable[[str], None]
 _BRONZE_META = set(BRONZE_TABLE.column_names)
 _SCHEMA_CHANGED = "DELTA_SCHEMA_CHANGED"
 _MAX_RESTARTS = 20
+# The columns _evaluate adds to bronze's.
+EVALUATED = (VIOLATED, WARNED, "content_hash", "is_late", "event_date", "event_hour")
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,6 @@ class _Batch:
     contract_cols: list[str]
     rows: DataFrame
     """Every bronze row of the batch with its outcome (cached)."""
-    silver: DataFrame
-    """Silver as of the batch's start (for conflicts with history)."""
     stats: dict[str, Any]
     versions: list[int]
     refined_ts: datetime
@@ -91,10 +92,16 @@ class SilverJob(StreamingJob):
     # ------------------------------------------------------------------ one batch
 
     def _evaluate(self, df: DataFrame) -> DataFrame:
+        """``df`` (bronze's rows) plus the rules' verdicts, the content hash, the late flag and
+        the event date and hour (:data:`EVALUATED`).
+
+        Applied to the stream, not to each batch: Spark analyses it once, when the query starts
+        (the rules' 5,000-code list made every plan built on a batch cost a second of analysis),
+        and ``foreachBatch`` then hands each batch over already evaluated, as a plain scan."""
         from pyspark.sql import functions as F
 
         late_us = int(self.cfg.lateness_seconds * 1_000_000)
-        ev = self.rules.evaluate(df).withColumns(
+        return self.rules.evaluate(df).withColumns(
             {
                 "content_hash": content_hash(_contract_columns(df.columns)),
                 "is_late": (F.unix_micros("ingest_ts") - F.unix_micros("timestamp")) > late_us,
@@ -102,12 +109,15 @@ class SilverJob(StreamingJob):
                 "event_hour": F.hour("timestamp"),
             }
         )
-        # Not persisted here: `classify` evaluates every row once and caches the result.
-        return ev
+
+    def _silver(self) -> DataFrame:
+        """Silver as Spark reads it now (before the batch's commit: as of the batch's start);
+        read only when Spark needs it (a large batch, conflicts with history)."""
+        return self.spark.read.format("delta").load(str(self.cfg.silver_path))
 
     def _stats(self, classified: DataFrame) -> dict[str, Any]:
-        """Counts per outcome, late inserts, rejects per rule, offset spans: one Spark job
-        (plus one for the warn rules' counts when there are any)."""
+        """Counts per outcome, late inserts, rejects and warnings per rule, offset spans and the
+        inserts' event time: one aggregation, one Spark job."""
         from collections import Counter
 
         from pyspark.sql import functions as F
@@ -115,7 +125,10 @@ class SilverJob(StreamingJob):
         counts = {INSERT: 0, DUPLICATE: 0, CONFLICT: 0, REJECTED: 0}
         late = history_conflicts = 0
         by_rule: Counter[str] = Counter()
+        warned: Counter[str] = Counter()
         ranges: dict[tuple[str, int], tuple[int, int]] = {}
+        tolerated = [r.id for r in self.rules.rules.by_action("warn")]
+        tolerated += [r.id for r in self.rules.rules.by_action("fail")]
         groups = classified.groupBy(
             OUTCOME, "_conflict_in_silver", "kafka_topic", "kafka_partition"
         ).agg(
@@ -125,33 +138,33 @@ class SilverJob(StreamingJob):
             F.max("kafka_offset").alias("hi"),
             # Only rejects have rules: collecting every insert's empty array cost a list per row.
             F.flatten(F.collect_list(F.when(F.size("rules") > 0, F.col("rules")))).alias("rules"),
+            # Each id is in a row's list at most once: a count of the rows that hold it.
+            *[F.count_if(F.array_contains(WARNED, rid)).alias(f"_w{i}") for i, rid in enumerate(tolerated)],
             *event_time_aggregates(F.when(F.col(OUTCOME) == INSERT, F.col("timestamp"))),
-        )
+        )  # fmt: skip
         rows = groups.collect()
         for r in rows:
             counts[r[OUTCOME]] += r["n"]
             late += r["late"] if r[OUTCOME] == INSERT else 0
             history_conflicts += r["n"] if r["_conflict_in_silver"] else 0
             by_rule.update(r["rules"])
+            warned.update({rid: r[f"_w{i}"] for i, rid in enumerate(tolerated)})
             key = (r["kafka_topic"], r["kafka_partition"])
             lo, hi = ranges.get(key, (r["lo"], r["hi"]))
             ranges[key] = (min(lo, r["lo"]), max(hi, r["hi"]))
-        warned = {}
-        if self.rules.rules.by_action("warn") or self.rules.rules.by_action("fail"):
-            exploded = classified.select(F.explode(WARNED).alias("rule")).groupBy("rule").count()
-            warned = {r["rule"]: r["count"] for r in exploded.collect()}
         return {
             "counts": counts,
             "late": late,
             "history_conflicts": history_conflicts,
             "rejected_by_rule": dict(sorted(by_rule.items())),
-            "warned_by_rule": dict(sorted(warned.items())),
+            "warned_by_rule": {k: v for k, v in sorted(warned.items()) if v},
             "ranges": ranges,
             "event_time": EventTime.of_groups(rows),
         }
 
     def process_batch(self, df: DataFrame, batch_id: int) -> None:
-        """Classify one micro-batch and commit it; a batch silver already committed is a no-op."""
+        """Classify one micro-batch (bronze's rows with the columns :meth:`_evaluate` adds) and
+        commit it; a batch silver already committed is a no-op."""
         started = time.monotonic()
         if self.outputs.check_batch(batch_id):
             self.emit(f"batch {batch_id}: already committed to silver (a re-run); skipped")
@@ -160,11 +173,10 @@ class SilverJob(StreamingJob):
 
     def _process(self, df: DataFrame, batch_id: int, started: float) -> None:
         refined_ts = datetime.now(UTC)
-        contract_cols = _contract_columns(df.columns)
-        silver = self.spark.read.format("delta").load(str(self.cfg.silver_path))
-        batch = classify(
-            self._evaluate(df), silver.select("transaction_id", "content_hash"), contract_cols
-        )
+        bronze_cols = [c for c in df.columns if c not in EVALUATED]
+        contract_cols = _contract_columns(bronze_cols)
+        keys = lambda: self._silver().select("transaction_id", "content_hash")  # noqa: E731
+        batch = classify(df, keys, self.outputs.silver_hits)
         try:
             stats = self._stats(batch.rows)
             counts = stats["counts"]
@@ -181,7 +193,7 @@ class SilverJob(StreamingJob):
             stats["seconds"] = time.monotonic() - started
             self._write(
                 _Batch(
-                    batch_id, df.columns, contract_cols, batch.rows, silver, stats, versions,
+                    batch_id, bronze_cols, contract_cols, batch.rows, stats, versions,
                     refined_ts,
                 )
             )  # fmt: skip
@@ -193,34 +205,34 @@ class SilverJob(StreamingJob):
     def _write(self, batch: _Batch) -> None:
         from pyspark.sql import functions as F
 
-        counts, classified = batch.stats["counts"], batch.rows
+        counts, classified, stats = batch.stats["counts"], batch.rows, batch.stats
         per_batch = {"batch_id": batch.batch_id, "refined_ts": batch.refined_ts}
         rejects = None
-        if counts[REJECTED] + counts[CONFLICT]:
-            rejects = classified.where(F.col(OUTCOME).isin(REJECTED, CONFLICT))
-            if batch.stats["history_conflicts"]:
-                rejects = with_history_details(rejects, batch.silver, batch.contract_cols)
+        if rejected := counts[REJECTED] + counts[CONFLICT]:
+            frame = classified.where(F.col(OUTCOME).isin(REJECTED, CONFLICT))
+            if counts[CONFLICT] > stats["history_conflicts"]:
+                frame = with_batch_details(frame, classified, batch.contract_cols)
+            if stats["history_conflicts"]:
+                frame = with_history_details(frame, self._silver(), batch.contract_cols)
             bronze_row = [f"`{c}`" for c in batch.bronze_cols]
-            rejects = SILVER_REJECTS_TABLE.project(rejects, bronze_row, per_batch)
+            rejects = Rows(SILVER_REJECTS_TABLE.project(frame, bronze_row, per_batch), rejected)
         inserted = SILVER_TABLE.project(
             classified.where(F.col(OUTCOME) == INSERT).withColumn("rule_warnings", F.col(WARNED)),
             [f"`{c}`" for c in batch.contract_cols],
             per_batch,
         )
-        audit_row = self._audit_row(batch)
-        # One partition: a one-row frame of local[2] has an empty partition too, whose empty
-        # Parquet file Delta leaves out of the log (an orphan that `describe` reports).
-        audit = self.spark.createDataFrame([audit_row], SILVER_AUDIT_TABLE.schema()).coalesce(1)
+        audit = self._audit_row(batch)
         rules = self.rules.rules
         meta = {
             "rules_version": rules.version,
             "rules_sha256": rules.digest,
             "bronze_versions": batch.versions,
-            "counts": {k: audit_row[k] for k in ("rows_read", "inserted", "duplicates_dropped")}
-            | {"conflicts": counts[CONFLICT], "rejected": audit_row["rejected"]},
-            "event_time": batch.stats["event_time"].to_json(),
+            "counts": {k: audit[k] for k in ("rows_read", "inserted", "duplicates_dropped")}
+            | {"conflicts": counts[CONFLICT], "rejected": audit["rejected"]},
+            "event_time": stats["event_time"].to_json(),
         }
-        self.outputs.write(batch.batch_id, rejects, audit, inserted, meta, self.emit)
+        silver = Rows(inserted, counts[INSERT])
+        self.outputs.write(batch.batch_id, rejects, audit, silver, meta, self.emit)
 
     def _audit_row(self, batch: _Batch) -> dict[str, Any]:
         counts, stats, rules = batch.stats["counts"], batch.stats, self.rules.rules
@@ -268,7 +280,9 @@ class SilverJob(StreamingJob):
         reader = self.spark.readStream.format("delta")
         if cfg.max_files_per_trigger:
             reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
-        return self.start(reader.load(str(cfg.bronze_path)), cfg.checkpoint_path, cfg)
+        return self.start(
+            self._evaluate(reader.load(str(cfg.bronze_path))), cfg.checkpoint_path, cfg
+        )
 
     def begin(self, emit: Emit):
         """Create the tables (the first time), then start the query."""

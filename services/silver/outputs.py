@@ -5,12 +5,18 @@ Rejects and the audit are appended first, silver last, each with Delta's idempot
 completion mark: it is made for every batch, even one with no new row, so "silver committed
 batch N" means batch N is done. Until then silver is unchanged, so a re-run classifies the batch
 against the same silver and writes exactly what the killed attempt would have.
+
+A batch's rows for an output go through the driver when they are few (the audit's one row,
+a small batch's silver rows and rejects): collected as Arrow and committed by delta-rs with the
+``txn`` action and ``userMetadata`` a Spark append records, skipped the same way when the batch
+is committed already (``StreamOutput.append(on_driver=True)``). Through Spark each cost a write
+job and, for Delta's idempotency check, a reconstruction of the table's state in three more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from txn_contract import SUBJECT
 from txn_contract.rules import CONFLICT_RULE, RuleSet
@@ -31,7 +37,22 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-__all__ = ["SilverOutputs"]
+__all__ = ["DRIVER_WRITE_ROWS", "ROWS_PER_FILE", "Rows", "SilverOutputs"]
+
+# Up to this many rows an output's batch goes through the driver: collected as Arrow and
+# appended with delta-rs (a Spark append cost a write job plus, for its idempotency check, a
+# reconstruction of the table's state in three more, every batch).
+DRIVER_WRITE_ROWS = 100_000
+# Rows per file of a larger batch, written by Spark (about 40 MB of Parquet in silver).
+ROWS_PER_FILE = 500_000
+
+
+class Rows(NamedTuple):
+    """An output's rows for a batch: the frame and how many rows it holds."""
+
+    frame: DataFrame
+    count: int
+
 
 _CONFLICT_DOC = (
     "the transaction_id was seen first with other content (the first-seen row stays in silver)."
@@ -52,6 +73,7 @@ class SilverOutputs:
         self.silver, self.rejects, self.audit = (StreamOutput(lake, s) for s in specs)
         self.bronze_path = BRONZE_TABLE.path(lake)
         self._columns: dict[str, set[str]] = {}
+        self._done: int | None = None  # silver's last committed batch, once this process knows
 
     def _runtime_properties(self) -> dict[str, str]:
         """The rules applied, and bronze's subject and contract versions."""
@@ -91,29 +113,64 @@ class SilverOutputs:
         """True when silver already committed ``batch_id`` (a re-run of a finished batch).
 
         Refuses a checkpoint that is behind silver: Delta would skip those batch ids. Silver's
-        commit is the batch's completion mark, so silver alone is checked.
+        commit is the batch's completion mark, so silver alone is checked: in its log, unless
+        this process committed a batch below ``batch_id`` itself (only this job writes silver).
         """
-        return rerun_of_committed((self.silver,), batch_id)
+        if self._done is not None and batch_id > self._done:
+            return False
+        rerun = rerun_of_committed((self.silver,), batch_id)
+        if rerun:
+            self._done = batch_id
+        return rerun
+
+    def silver_hits(self, ids: list[str]):
+        """Silver's ``transaction_id`` and ``content_hash`` of ``ids`` (an Arrow table), read
+        with delta-rs (DataFusion) at silver's current version: no Spark job."""
+        import pyarrow as pa
+        from deltalake import QueryBuilder
+
+        schema = pa.schema([("transaction_id", pa.string()), ("content_hash", pa.binary())])
+        if not ids:
+            return schema.empty_table()
+        listed = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+        sql = f"SELECT transaction_id, content_hash FROM silver WHERE transaction_id IN ({listed})"
+        query = QueryBuilder().register("silver", self.silver.delta_table())
+        # DataFusion may answer with string and binary views: the plain types for Arrow compute.
+        return pa.table(query.execute(sql).read_all()).select(schema.names).cast(schema)
 
     def write(
         self,
         batch_id: int,
-        rejects: DataFrame | None,
-        audit: DataFrame,
-        silver: DataFrame,
+        rejects: Rows | None,
+        audit: dict[str, Any],
+        silver: Rows,
         meta: dict[str, Any],
         emit: Callable[[str], None],
     ) -> None:
-        """Rejects (when any), then the audit, then silver: the order exactly-once relies on."""
+        """Rejects (when any), then the audit (``audit`` is its row), then silver: the order
+        exactly-once relies on."""
         if rejects is not None:
             self._append(self.rejects, rejects, batch_id, meta, emit)
-        self._append(self.audit, audit, batch_id, meta, emit)
+        frame = self.spark.createDataFrame([audit], SILVER_AUDIT_TABLE.schema())
+        self._append(self.audit, Rows(frame, 1), batch_id, meta, emit)
         self._append(self.silver, silver, batch_id, meta, emit)
+        self._done = batch_id
 
-    def _append(self, out: StreamOutput, df: DataFrame, batch_id: int, meta, emit) -> None:
-        known = self._columns.get(out.table, set())
+    def _append(self, out: StreamOutput, rows: Rows, batch_id: int, meta, emit) -> None:
+        """Up to :data:`DRIVER_WRITE_ROWS` rows through the driver (Arrow, delta-rs); more, or new
+        columns (bronze's schema evolved: Spark's ``mergeSchema`` takes their comments), with
+        Spark, in as many tasks as :data:`ROWS_PER_FILE` asks for."""
+        df, known = rows.frame, self._columns.get(out.table, set())
         added = [c for c in df.columns if c not in known]
         if added and known:
             emit(f"{out.table} gains column(s) {', '.join(added)} (bronze's schema evolved)")
-        out.append(df, batch_id, meta, merge_schema=bool(added))
+        if rows.count <= DRIVER_WRITE_ROWS and set(df.columns) == known:
+            out.append(df, batch_id, meta, on_driver=True)
+            return
+        # coalesce merges the batch's partitions without a shuffle; a task writes one file per
+        # event_date it holds. Delta's optimized write (the table's setting for other writers)
+        # shuffled every row to put each date's rows in one task, whatever their number.
+        spread = df.coalesce(max(1, -(-rows.count // ROWS_PER_FILE)))
+        options = {"optimizeWrite": "false"}
+        out.append(spread, batch_id, meta, merge_schema=bool(added), options=options)
         self._columns[out.table] = known | set(df.columns)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from bronze_ingest.files import Staged
 from tests.conftest import bronze_available_now, create_topic
 from txn_contract import Status, packaged_contract, wire
 from txn_contract.rules import packaged_rules
@@ -258,7 +259,17 @@ def test_every_output_frame_the_jobs_append_is_its_tables_spec(
         appended.setdefault(self.table, []).append(df.schema)
         return append(self, df, batch_id, metadata, **kwargs)
 
+    lake = tmp_path / "lake"
     monkeypatch.setattr(StreamOutput, "append", capture)
+    # Bronze's outputs are files its decoding pass writes (committed by delta-rs afterwards).
+    write = Staged.write
+
+    def capture_staged(self, df, *args, **kwargs):
+        table = self.directory.relative_to(lake).parts[0]
+        appended.setdefault(table, []).append(df.schema)
+        return write(self, df, *args, **kwargs)
+
+    monkeypatch.setattr(Staged, "write", capture_staged)
     topic = f"silver_spec_{uuid.uuid4().hex[:8]}"
     create_topic(platform.bootstrap_servers, topic)
     schema_id = registered_contract[CONTRACT.latest.version]
@@ -267,7 +278,6 @@ def test_every_output_frame_the_jobs_append_is_its_tables_spec(
     poison = Producer({"bootstrap.servers": platform.bootstrap_servers})
     poison.produce(topic, b"poison")
     assert poison.flush(10) == 0
-    lake = tmp_path / "lake"
     bronze_available_now(spark, platform, lake, topic)
     _silver(spark, lake)
 
