@@ -26,7 +26,7 @@ from pydantic_core import PydanticUndefined
 
 from .connections import KafkaSettings, RegistrySettings
 from .settings import Settings, env_of, flag_of
-from .shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
+from .shared import LakeSettings, MetricsSettings, SparkSettings, StreamSettings, TopicSettings
 
 __all__ = [
     "CONTEXT_SETTINGS",
@@ -38,6 +38,7 @@ __all__ = [
     "format_option",
     "lake_option",
     "master_option",
+    "metrics_port_option",
     "option",
     "schema_registry_url_option",
     "settings_command",
@@ -174,6 +175,13 @@ def available_now_option(
 ) -> Decorator:
     """``--available-now``; ``help`` says what "now" means for the job's source."""
     return option(model, "available_now", help=help, is_flag=True)
+
+
+def metrics_port_option(
+    model: type[Settings] = MetricsSettings, help: str | None = None
+) -> Decorator:
+    """``--metrics-port PORT``: a long-running job's Prometheus endpoint (off by default)."""
+    return option(model, "metrics_port", help=help, metavar="PORT", type=int)
 
 
 def format_option(help: str = "text for people, json for machines.") -> Decorator:

@@ -23,6 +23,7 @@ from txn_contract.model import TOPIC
 
 __all__ = [
     "BROKER_TIMEOUT_S",
+    "ClientErrors",
     "PreflightError",
     "check_topic",
     "watermarks",
@@ -45,19 +46,59 @@ class PreflightError(TxnError):
 
 
 def _reason(exc: Exception) -> str:
-    err = exc.args[0] if exc.args else exc
+    return _reason_of(exc.args[0] if exc.args else exc)
+
+
+def _reason_of(err: Any) -> str:
     return err.str() if hasattr(err, "str") else str(err)
 
 
+class ClientErrors:
+    """The errors a confluent-kafka client reports through its ``error_cb``: librdkafka delivers
+    a failed SASL authentication there, while the call that needed the broker only times out
+    ("Broker transport failure"). Pass one as ``error_cb`` in the client's settings and to
+    :func:`check_topic`, which then names the refused principal instead of an unreachable broker.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def __call__(self, err: Any) -> None:
+        self.seen.append(err)
+
+    def authentication(self) -> Any | None:
+        """The first authentication failure reported, if any."""
+        from confluent_kafka import KafkaError
+
+        return next((e for e in self.seen if e.code() == KafkaError._AUTHENTICATION), None)
+
+
 def check_topic(
-    client: Any, topic: str, bootstrap_servers: str, timeout_s: float = BROKER_TIMEOUT_S
+    client: Any,
+    topic: str,
+    bootstrap_servers: str,
+    timeout_s: float = BROKER_TIMEOUT_S,
+    *,
+    errors: ClientErrors | None = None,
+    principal: str | None = None,
 ) -> int:
-    """Partition count of ``topic``; ``client`` is any confluent-kafka client (``list_topics``)."""
+    """Partition count of ``topic``; ``client`` is any confluent-kafka client (``list_topics``).
+    ``errors`` is the client's ``error_cb`` (see :class:`ClientErrors`) and ``principal`` its
+    SASL user, for the sentence when the broker refuses it."""
     from confluent_kafka import KafkaException
 
     try:
         metadata = client.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        refused = errors.authentication() if errors is not None else None
+        if refused is not None:
+            raise PreflightError(
+                f"The Kafka broker at {bootstrap_servers} refused principal "
+                f"{principal or '(no SASL user)'}: authentication failed ({_reason_of(refused)}); "
+                "check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (`txn-platform up --secure` "
+                "writes each principal's to STATE/credentials/<principal>.env).",
+                bootstrap_servers=bootstrap_servers,
+            ) from exc
         raise PreflightError(
             f"The Kafka broker at {bootstrap_servers} could not be reached within {timeout_s:g} s "
             f"({_reason(exc)}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",

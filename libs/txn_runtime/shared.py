@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_DRIVER_MEMORY",
     "DEFAULT_MASTER",
     "LakeSettings",
+    "MetricsSettings",
     "SparkSettings",
     "StreamSettings",
     "TopicSettings",
@@ -58,6 +59,20 @@ class LakeSettings(Settings):
         if lake.exists() and not lake.is_dir():
             raise ValueError(f"{lake} exists and is not a directory")
         return lake
+
+
+class MetricsSettings(Settings):
+    """Where a long-running job serves its Prometheus metrics (:mod:`txn_runtime.metrics`)."""
+
+    metrics_port: int | None = setting(None, env="TXN_METRICS_PORT", flag="--metrics-port")
+    """Serve Prometheus metrics on http://0.0.0.0:PORT/metrics. Default: off."""
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _port(cls, port: int | None) -> int | None:
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"{port} is not a TCP port (1-65535)")
+        return port
 
 
 class SparkSettings(Settings):

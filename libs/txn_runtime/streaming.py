@@ -17,6 +17,7 @@ from typing import Any
 
 from txn_contract.errors import TxnError
 
+from .metrics import BatchFigures, Metrics
 from .shared import StreamSettings
 
 __all__ = ["StreamingJob", "await_query", "run_together", "start_stream"]
@@ -49,6 +50,8 @@ class StreamingJob:
         self.totals: Counter[str] = Counter(dict.fromkeys(("batches", *totals), 0))
         self.pool: str | None = None
         """The FAIR scheduler pool the query's jobs run in (None: the default pool)."""
+        self.metrics: Metrics | None = None
+        """Where :meth:`record` counts the committed batches (None: no metrics served)."""
         self._stop = threading.Event()
 
     def process_batch(self, df: Any, batch_id: int) -> None:
@@ -73,6 +76,11 @@ class StreamingJob:
             if not self.restart_after(error, emit):
                 raise self.failed(error) from error
             query = self.begin(emit)
+
+    def record(self, figures: BatchFigures) -> None:
+        """Count a committed batch in the metrics, when served (``--metrics-port``)."""
+        if self.metrics is not None:
+            self.metrics.record(figures)
 
     @property
     def stop_requested(self) -> bool:

@@ -14,6 +14,7 @@ from txn_runtime.options import (
     driver_memory_option,
     lake_option,
     master_option,
+    metrics_port_option,
     option,
     schema_registry_url_option,
     settings_command,
@@ -58,6 +59,7 @@ SESSION_CONF = {
     "--max-offsets-per-trigger above ~300k."
 )
 @_setting("registry_timeout", type=float, metavar="S")
+@metrics_port_option()
 def cli(**flags) -> None:
     """Ingest Confluent-framed Avro transactions from Kafka into the bronze Delta table
     (Snappy Parquet), partitioned by date and hour of ingest (UTC). Each message is decoded with
@@ -76,6 +78,7 @@ def cli(**flags) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from txn_lake.spark import build_session
+    from txn_runtime.metrics import serve_metrics
 
     from .job import BronzeJob
     from .preflight import preflight
@@ -84,6 +87,7 @@ def cli(**flags) -> None:
     # retries inside it: the job's resolver retries transport failures itself, with backoff.
     registry = cfg.registry_client(timeout_s=10.0, retries=0)
     preflight(cfg, packaged_contract(), registry)
+    metrics = serve_metrics(cfg.metrics_port, _emit)
 
     _emit("starting Spark")
     spark = build_session(
@@ -93,9 +97,9 @@ def cli(**flags) -> None:
         f"Spark {spark.version} on {spark.sparkContext.master}; Kafka {cfg.bootstrap_servers}, "
         f"registry {cfg.registry_display_url}"
     )
-    BronzeJob(cfg, spark, registry).serve(
-        _emit, lambda t: f"{t['bronze']} rows to bronze, {t['quarantine']} to quarantine"
-    )
+    job = BronzeJob(cfg, spark, registry)
+    job.metrics = metrics
+    job.serve(_emit, lambda t: f"{t['bronze']} rows to bronze, {t['quarantine']} to quarantine")
     spark.stop()
 
 

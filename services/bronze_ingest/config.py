@@ -16,13 +16,25 @@ from txn_lake.tables import BRONZE_INGEST
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.durations import parse_duration, seconds
 from txn_runtime.settings import Invalid, setting
-from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings, TopicSettings
+from txn_runtime.shared import (
+    LakeSettings,
+    MetricsSettings,
+    SparkSettings,
+    StreamSettings,
+    TopicSettings,
+)
 
 __all__ = ["BronzeSettings", "parse_duration"]  # parse_duration re-exported
 
 
 class BronzeSettings(
-    KafkaSettings, RegistrySettings, TopicSettings, LakeSettings, StreamSettings, SparkSettings
+    KafkaSettings,
+    RegistrySettings,
+    TopicSettings,
+    LakeSettings,
+    StreamSettings,
+    SparkSettings,
+    MetricsSettings,
 ):
     """Everything the job needs."""
 

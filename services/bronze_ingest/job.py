@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from txn_lake import Lake
 from txn_lake.tables import BRONZE_INGEST, BRONZE_TABLE, QUARANTINE_TABLE
+from txn_runtime.metrics import BatchFigures
 from txn_runtime.streaming import StreamingJob
 
 from .config import BronzeSettings
@@ -202,13 +203,27 @@ class BronzeJob(StreamingJob):
         self.totals["batches"] += 1
         self.totals["bronze"] += bronze_rows
         self.totals["quarantine"] += quarantined
+        seconds = time.monotonic() - started
         self.batch_stats[batch_id] = {
             "bronze": bronze_rows,
             "quarantine": dict(sorted(counts.items())),
-            "seconds": time.monotonic() - started,
+            "seconds": seconds,
             "replayed": batch_id == self._replayed,
             "event_age": counted.event_time.ages(written_ms),
         }
+        p50 = counted.event_time.p50_ms
+        tables = {BRONZE_TABLE.name: bronze_rows, QUARANTINE_TABLE.name: quarantined}
+        self.record(
+            BatchFigures(
+                "bronze",
+                rows_in=bronze_rows + quarantined,
+                rows_out=tables,
+                seconds=seconds,
+                quarantined=counts,
+                latency_seconds={} if p50 is None else {"bronze": (written_ms - p50) / 1000},
+                committed=tuple(t for t, n in tables.items() if n),
+            )
+        )
 
     def _announce_evolution(self, plan: BatchPlan, bronze_schema: StructType) -> None:
         """Log once per reader version the columns it adds to bronze."""
@@ -258,7 +273,16 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
             stats = job.batch_stats.pop(p.batchId, None)
             if stats is None:
                 return  # a no-data trigger
-            lag = _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
+            per_partition = (
+                _lag(p.sources[0].endOffset, p.sources[0].latestOffset) if p.sources else None
+            )
+            lag = (
+                None
+                if per_partition is None
+                else sum(sum(t.values()) for t in per_partition.values())
+            )
+            if per_partition is not None and job.metrics is not None:
+                job.metrics.set_lag(per_partition)
             quarantine = ", ".join(f"{k}={v}" for k, v in stats["quarantine"].items()) or "none"
             if stats["replayed"]:
                 emit(
@@ -282,16 +306,18 @@ def _progress_listener(job: BronzeJob, emit: Callable[[str], None]):
     return Listener()
 
 
-def _lag(end: str | None, latest: str | None) -> int | None:
-    """Offsets still to read: sum over partitions of latest minus processed end offsets."""
+def _lag(end: str | None, latest: str | None) -> dict[str, dict[str, int]] | None:
+    """Offsets still to read per topic and partition: the latest offset minus the processed end
+    offset (from the query's progress: no request to the broker)."""
     if not end or not latest:
         return None
     try:
         end_d, latest_d = json.loads(end), json.loads(latest)
     except (TypeError, ValueError):
         return None
-    total = 0
-    for topic, parts in latest_d.items():
-        for part, off in parts.items():
-            total += max(0, off - end_d.get(topic, {}).get(part, 0))
-    return total
+    return {
+        topic: {
+            part: max(0, off - end_d.get(topic, {}).get(part, 0)) for part, off in parts.items()
+        }
+        for topic, parts in latest_d.items()
+    }

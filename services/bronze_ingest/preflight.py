@@ -12,7 +12,7 @@ from txn_contract.registry import lookup_schema_id
 from txn_lake import Lake
 from txn_lake.outputs import StreamOutput, check_new_checkpoint
 from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
-from txn_runtime.preflight import check_topic
+from txn_runtime.preflight import ClientErrors, check_topic
 
 from .config import BronzeSettings
 
@@ -34,8 +34,17 @@ def preflight(cfg: BronzeSettings, contract: Contract, registry: Any) -> None:
     from confluent_kafka.admin import AdminClient
 
     check_lake_format(cfg)
-    admin = AdminClient(cfg.kafka_config(**{"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000)}))
-    check_topic(admin, cfg.topic, cfg.bootstrap_servers, BROKER_TIMEOUT_S)
+    errors = ClientErrors()
+    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), "error_cb": errors}
+    admin = AdminClient(cfg.kafka_config(**timeout))
+    check_topic(
+        admin,
+        cfg.topic,
+        cfg.bootstrap_servers,
+        BROKER_TIMEOUT_S,
+        errors=errors,
+        principal=cfg.kafka_sasl_username,
+    )
     # The job's own (latest) version must be registered under its subject: otherwise the URL
     # or the subject is wrong, and every event would be quarantined as an unknown or foreign id.
     lookup_schema_id(

@@ -29,8 +29,12 @@ class ReportSettings(KafkaSettings, TopicSettings, LakeSettings):
         return lake
 
     @property
-    def log_dir(self) -> Path | None:
-        """The broker's log directory, when known."""
+    def log_dirs(self) -> list[Path]:
+        """The brokers' log directories, when known: ``--kafka-log-dir``, else the platform's
+        node (``STATE/kafka/data``) or nodes (``STATE/kafka-N/data`` with ``--brokers 3``)."""
         if self.kafka_log_dir is not None:
-            return self.kafka_log_dir
-        return self.state_dir / "kafka" / "data" if self.state_dir else None
+            return [self.kafka_log_dir]
+        if self.state_dir is None:
+            return []
+        single = self.state_dir / "kafka" / "data"
+        return [single] if single.is_dir() else sorted(self.state_dir.glob("kafka-*/data"))

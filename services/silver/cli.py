@@ -13,6 +13,7 @@ from txn_runtime.options import (
     driver_memory_option,
     lake_option,
     master_option,
+    metrics_port_option,
     option,
     settings_command,
     trigger_option,
@@ -38,6 +39,7 @@ _emit = stderr_logger(PROG)
 @option(SilverSettings, "max_files_per_trigger", type=int, metavar="N")
 @master_option()
 @driver_memory_option()
+@metrics_port_option()
 def cli(**flags) -> None:
     """Refine the bronze Delta table into silver: the contract's quality rules (warn,
     quarantine to LAKE/silver_rejects with the rule ids, or fail), exact deduplication by
@@ -59,13 +61,17 @@ def cli(**flags) -> None:
     preflight(cfg)
 
     from txn_lake.spark import build_session
+    from txn_runtime.metrics import serve_metrics
 
     from .job import SilverJob
 
+    metrics = serve_metrics(cfg.metrics_port, _emit)
     _emit(f"starting Spark; rules version {rules.version} (sha256 {rules.digest})")
     spark = build_session(PROG, master=cfg.master, driver_memory=cfg.driver_memory)
     _emit(f"Spark {spark.version} on {spark.sparkContext.master}")
-    SilverJob(cfg, spark, rules).serve(
+    job = SilverJob(cfg, spark, rules)
+    job.metrics = metrics
+    job.serve(
         _emit,
         lambda t: (
             f"{t['read']} bronze rows read, {t['inserted']} to silver, "

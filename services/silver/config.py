@@ -14,12 +14,12 @@ from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake, 
 from txn_lake.tables import SILVER_REFINE
 from txn_runtime.durations import seconds
 from txn_runtime.settings import setting
-from txn_runtime.shared import LakeSettings, SparkSettings, StreamSettings
+from txn_runtime.shared import LakeSettings, MetricsSettings, SparkSettings, StreamSettings
 
 __all__ = ["SilverSettings"]
 
 
-class SilverSettings(LakeSettings, StreamSettings, SparkSettings):
+class SilverSettings(LakeSettings, StreamSettings, SparkSettings, MetricsSettings):
     """Everything the job needs."""
 
     bronze_path = lake_table(BRONZE)

@@ -21,6 +21,7 @@ from txn_lake.tables import (
     SILVER_REJECTS_TABLE,
     SILVER_TABLE,
 )
+from txn_runtime.metrics import BatchFigures
 from txn_runtime.streaming import StreamingJob
 
 from .config import SilverSettings
@@ -265,6 +266,22 @@ class SilverJob(StreamingJob):
         self.totals["rejected"] += rejected
         rules = ", ".join(f"{k}={v}" for k, v in stats["rejected_by_rule"].items()) or "none"
         span = f"{versions[0]}..{versions[-1]}" if versions else "none"
+        now_ms = time.time_ns() // 1_000_000
+        p50 = stats["event_time"].p50_ms
+        # Silver and the audit commit every batch (silver's commit marks it done).
+        committed = [SILVER_AUDIT_TABLE.name, SILVER_TABLE.name]
+        self.record(
+            BatchFigures(
+                "silver",
+                rows_in=rows_read,
+                rows_out={SILVER_TABLE.name: c[INSERT], SILVER_REJECTS_TABLE.name: rejected},
+                seconds=seconds,
+                rejected=stats["rejected_by_rule"],
+                duplicates=c[DUPLICATE],
+                latency_seconds={} if p50 is None else {"silver": (now_ms - p50) / 1000},
+                committed=(*committed, *([SILVER_REJECTS_TABLE.name] if rejected else [])),
+            )
+        )
         self.emit(
             f"batch {batch_id}: {rows_read} rows in {seconds:.1f} s (bronze versions {span}); "
             f"silver +{c[INSERT]} ({stats['late']} late), duplicates dropped {c[DUPLICATE]}, "

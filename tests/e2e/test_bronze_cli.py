@@ -9,13 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
-from tests.conftest import create_topic
+from tests.conftest import create_topic, free_ports
 from tests.records import record
 from txn_contract import packaged_contract, wire
 from txn_lake.facts import is_delta_table
@@ -125,8 +126,12 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
 
     # The restart redoes the batch the killed job had planned (its checkpoint's offsets), then
     # takes the rest uncapped, as an operator draining a backlog would.
+    # It serves its Prometheus metrics: scraped while it runs, against the tables.
     uncapped = [a for a in common if a not in ("--max-offsets-per-trigger", "4000")]
-    second = _start(uncapped, env, log)
+    (port,) = free_ports(1)
+    landed = {t: _rows(lake / t) for t in ("bronze", "quarantine")}
+    started = time.time()
+    second = _start([*uncapped, "--metrics-port", str(port)], env, log)
     deadline = time.monotonic() + 300
     while True:
         if _rows(lake / "bronze") + _rows(lake / "quarantine") >= total:
@@ -134,6 +139,21 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
         assert second.poll() is None, log.read_text()[-2000:]
         assert time.monotonic() < deadline, f"not all {total} offsets landed after restart"
         time.sleep(1)
+    lags = [("txn_kafka_lag_messages", p) for p in ("0", "1", "2")]
+    metrics = _scrape_until(port, lambda m: all(m.get(k) == 0 for k in lags))
+    for table in ("bronze", "quarantine"):
+        written = _rows(lake / table) - landed[table]
+        assert metrics[("txn_rows_out_total", table)] == written, table
+        assert metrics[("txn_last_commit_timestamp_seconds", table)] >= started, table
+    assert metrics[("txn_quarantined_total", "BAD_MAGIC_BYTE")] == (
+        _rows(lake / "quarantine") - landed["quarantine"]
+    )
+    assert metrics[("txn_batches_total", "bronze")] >= 1
+    assert (
+        metrics[("txn_batch_duration_seconds_count", "bronze")]
+        == (metrics[("txn_batches_total", "bronze")])
+    )
+    assert [metrics.get(k) for k in lags] == [0, 0, 0]
     second.send_signal(signal.SIGTERM)
     assert second.wait(120) == 0, log.read_text()[-2000:]
     assert "received SIGTERM" in log.read_text()
@@ -160,6 +180,27 @@ def test_sigkill_then_restart_then_sigterm_is_exactly_once(
     q = spark.read.format("delta").load(str(lake / "quarantine"))
     assert q.count() == total // 1000
     assert {r.reason for r in q.select("reason").collect()} == {"BAD_MAGIC_BYTE"}
+
+
+def _scrape_until(port: int, ready, timeout: float = 60) -> dict[tuple[str, str], float]:
+    """The job's metrics, ``{(name, first label value): value}``, once ``ready`` holds (the
+    progress listener sets the lag just after a batch's commit)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        found = {
+            (s.name, next(iter(s.labels.values()), "") if s.name != "txn_kafka_lag_messages"
+             else s.labels["partition"]): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name.startswith("txn_")
+        }  # fmt: skip
+        if ready(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def test_bad_config_is_one_sentence_before_spark_starts(tmp_path):

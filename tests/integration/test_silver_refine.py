@@ -33,6 +33,7 @@ from txn_lake.outputs import StreamOutput
 from txn_lake.tables import TABLES
 from txn_producer.generator import EventGenerator
 from txn_producer.population import build_population
+from txn_runtime.metrics import Metrics
 from txn_silver.config import SilverSettings
 from txn_silver.job import SilverJob
 
@@ -78,9 +79,11 @@ def _produce(bootstrap: str, topic: str, events: list, schema_id: int) -> None:
     assert producer.flush(30) == 0
 
 
-def _silver(spark, lake: Path, **extra) -> dict:
+def _silver(spark, lake: Path, metrics: Metrics | None = None, **extra) -> dict:
     cfg = SilverSettings(lake=lake, available_now=True, **extra)
-    return SilverJob(cfg, spark, packaged_rules()).run(emit=print)
+    job = SilverJob(cfg, spark, packaged_rules())
+    job.metrics = metrics
+    return job.run(emit=print)
 
 
 def _read(spark, lake: Path, table: str):
@@ -101,16 +104,18 @@ def refined(spark, platform, registered_contract, tmp_path_factory):
     new = _good(10, 5)
     load2 = [*new, new[0], good[10], good[11], _conflict(good[12])]
     lake = tmp_path_factory.mktemp("silver_lake")
+    metrics = Metrics()  # what --metrics-port serves, over the three runs
     _produce(platform.bootstrap_servers, topic, load1, schema_id)
     bronze_available_now(spark, platform, lake, topic)
-    first = _silver(spark, lake)
+    first = _silver(spark, lake, metrics)
     _produce(platform.bootstrap_servers, topic, load2, schema_id)
     bronze_available_now(spark, platform, lake, topic)
-    second = _silver(spark, lake)
+    second = _silver(spark, lake, metrics)
     silver_version = _read(spark, lake, SILVER).count(), StreamOutput(Lake(lake), TABLES[SILVER])
-    third = _silver(spark, lake)
+    third = _silver(spark, lake, metrics)
     return {
         "lake": lake,
+        "metrics": metrics,
         "runs": (first, second, third),
         "good": good,
         "late": late,
@@ -139,6 +144,29 @@ def test_every_count_of_the_mix_is_exact(spark, refined):
     assert a0.reconciled and a1.reconciled
     assert a0.bronze_versions and a1.bronze_versions
     assert max(a0.bronze_versions) < min(a1.bronze_versions)
+
+
+def test_the_metrics_equal_the_tables_and_the_audit(spark, refined):
+    """The Prometheus figures the job counted (txn_runtime.metrics) against what it wrote."""
+    from collections import Counter
+
+    m, lake = refined["metrics"], refined["lake"]
+    audit = _read(spark, lake, SILVER_AUDIT).collect()
+    by_rule = Counter()
+    for a in audit:
+        by_rule.update(a.rejected_by_rule)
+    assert m.value("txn_batches_total", layer="silver") == len(audit) == 2
+    assert m.value("txn_rows_in_total", layer="silver") == sum(a.rows_read for a in audit)
+    assert m.value("txn_rows_out_total", table=SILVER) == _read(spark, lake, SILVER).count()
+    assert m.value("txn_rows_out_total", table=SILVER_REJECTS) == (
+        _read(spark, lake, SILVER_REJECTS).count()
+    )
+    assert m.value("txn_duplicates_dropped_total", layer="silver") == sum(
+        a.duplicates_dropped for a in audit
+    )
+    assert {rule: m.value("txn_rejected_total", rule=rule) for rule in by_rule} == by_rule
+    assert m.value("txn_event_latency_seconds_count", table=SILVER) == 2
+    assert m.value("txn_last_commit_timestamp_seconds", table=SILVER_AUDIT) > 0
 
 
 def test_the_report_shows_silver_and_reconciles(refined):

@@ -16,7 +16,7 @@ from txn_contract.errors import ConfigError, TxnError
 from txn_runtime.cli import EXIT_INTERRUPTED, entry_point, run
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.options import bootstrap_servers_option, option, topic_option
-from txn_runtime.preflight import PreflightError, check_topic, watermarks
+from txn_runtime.preflight import ClientErrors, PreflightError, check_topic, watermarks
 from txn_runtime.settings import setting
 from txn_runtime.shared import SparkSettings, TopicSettings
 from txn_runtime.signals import stop_on_signals
@@ -293,6 +293,24 @@ def test_preflight_errors_are_one_type_and_exit_1():
         check_topic(_Client({"other": 1}), "t", "b:1")
     assert err.value.exit_code == 1 and err.value.topic == "t"
     assert watermarks(_Client(), "t", 2) == {0: (0, 0), 1: (1, 10)}
+
+
+def test_a_refused_principal_is_named_not_an_unreachable_broker():
+    """librdkafka reports a failed SASL authentication through error_cb; the metadata call
+    only times out. With the client's errors, the sentence names the principal."""
+    errors = ClientErrors()
+    errors(KafkaError(KafkaError._TRANSPORT, "connection reset"))
+    errors(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: invalid credentials"))
+    with pytest.raises(PreflightError) as err:
+        check_topic(_Client(unreachable=True), "t", "b:1", errors=errors, principal="producer")
+    sentence = str(err.value)
+    assert sentence.startswith("The Kafka broker at b:1 refused principal producer: ")
+    assert "authentication failed (SASL authentication error: invalid credentials)" in sentence
+    assert "KAFKA_SASL_PASSWORD" in sentence and err.value.exit_code == 1
+    only_transport = ClientErrors()
+    only_transport(KafkaError(KafkaError._TRANSPORT, "connection reset"))
+    with pytest.raises(PreflightError, match=r"could not be reached"):
+        check_topic(_Client(unreachable=True), "t", "b:1", errors=only_transport, principal="p")
 
 
 # --- streaming ------------------------------------------------------------------------------
