@@ -3,6 +3,9 @@
 #   RATE=3000 DURATION=60 TRIGGER=5s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
 #   DUPLICATE_RATE=0.02 LATE_RATE=0.01: the dirty share of the stream, so silver has work to show
 # Each step announces itself; KEEP=1 leaves the platform up and says how to reach it.
+# The pipeline is one Spark application: bronze_ingest, silver_refine and gold_signals (the
+# aggregates and the alerts, LAKE/alerts and topic bank_txn_alerts); the demo ends with a few
+# alerts and their evidence.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/.venv/bin
@@ -16,6 +19,29 @@ LATE_RATE=${LATE_RATE:-0.01}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 PIPELINE_PID=""
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+# Silver batches holding rows that gold has not taken yet ("?" before gold's first batch).
+gold_behind() {
+  "$BIN/python" - "$LAKE" <<'PY'
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
+from txn_lake import Lake
+from txn_lake.gold_tables import ALERTS_TABLE
+from txn_lake.outputs import StreamOutput
+
+lake = Lake(Path(sys.argv[1]))
+info = StreamOutput(lake, ALERTS_TABLE).latest_commit() if ALERTS_TABLE.path(lake).is_dir() else None
+if info is None:
+    sys.exit(print("?"))
+taken = int((info.user_metadata or {}).get("silver_batches", [-1, -1])[1])
+silver = QueryBuilder().register("s", DeltaTable(str(lake.table_path("silver"))))
+top = pa.table(silver.execute("SELECT max(batch_id) AS m FROM s").read_all())["m"][0].as_py()
+print(0 if top is None else max(0, int(top) - taken))
+PY
+}
 
 cleanup() {
   status=$?
@@ -36,37 +62,38 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-step "1/7 Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
+step "1/8 Starting the local platform (Kafka KRaft broker + schema registry) in $STATE_DIR"
 "$BIN/txn-platform" up --state-dir "$STATE_DIR" >/dev/null
 set -a; . "$STATE_DIR/platform.env"; set +a
 "$BIN/txn-platform" status --state-dir "$STATE_DIR"
 
-step "2/7 Checking and registering the contract (producers never auto-register)"
+step "2/8 Checking and registering the contracts, the stream's and the alerts' (producers never auto-register)"
 "$BIN/txn-contract" check
 "$BIN/txn-contract" register
 
-step "3/7 Starting txn-pipeline run (bronze_ingest and silver_refine in one Spark application, trigger $TRIGGER) into $LAKE; log: $STATE_DIR/logs/pipeline.log"
+step "3/8 Starting txn-pipeline run (bronze_ingest, silver_refine and gold_signals in one Spark application, trigger $TRIGGER) into $LAKE; log: $STATE_DIR/logs/pipeline.log"
 mkdir -p "$STATE_DIR/logs"
 "$BIN/txn-pipeline" run --lake "$LAKE" --trigger "$TRIGGER" --master 'local[2]' \
   >>"$STATE_DIR/logs/pipeline.log" 2>&1 &
 PIPELINE_PID=$!
 for _ in $(seq 1 120); do
-  grep -q "silver_refine: started" "$STATE_DIR/logs/pipeline.log" 2>/dev/null && break
+  grep -q "gold_signals: started" "$STATE_DIR/logs/pipeline.log" 2>/dev/null && break
   kill -0 "$PIPELINE_PID" 2>/dev/null || { tail -20 "$STATE_DIR/logs/pipeline.log" >&2; exit 1; }
   sleep 1
 done
-grep -q "silver_refine: started" "$STATE_DIR/logs/pipeline.log" || { echo "txn-pipeline did not start" >&2; exit 1; }
+grep -q "gold_signals: started" "$STATE_DIR/logs/pipeline.log" || { echo "txn-pipeline did not start" >&2; exit 1; }
 
-step "4/7 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late"
+step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late"
 "$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
   --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE"
 
-step "5/7 Waiting for bronze (lag 0) and silver (every bronze row read) to catch up, at most ${DRAIN_TIMEOUT}s"
+step "5/8 Waiting for bronze (lag 0), silver (every bronze row read) and gold (every silver batch taken) to catch up, at most ${DRAIN_TIMEOUT}s"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
 while :; do
   behind=$("$BIN/txn-report" --lake "$LAKE" --format json | "$BIN/python" -c 'import json,sys; r=json.load(sys.stdin); print(r["lag"]["total"], r["silver"]["bronze_rows_not_read"] if r["silver"]["exists"] else "?")')
-  printf '    Kafka lag: %s offsets; bronze rows silver has not read: %s\n' ${behind} >&2
-  [ "$behind" = "0 0" ] && break
+  gold=$(gold_behind)
+  printf '    Kafka lag: %s offsets; bronze rows silver has not read: %s; silver batches gold has not taken: %s\n' ${behind} "$gold" >&2
+  [ "$behind $gold" = "0 0 0" ] && break
   [ "$(date +%s)" -lt "$deadline" ] || { echo "the pipeline did not catch up in ${DRAIN_TIMEOUT}s" >&2; exit 1; }
   kill -0 "$PIPELINE_PID" 2>/dev/null || { tail -20 "$STATE_DIR/logs/pipeline.log" >&2; exit 1; }
   sleep 5
@@ -74,12 +101,12 @@ done
 kill -TERM "$PIPELINE_PID"
 wait "$PIPELINE_PID"
 PIPELINE_PID=""
-grep -E "^\[txn-pipeline\] (bronze_ingest: batch|silver_refine: batch|stopped)" "$STATE_DIR/logs/pipeline.log" | tail -5 >&2
+grep -E "^\[txn-pipeline\] (bronze_ingest: batch|silver_refine: batch|gold_signals: batch|stopped)" "$STATE_DIR/logs/pipeline.log" | tail -7 >&2
 
-step "6/7 The report (txn-report, from the Delta logs)"
+step "6/8 The report (txn-report, from the Delta logs)"
 "$BIN/txn-report" --lake "$LAKE"
 
-step "7/7 The same tables through delta-rs, without Spark (txn-lake describe; rows cross-checked)"
+step "7/8 The same tables through delta-rs, without Spark (txn-lake describe; rows cross-checked)"
 "$BIN/txn-lake" describe --lake "$LAKE" --history 3 --no-columns
 report_rows=$("$BIN/txn-report" --lake "$LAKE" --format json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["bronze_rows"])')
 "$BIN/python" - "$LAKE/bronze" "$report_rows" <<'PY'
@@ -89,4 +116,26 @@ from deltalake import DeltaTable
 rows = DeltaTable(sys.argv[1]).count()
 print(f"    delta-rs reads {rows:,} bronze rows; txn-report says {int(sys.argv[2]):,}")
 sys.exit(0 if rows == int(sys.argv[2]) else "delta-rs and txn-report disagree")
+PY
+
+step "8/8 A few alerts of the gold layer, with their evidence (LAKE/alerts through delta-rs; also on topic bank_txn_alerts)"
+"$BIN/python" - "$LAKE/alerts" <<'PY'
+import sys
+from collections import Counter
+
+from deltalake import DeltaTable
+
+rows = DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
+print(f"    {len(rows):,} alerts: " + (", ".join(f"{d} {n}" for d, n in sorted(Counter(r["detector"] for r in rows).items())) or "none"))
+evidence = {
+    "velocity": lambda r: f"{r['transaction_count']} transactions within {r['window_seconds']} s",
+    "card_testing": lambda r: f"{r['transaction_count']} declines within {r['window_seconds']} s",
+    "impossible_travel": lambda r: f"{r['from_city']} ({r['from_country']}) -> {r['to_city']} ({r['to_country']}): {r['distance_km']:,.0f} km in {r['elapsed_seconds']:,.0f} s, {r['speed_kmh']:,.0f} km/h",
+    "amount_outlier": lambda r: f"{r['amount']} {r['currency']} against a mean of {r['mean_amount']} (sd {r['stddev_amount']}, z {r['z_score']:.1f}) over {r['transaction_count']} earlier",
+}
+shown = {}
+for r in sorted(rows, key=lambda r: r["event_time"]):
+    shown.setdefault(r["detector"], r)  # the first of each detector
+for r in shown.values():
+    print(f"    {r['detector']} ({r['severity']}) customer {r['customer_id']} at {r['event_time']:%Y-%m-%d %H:%M:%S}: {evidence[r['detector']](r)}; evidence {len(r['transaction_ids'])} transaction(s), trigger {r['transaction_id']}")
 PY

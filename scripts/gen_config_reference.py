@@ -21,6 +21,7 @@ def commands() -> list[tuple[str, click.Command]]:
     """(name as typed, click command) for every console script and subcommand."""
     from bronze_ingest.cli import cli as bronze
     from local_platform.cli import cli as platform
+    from txn_gold.cli import cli as gold
     from txn_lake.cli import cli as lake
     from txn_pipeline.cli import cli as pipeline
     from txn_producer.cli import cli as producer
@@ -33,6 +34,7 @@ def commands() -> list[tuple[str, click.Command]]:
         assert isinstance(cmd, click.Group)
         out += [(f"{name} {sub}", cmd.commands[sub]) for sub in sorted(cmd.commands)]
     out += [("txn-producer", producer), ("bronze-ingest", bronze), ("silver-refine", silver)]
+    out += [("gold-signals", gold)]
     out += [("txn-pipeline run", pipeline.commands["run"])]
     out += [("txn-report", report)]
     out += [(f"txn-lake {sub}", lake.commands[sub]) for sub in sorted(lake.commands)]

@@ -68,8 +68,8 @@ def cli() -> None:
 @_setting("spark_worker_memory", metavar="SIZE")
 def up(**options) -> None:
     """Fetch (first use), start and wait for the broker(s) and registry; create topic
-    bank_txn_stream (3 partitions); write STATE_DIR/platform.env. With --brokers 3, a
-    three-node cluster (replication 3, min.insync.replicas 2); with --secure, SASL_SSL and one
+    bank_txn_stream and bank_txn_alerts (3 partitions each); write STATE_DIR/platform.env. With
+    --brokers 3, a three-node cluster (replication 3, min.insync.replicas 2); with --secure, SASL_SSL and one
     principal per service (STATE_DIR/credentials); with --spark, also a Spark standalone master
     and worker on loopback. Safe to run twice: starts only what is down.
 

@@ -11,7 +11,7 @@ from txn_runtime.errors import PlatformError
 
 from .kafka import KafkaCluster, KafkaService, client_config, quiet_logger
 from .kafka_config import KafkaNode
-from .security import Credentials, apply_acls, grants
+from .security import ALERTS_TOPIC, Credentials, apply_acls, grants
 from .services import RegistryService
 from .settings import PlatformSettings
 from .spark_cluster import SparkMasterService, SparkWorkerService
@@ -40,6 +40,8 @@ def up(settings: PlatformSettings, log: Log) -> dict[str, float]:
         timings["registry_ready_s"] = registry.start(log)
         log(f"registry: serving on {settings.registry_url}")
         kafka.ensure_topic(settings.topic, settings.partitions, log)
+        # gold-signals' output, keyed by customer_id like the stream (the ACLs already name it).
+        kafka.ensure_topic(ALERTS_TOPIC, settings.partitions, log)
         if settings.secure:
             n = apply_acls(kafka.admin(), grants(settings.topic), log)
             log(f"kafka: {n} ACL bindings for the service principals (docs/security.md)")

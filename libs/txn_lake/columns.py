@@ -48,6 +48,7 @@ def spark_type(ddl_type: str) -> DataType:
         "TIMESTAMP": T.TimestampType(),
         "BOOLEAN": T.BooleanType(),
         "DATE": T.DateType(),
+        "DECIMAL(38,2)": T.DecimalType(38, 2),
         "ARRAY<STRING>": T.ArrayType(T.StringType(), True),
         "ARRAY<BIGINT>": T.ArrayType(T.LongType(), True),
         "MAP<STRING,BIGINT>": T.MapType(T.StringType(), T.LongType(), True),

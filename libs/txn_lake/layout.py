@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "ALERTS",
     "BRONZE",
+    "GOLD_CUSTOMER_DAILY",
+    "GOLD_MERCHANT_HOURLY",
     "QUARANTINE",
     "SILVER",
     "SILVER_AUDIT",
@@ -29,7 +32,20 @@ SILVER = "silver"
 SILVER_REJECTS = "silver_rejects"
 # silver-refine's per-batch audit (rows read, inserted, duplicates, conflicts, rejects per rule).
 SILVER_AUDIT = "silver_audit"
-TABLE_NAMES = (BRONZE, QUARANTINE, SILVER, SILVER_REJECTS, SILVER_AUDIT)
+# gold-signals' aggregates and alerts (txn_lake.gold_tables).
+GOLD_MERCHANT_HOURLY = "gold_merchant_hourly"
+GOLD_CUSTOMER_DAILY = "gold_customer_daily"
+ALERTS = "alerts"
+TABLE_NAMES = (
+    BRONZE,
+    QUARANTINE,
+    SILVER,
+    SILVER_REJECTS,
+    SILVER_AUDIT,
+    GOLD_MERCHANT_HOURLY,
+    GOLD_CUSTOMER_DAILY,
+    ALERTS,
+)
 
 
 @dataclass(frozen=True)

@@ -388,3 +388,8 @@ TABLES: dict[str, TableSpec] = {
 def table_comment(table: str, subject: str) -> str:
     """The Delta table comment (description) of lake table ``table``."""
     return TABLES[table].comment(subject)
+
+
+# gold-signals' tables are declared in their own module, which adds them to TABLES (it imports
+# Job and TableSpec from this one, so it comes last).
+from . import gold_tables  # noqa: E402, F401

@@ -1,5 +1,6 @@
-"""Typed settings of the one-application run: bronze's settings, silver's own, and each layer's
-checkpoint under a layer prefix (``--bronze-checkpoint``, ``--silver-checkpoint``)."""
+"""Typed settings of the one-application run: bronze's settings, silver's and gold's own, and
+each layer's checkpoint under a layer prefix (``--bronze-checkpoint``, ``--silver-checkpoint``,
+``--gold-checkpoint``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from pydantic import field_validator
 
 from bronze_ingest.config import BronzeSettings
+from txn_gold.config import GoldSettings
 from txn_runtime.settings import setting, with_default
 from txn_silver.config import SilverSettings
 
@@ -24,12 +26,22 @@ class PipelineSettings(BronzeSettings):
         None, env="TXN_SILVER_CHECKPOINT", flag="--silver-checkpoint"
     )
     """Silver's checkpoint directory. Default: LAKE/_checkpoints/silver_refine (silver-refine's)."""
+    gold_checkpoint: Path | None = setting(
+        None, env="TXN_GOLD_CHECKPOINT", flag="--gold-checkpoint"
+    )
+    """Gold's checkpoint directory. Default: LAKE/_checkpoints/gold_signals (gold-signals')."""
     allowed_lateness: str = with_default(SilverSettings, "allowed_lateness", "1h")
     max_files_per_trigger: int | None = with_default(SilverSettings, "max_files_per_trigger", None)
+    alerts_topic: str = with_default(
+        GoldSettings, "alerts_topic", GoldSettings.model_fields["alerts_topic"].default
+    )
+    alerts_subject: str = with_default(
+        GoldSettings, "alerts_subject", GoldSettings.model_fields["alerts_subject"].default
+    )
 
-    @field_validator("silver_checkpoint")
+    @field_validator("silver_checkpoint", "gold_checkpoint")
     @classmethod
-    def _absolute_silver(cls, path: Path | None) -> Path | None:
+    def _absolute_layer(cls, path: Path | None) -> Path | None:
         return path.expanduser().resolve() if path is not None else None
 
     def silver(self) -> SilverSettings:
@@ -47,3 +59,11 @@ class PipelineSettings(BronzeSettings):
             },
             {},
         )
+
+    def gold(self) -> GoldSettings:
+        """gold-signals' settings for this run: the shared ones (Kafka, registry, lake, trigger,
+        Spark) and the alerts' topic and subject, validated as gold-signals validates them."""
+        own = {"checkpoint", "max_files_per_trigger"}
+        shared = (set(GoldSettings.model_fields) & set(type(self).model_fields)) - own
+        flags = {name: getattr(self, name) for name in shared - GoldSettings._internal}
+        return GoldSettings.load({**flags, "checkpoint": self.gold_checkpoint}, {})

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bronze_ingest.job import BronzeJob
+from txn_contract.detectors import DetectorSet
 from txn_contract.errors import TxnError
 from txn_contract.rules import RuleSet
+from txn_gold.job import GoldJob
+from txn_runtime.metrics import Metrics
 from txn_runtime.streaming import StreamingJob, run_together
 from txn_silver.job import SilverJob
 
@@ -22,23 +25,30 @@ Emit = Callable[[str], None]
 
 
 class Pipeline:
-    """bronze_ingest then silver_refine, each a query of ``spark`` with its own checkpoint and
-    FAIR scheduler pool (named after the query), writing the tables the separate jobs write."""
+    """bronze_ingest, silver_refine and gold_signals, each a query of ``spark`` with its own
+    checkpoint and FAIR scheduler pool (named after the query), writing the tables the separate
+    jobs write. ``alert_schema_id`` is the registry id of the alert contract's latest version
+    (gold's preflight gives it)."""
 
     def __init__(
         self,
         settings: PipelineSettings,
         spark: SparkSession,
         rules: RuleSet,
+        detectors: DetectorSet,
+        alert_schema_id: int,
         registry: Any | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.jobs: list[StreamingJob] = [
             BronzeJob(settings, spark, registry),
             SilverJob(settings.silver(), spark, rules),
+            GoldJob(settings.gold(), spark, detectors, alert_schema_id),
         ]
         for job in self.jobs:
             job.pool = job.query_name
+            job.metrics = metrics  # one registry, one port: each figure labelled by layer
 
     def request_stop(self) -> None:
         """Ask every query to stop after its batch in progress (SIGTERM/SIGINT handler)."""

@@ -34,7 +34,8 @@ PROG = "txn-report"
 def cli(fmt: str, **flags) -> None:
     """Print the data-volume table of the project report from live figures: topic size and
     messages, bronze rows, bytes and Parquet files (min/avg/max), quarantined rows by reason,
-    lag per partition, and each table's freshness (time since its last commit, p95 of event ->
+    lag per partition, silver's reconciliation, gold's alerts per detector and the merchants
+    with the highest decline rate, and each table's freshness (time since its last commit, p95 of event ->
     commit over its recent batches), all from the Delta logs: only committed files count, and
     lag is measured from the offsets bronze's last commit recorded.
 

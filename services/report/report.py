@@ -14,6 +14,7 @@ from txn_lake.outputs import StreamOutput, committed_end_offsets
 from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
 
 from .config import ReportSettings
+from .gold_stats import GoldStats, gold_stats
 from .kafka_stats import TopicStats, topic_stats
 from .silver_stats import SilverStats, silver_stats
 
@@ -32,6 +33,7 @@ class Report:
     quarantine_by_reason: dict[str, int]
     committed_offsets: dict[int, int] | None
     silver: SilverStats
+    gold: GoldStats = field(default_factory=GoldStats)
     freshness: dict[str, Freshness] = field(default_factory=dict)
     """Per existing table, in flow order (:func:`txn_lake.latency.lake_freshness`)."""
 
@@ -74,6 +76,7 @@ class Report:
                 "checkpoint_found": self.committed_offsets is not None,
             },
             "silver": self.silver.as_json(self.bronze.rows),
+            "gold": self.gold.as_json(),
             "freshness": {table: f.as_json() for table, f in self.freshness.items()},
         }
 
@@ -90,12 +93,13 @@ def build_report(settings: ReportSettings) -> Report:
     return Report(
         topic=topic,
         lake=lake,
-        kafka=topic_stats(settings, topic, settings.log_dir),
+        kafka=topic_stats(settings, topic, settings.log_dirs),
         bronze=table_facts(BRONZE, root.table_path(BRONZE), history=0),
         quarantine=table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0),
         quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),
         committed_offsets=committed,
         silver=silver_stats(root),
+        gold=gold_stats(root),
         freshness=lake_freshness(root),
     )
 
@@ -124,6 +128,22 @@ def _silver_rows(sv: dict[str, Any], bronze_rows: int) -> list[tuple[str, str]]:
             f"bronze {bronze_rows:,} = silver {sv['rows']:,} + rejected {sv['rejected']:,} + "
             f"duplicates {sv['duplicates_dropped']:,} ({accounted:,}): {verdict}",
         ),
+    ]
+
+
+def _gold_rows(g: dict[str, Any]) -> list[tuple[str, str]]:
+    if not g["exists"]:
+        return [("Gold", "no gold table yet (run gold-signals)")]
+    by_detector = ", ".join(f"{k}={v:,}" for k, v in g["alerts_by_detector"].items())
+    worst = ", ".join(
+        f"{m['merchant_id']} {m['decline_rate']:.1%} of {m['transactions']:,}"
+        for m in g["top_decline_merchants"]
+    )
+    return [
+        ("Alerts", f"{g['alerts']:,}" + (f" ({by_detector})" if by_detector else "")),
+        ("Gold merchant-hour rows", f"{g['merchant_hourly_rows']:,}"),
+        ("Gold customer-day rows", f"{g['customer_daily_rows']:,}"),
+        ("Highest decline rates", worst or "no merchant with enough transactions yet"),
     ]
 
 
@@ -195,6 +215,7 @@ def render_text(r: Report) -> str:
         ),
     ]
     rows += _silver_rows(j["silver"], j["bronze_rows"])
+    rows += _gold_rows(j["gold"])
     width = max(len(k) for k, _ in rows)
     out = [
         f"Data volume: topic {r.topic} -> {r.lake}",

@@ -51,9 +51,10 @@ REQUIRED_SERVICES = {
     "spark-worker",
     "bronze",
     "silver",
+    "gold",
 }
 # Our Spark jobs: each must run on the cluster under spark-submit, on the lake volume.
-SPARK_JOBS = ("bronze-ingest", "silver-refine")
+SPARK_JOBS = ("bronze-ingest", "silver-refine", "gold-signals")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 SHARED_ENV = {"KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL"}
 # spark-submit is not ours: its options, as Spark's launcher parses them
@@ -511,15 +512,17 @@ def test_the_pipeline_starts_after_the_topic_and_the_contract_exist():
     ]
     assert register and create, "no service registers the contract or creates the topic"
     for inv in invocations():
-        if inv.script in ("txn-producer", "bronze-ingest"):
+        if inv.script in ("txn-producer", "bronze-ingest", "gold-signals"):
             before = transitive_dependencies(inv.service)
             assert set(register) <= before and set(create) <= before, (
                 f"{inv.service} may start before {register + create} completed"
             )
 
 
-def test_the_topic_is_the_contracts_topic_with_three_partitions():
+def test_the_topics_are_the_contracts_topics_with_three_partitions():
+    """One one-shot per topic: the stream's and the alerts' (gold-signals publishes to it)."""
     from txn_contract import TOPIC
+    from txn_contract.alerts import TOPIC as ALERTS_TOPIC
 
     creators = [
         argv
@@ -528,18 +531,22 @@ def test_the_topic_is_the_contracts_topic_with_three_partitions():
         and PurePosixPath(argv[0]).name == "kafka-topics.sh"
         and "--create" in argv
     ]
-    assert len(creators) == 1
-    argv = creators[0]
+    assert sorted(argv[argv.index("--topic") + 1] for argv in creators) == sorted(
+        [TOPIC, ALERTS_TOPIC]
+    )
+    for argv in creators:
 
-    def flag(name: str) -> str:
-        return argv[argv.index(name) + 1]
+        def flag(name: str, argv: list[str] = argv) -> str:
+            return argv[argv.index(name) + 1]
 
-    assert flag("--topic") == TOPIC
-    assert flag("--partitions") == "3" and flag("--replication-factor") == "1"
-    assert "--if-not-exists" in argv, "re-running the one-shot must not fail"
+        assert flag("--partitions") == "3" and flag("--replication-factor") == "1"
+        assert "--if-not-exists" in argv, "re-running the one-shot must not fail"
     for inv in invocations():
-        topic = environment(SERVICES[inv.service]).get("TXN_TOPIC")
+        env = environment(SERVICES[inv.service])
+        topic = env.get("TXN_TOPIC")
         assert topic in (None, TOPIC), f"{inv.service} uses topic {topic}, init creates {TOPIC}"
+        alerts = env.get("TXN_ALERTS_TOPIC")
+        assert alerts in (None, ALERTS_TOPIC), f"{inv.service} publishes to {alerts}"
 
 
 @pytest.mark.parametrize("name", SERVICE_NAMES)

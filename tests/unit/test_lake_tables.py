@@ -8,6 +8,7 @@ import pytest
 
 from txn_contract.errors import ConfigError
 from txn_lake import TABLE_NAMES, Lake
+from txn_lake.gold_tables import GOLD_SIGNALS
 from txn_lake.outputs import StreamOutput, check_new_checkpoint, rerun_of_committed
 from txn_lake.tables import BRONZE_INGEST, SILVER_REFINE, TABLES
 
@@ -20,10 +21,14 @@ def test_app_ids_and_checkpoints_are_what_existing_lakes_hold():
         "silver": "txn-pipeline.silver_refine.silver",
         "silver_rejects": "txn-pipeline.silver_refine.silver_rejects",
         "silver_audit": "txn-pipeline.silver_refine.silver_audit",
+        "gold_merchant_hourly": "txn-pipeline.gold_signals.gold_merchant_hourly",
+        "gold_customer_daily": "txn-pipeline.gold_signals.gold_customer_daily",
+        "alerts": "txn-pipeline.gold_signals.alerts",
     }
     lake = Lake(Path("/lake"))
     assert BRONZE_INGEST.checkpoint(lake) == Path("/lake/_checkpoints/bronze_ingest")
     assert SILVER_REFINE.checkpoint(lake) == Path("/lake/_checkpoints/silver_refine")
+    assert GOLD_SIGNALS.checkpoint(lake) == Path("/lake/_checkpoints/gold_signals")
 
 
 def test_every_table_has_one_spec_whose_partitions_are_its_columns():

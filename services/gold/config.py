@@ -1,0 +1,69 @@
+"""Typed, validated settings of the gold job: flags > environment > defaults.
+
+Validated before Spark starts (:mod:`txn_runtime.settings`), so a bad value costs a second and
+reads as one sentence naming the flag or variable.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import field_validator
+
+from txn_contract.alerts import SUBJECT as ALERTS_SUBJECT
+from txn_contract.alerts import TOPIC as ALERTS_TOPIC
+from txn_lake.gold_tables import GOLD_SIGNALS
+from txn_lake.layout import (
+    ALERTS,
+    GOLD_CUSTOMER_DAILY,
+    GOLD_MERCHANT_HOURLY,
+    SILVER,
+    Lake,
+    lake_table,
+)
+from txn_runtime.connections import KafkaSettings, RegistrySettings
+from txn_runtime.settings import setting
+from txn_runtime.shared import LakeSettings, MetricsSettings, SparkSettings, StreamSettings
+
+__all__ = ["GoldSettings"]
+
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class GoldSettings(
+    KafkaSettings, RegistrySettings, LakeSettings, StreamSettings, SparkSettings, MetricsSettings
+):
+    """Everything the job needs."""
+
+    silver_path = lake_table(SILVER)
+    merchant_hourly_path = lake_table(GOLD_MERCHANT_HOURLY)
+    customer_daily_path = lake_table(GOLD_CUSTOMER_DAILY)
+    alerts_path = lake_table(ALERTS)
+
+    alerts_topic: str = setting(ALERTS_TOPIC, env="TXN_ALERTS_TOPIC", flag="--alerts-topic")
+    """Kafka topic the alerts are published to (keyed by customer_id)."""
+    alerts_subject: str = setting(ALERTS_SUBJECT, env="TXN_ALERTS_SUBJECT", flag="--alerts-subject")
+    """Registry subject of the alert contract; its latest version must be registered."""
+    checkpoint: Path | None = setting(None, env="TXN_GOLD_CHECKPOINT", flag="--checkpoint")
+    """Checkpoint directory. Default: LAKE/_checkpoints/gold_signals."""
+    max_files_per_trigger: int | None = setting(
+        None, env=None, flag="--max-files-per-trigger", gt=0
+    )
+    """Cap on silver files per micro-batch (Delta source maxFilesPerTrigger; default 1000)."""
+
+    @field_validator("alerts_topic")
+    @classmethod
+    def _topic_name(cls, topic: str) -> str:
+        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+            raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
+        return topic
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return path.expanduser().resolve() if path is not None else None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint or GOLD_SIGNALS.checkpoint(Lake(self.lake))
