@@ -2,6 +2,8 @@
 # `make demo`: the whole pipeline on the embedded default (local Kafka + registry + Spark).
 #   RATE=3000 DURATION=60 TRIGGER=5s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
 #   DUPLICATE_RATE=0.02 LATE_RATE=0.01: the dirty share of the stream, so silver has work to show
+#   FRAUD_RATE=0.0005: share of event slots that start a labelled fraud scenario (ground truth in
+#   STATE_DIR/fraud-truth.jsonl), so gold has alerts to show
 # Each step announces itself; KEEP=1 leaves the platform up and says how to reach it.
 # The pipeline is one Spark application: bronze_ingest, silver_refine and gold_signals (the
 # aggregates and the alerts, LAKE/alerts and topic bank_txn_alerts); the demo ends with a few
@@ -16,6 +18,7 @@ DURATION=${DURATION:-60}
 TRIGGER=${TRIGGER:-5s}
 DUPLICATE_RATE=${DUPLICATE_RATE:-0.02}
 LATE_RATE=${LATE_RATE:-0.01}
+FRAUD_RATE=${FRAUD_RATE:-0.0005}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 PIPELINE_PID=""
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -83,9 +86,11 @@ for _ in $(seq 1 120); do
 done
 grep -q "gold_signals: started" "$STATE_DIR/logs/pipeline.log" || { echo "txn-pipeline did not start" >&2; exit 1; }
 
-step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late"
+step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late, ${FRAUD_RATE} fraud scenarios"
+rm -f "$STATE_DIR/fraud-truth.jsonl"
 "$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
-  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE"
+  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE" \
+  --fraud-rate "$FRAUD_RATE" --fraud-truth "$STATE_DIR/fraud-truth.jsonl"
 
 step "5/8 Waiting for bronze (lag 0), silver (every bronze row read) and gold (every silver batch taken) to catch up, at most ${DRAIN_TIMEOUT}s"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
@@ -119,13 +124,21 @@ sys.exit(0 if rows == int(sys.argv[2]) else "delta-rs and txn-report disagree")
 PY
 
 step "8/8 A few alerts of the gold layer, with their evidence (LAKE/alerts through delta-rs; also on topic bank_txn_alerts)"
-"$BIN/python" - "$LAKE/alerts" <<'PY'
+"$BIN/python" - "$LAKE/alerts" "$STATE_DIR/fraud-truth.jsonl" <<'PY'
+import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 from deltalake import DeltaTable
 
 rows = DeltaTable(sys.argv[1]).to_pyarrow_table().to_pylist()
+truth = Path(sys.argv[2])
+scenarios = [json.loads(line) for line in truth.read_text().splitlines()] if truth.exists() else []
+raised = {(r["detector"], r["customer_id"]) for r in rows}
+for detector, n in sorted(Counter(s["detector"] for s in scenarios).items()):
+    found = sum((detector, s["customer_id"]) in raised for s in scenarios if s["detector"] == detector)
+    print(f"    {detector}: {n} complete injected scenario(s), {found} with an alert of that detector")
 print(f"    {len(rows):,} alerts: " + (", ".join(f"{d} {n}" for d, n in sorted(Counter(r["detector"] for r in rows).items())) or "none"))
 evidence = {
     "velocity": lambda r: f"{r['transaction_count']} transactions within {r['window_seconds']} s",

@@ -37,7 +37,8 @@ _setting = partial(option, ProducerSettings)
     ProducerSettings,
     # \b keeps click from re-wrapping the example onto two lines.
     epilog="\b\nExamples:\n  txn-producer --count 10000 --seed 7 --start-time 2026-01-31T09:00:00Z\n"
-    "  txn-producer --rate 2000 --duration 60 --duplicate-rate 0.02 --late-rate 0.01",
+    "  txn-producer --rate 3000 --duration 300 --late-rate 0.01 --fraud-rate 0.0005 "
+    "--fraud-truth truth.jsonl",
 )
 @_setting("rate", type=float, metavar="N")
 @_setting("count", type=int, metavar="N")
@@ -52,6 +53,8 @@ _setting = partial(option, ProducerSettings)
 @_setting("start_time", metavar="ISO")
 @_setting("duplicate_rate", type=float, metavar="P")
 @_setting("late_rate", type=float, metavar="P")
+@_setting("fraud_rate", type=float, metavar="P")
+@_setting("fraud_truth", metavar="FILE")
 def cli(**flags) -> None:
     """Produce realistic bank card and account transactions to Kafka as Confluent-framed Avro
     of the registered contract, keyed by customer_id, idempotent with acks=all.

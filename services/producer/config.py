@@ -16,9 +16,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from txn_contract import LATEST_VERSION
 from txn_contract.errors import ConfigError
@@ -43,7 +44,9 @@ DEFAULT_CUSTOMERS = 10_000
 DEFAULT_FLUSH_TIMEOUT_S = 30.0
 # The simulated clock (--start-time) spaces events by 1/rate; at --rate 0 it uses this rate.
 SIMULATED_RATE_WHEN_UNPACED = 1_000.0
-MAX_CUSTOMERS = 5_000_000
+# Customer ids have 9 digits, and injected scenarios use customers above the population.
+MAX_CUSTOMERS = 500_000_000
+MAX_FRAUD_RATE = 0.1
 
 
 class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
@@ -69,10 +72,10 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     """Seed of the population and of the event stream: the same seed gives the same ids, amounts, channels and statuses. Default: random, printed on stderr."""
     # True when the seed was drawn at random (so it is worth printing for a re-run).
     seed_was_random: bool = False
-    customers: int = setting(
-        DEFAULT_CUSTOMERS, env="TXN_CUSTOMERS", flag="--customers", gt=0, le=MAX_CUSTOMERS
+    customers: int | None = setting(
+        None, env="TXN_CUSTOMERS", flag="--customers", gt=0, le=MAX_CUSTOMERS
     )
-    """Size of the customer population."""
+    """Size of the customer population. Default: sized for the rate, so each customer pays a few times a day (rate x 86,400 / 3.35; at --rate 0, for 1,000 events/s). Fewer customers pay more often than real cardholders."""
     contract_version: int = setting(
         LATEST_VERSION, env="TXN_CONTRACT_VERSION", flag="--contract-version"
     )
@@ -80,13 +83,17 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     progress: bool | None = setting(None, env="TXN_PROGRESS", flag="--progress/--no-progress")
     """Live progress line on stderr. Default: on when stderr is a terminal."""
     start_time: datetime | None = setting(None, env="TXN_START_TIME", flag="--start-time")
-    """Simulated clock: event i is stamped START + i/rate (at --rate 0, 1000 events per simulated second), so timestamps are reproducible too. Default: the wall clock."""
+    """Simulated clock: event i is stamped START + i/rate (at --rate 0, 1000 events per simulated second), so timestamps are reproducible too. With --rate, an event is sent when its time has come: a START in the past is caught up at full speed, then the stream goes on live. Default: the wall clock."""
     duplicate_rate: float = setting(
         0.0, env="TXN_DUPLICATE_RATE", flag="--duplicate-rate", allow_inf_nan=False
     )
     """Share of messages (0-0.5) that re-send one of the last 1,000 events byte for byte, as a client retrying after a lost acknowledgement does."""
     late_rate: float = setting(0.0, env="TXN_LATE_RATE", flag="--late-rate", allow_inf_nan=False)
     """Share of events (0-0.5) stamped 65 min to 6 h before they are sent, as a device that was offline uploads them."""
+    fraud_rate: float = setting(0.0, env="TXN_FRAUD_RATE", flag="--fraud-rate", allow_inf_nan=False)
+    """Share of event slots (0-0.1) that start a labelled fraud scenario (velocity, card testing, impossible travel or amount outlier), seeded; scenarios are never marked in the events."""
+    fraud_truth: Path | None = setting(None, env="TXN_FRAUD_TRUTH", flag="--fraud-truth")
+    """Write the scenarios' ground truth to FILE as JSON lines (scenario, detector, customer_id, transaction_ids, trigger). Needs --fraud-rate."""
     flush_timeout: float = setting(
         DEFAULT_FLUSH_TIMEOUT_S, env="TXN_FLUSH_TIMEOUT", flag=None, ge=0, allow_inf_nan=False
     )
@@ -144,6 +151,20 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    @field_validator("fraud_rate")
+    @classmethod
+    def _fraud_share(cls, share: float) -> float:
+        if not 0 <= share <= MAX_FRAUD_RATE:
+            raise ValueError(f"must be a share from 0 to {MAX_FRAUD_RATE}, got {share!r}")
+        return share
+
+    @field_validator("fraud_truth")
+    @classmethod
+    def _truth_needs_fraud(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is not None and not info.data.get("fraud_rate"):
+            raise ValueError("needs --fraud-rate above 0 (without scenarios there is no truth)")
+        return path
+
     @field_validator("duplicate_rate", "late_rate")
     @classmethod
     def _share(cls, share: float) -> float:
@@ -155,6 +176,13 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     def subject(self) -> str:
         """The registry subject of the topic's values (Confluent's TopicNameStrategy)."""
         return f"{self.topic}-value"
+
+    @property
+    def population_size(self) -> int:
+        """``customers``, or the population sized for the event rate."""
+        from .customers import customers_for_rate
+
+        return self.customers or customers_for_rate(self.simulated_rate)
 
     @property
     def simulated_rate(self) -> float:
@@ -172,10 +200,12 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
         dirt = ""
         if self.duplicate_rate or self.late_rate:
             dirt = f", {self.duplicate_rate:.2%} re-sent, {self.late_rate:.2%} late"
+        if self.fraud_rate:
+            dirt += f", fraud scenarios in {self.fraud_rate:.3%} of slots"
         return (
             f"topic {self.topic} on {self.bootstrap_servers}, registry "
             f"{self.registry_display_url}, contract v{self.contract_version}, "
-            f"{self.customers:,} customers, seed {self.seed}, {rate}, {stop}, {clock} clock{dirt}"
+            f"{self.population_size:,} customers, seed {self.seed}, {rate}, {stop}, {clock} clock{dirt}"
         )
 
 

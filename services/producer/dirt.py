@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 __all__ = ["LATE_MAX_MS", "LATE_MIN_MS", "RECENT", "Dirt"]
 
@@ -55,19 +55,24 @@ class Dirt:
         self,
         timestamps_ms: list[int] | None,
         encode: Callable[[list[int] | None], list[tuple[bytes, bytes]]],
+        exempt: Collection[int] = (),
     ) -> list[tuple[bytes, bytes]]:
         """``encode(timestamps)``'s messages, made dirty: a ``late_rate`` share of the events
         stamped 65 min to 6 h before ``timestamps_ms``, and a ``duplicate_rate`` share of the
         slots given to exact copies of originals sent earlier in the run (one of the last
         :data:`RECENT`). Slots taken by copies are decided first, so ``made_late`` counts only
         events that are sent. ``timestamps_ms`` may be None (the encoder's wall clock) only
-        without a late rate."""
+        without a late rate. Slots in ``exempt`` are neither made late nor replaced by a copy
+        (injected scenarios keep their timing)."""
         rng, n = self._rng, len(timestamps_ms) if timestamps_ms is not None else 0
         copy = [rng.random() < self.duplicate_rate for _ in range(n)] if self.duplicate_rate else []
+        for k in exempt:
+            if copy:
+                copy[k] = False
         if self.late_rate and timestamps_ms is not None:
             timestamps_ms = list(timestamps_ms)
             for i, ms in enumerate(timestamps_ms):
-                if rng.random() < self.late_rate and not (copy and copy[i]):
+                if rng.random() < self.late_rate and not (copy and copy[i]) and i not in exempt:
                     timestamps_ms[i] = ms - rng.randint(LATE_MIN_MS, LATE_MAX_MS)
                     self.made_late += 1
         messages = encode(timestamps_ms)

@@ -23,7 +23,15 @@ from txn_contract import Status
 from txn_contract.contract import ContractVersion
 from txn_contract.encoders import ENCODERS
 from txn_contract.errors import TxnError
-from txn_contract.segmented import MILLIS, UUID_BITS, Form, OneOf, SegmentLayout, Unscaled
+from txn_contract.segmented import (
+    ENCODED,
+    MILLIS,
+    UUID_BITS,
+    Form,
+    OneOf,
+    SegmentLayout,
+    Unscaled,
+)
 from txn_contract.segments import RecordEncoder
 
 from .generator import Draw
@@ -32,9 +40,10 @@ from .population import Population
 __all__ = ["ENTITY_FIELDS", "PER_EVENT", "EventEncoder", "UnsupportedContractError"]
 
 # The contract fields each entity of the population supplies, and how to read each off the
-# entity. Their order does not matter: the contract version's schema decides it.
+# entity. Their order does not matter: the contract version's schema decides it. Customers and
+# their devices are derived lazily (tens of millions of them), so they are not pre-encoded
+# tables: each carries its id already encoded as an Avro string (``avro_id``).
 ENTITY_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "customer": {"customer_id": attrgetter("customer_id")},
     "merchant": {
         "merchant_id": attrgetter("merchant_id"),
         "currency": attrgetter("currency"),
@@ -44,11 +53,12 @@ ENTITY_FIELDS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "merchant_category_code": attrgetter("mcc"),
         "province": attrgetter("province"),
     },
-    "device": {"device_id": attrgetter("device_id")},
 }
 # The fields drawn per event, in the form the hot loop hands them over (a draw's id bits, the
 # timestamp in ms, the amount in cents, `declined` as the index of the status).
 PER_EVENT: dict[str, Form] = {
+    "customer_id": ENCODED,
+    "device_id": ENCODED,
     "transaction_id": UUID_BITS,
     "timestamp": MILLIS,
     "amount": Unscaled(2),
@@ -86,16 +96,18 @@ class EventEncoder:
                 f"Contract version {cv.version} ({cv.path}) is not the schema txn_contract.encoders "
                 "was generated from for that version; run `txn-contract generate`."
             )
+        for name in ("customer_id", "device_id"):
+            if name in record.field_names and record.field(name).avro_type != "string":
+                raise UnsupportedContractError(
+                    f"Field {name!r} of contract version {cv.version} is "
+                    f"{record.field(name).avro_type}; the producer pre-encodes it as a string."
+                )
         self.version = cv.version
         self.schema_id = schema_id
         layout = SegmentLayout(record, ENTITY_FIELDS, PER_EVENT)
-        rows = {
-            "customer": population.customers,
-            "merchant": population.merchants,
-            "device": population.devices,
-        }
-        # Called as join(customer, merchant, device, transaction_id, timestamp, amount, status):
-        # the entities' indexes, then the per-event fields, in the declarations' order.
+        rows = {"merchant": population.merchants}
+        # Called as join(merchant, customer_id, device_id, transaction_id, timestamp, amount,
+        # status): the merchant's index, then the per-event fields, in the declarations' order.
         self._join = layout.compile(schema_id, rows)
 
     def value(self, draw: Draw, timestamp_ms: int) -> bytes:
@@ -114,6 +126,8 @@ class EventEncoder:
         append = out.append
         for n, (customer, device, merchant, cents, declined, id_bits) in enumerate(draws):
             ms = time_ns() // 1_000_000 if timestamps_ms is None else timestamps_ms[n]
-            value = join(customer.index, merchant.index, device.index, id_bits, ms, cents, declined)
+            value = join(
+                merchant.index, customer.avro_id, device.avro_id, id_bits, ms, cents, declined
+            )
             append((customer.key, value))
         return out

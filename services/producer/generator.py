@@ -19,28 +19,25 @@ Example::
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
-import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
+
 from txn_contract import Channel, Status, Transaction
 
-from .population import (
-    ATM_AMOUNTS_CAD,
-    FOREIGN_CITIES,
-    FX_PER_CAD,
-    Customer,
-    Device,
-    Merchant,
-    Population,
-)
+from .batch import WORDS, BatchTables
+from .customers import DEVICE_KINDS, SLOT_PERSONA, SLOTS, Customer, Device, mix64
+from .population import FX_PER_CAD, Merchant, Population
 
 __all__ = [
     "BASE_DECLINE_RATE",
     "CHANNEL_BOUNDS_CAD",
+    "DEFAULT_START_MS",
+    "Z_TRUNCATE",
     "Draw",
     "EventGenerator",
     "amount_bounds",
@@ -128,136 +125,110 @@ def _alias_table(weights: list[float]) -> tuple[list[float], list[int]]:
 
 
 def _normal_quantiles(points: int) -> list[float]:
-    """Quantiles of the standard normal at ``points`` evenly spaced probabilities (plus one
-    repeated end point so interpolation may read ``[i + 1]``): sampling by interpolating this
-    table is inverse-transform sampling, three times cheaper than ``lognormvariate``."""
+    """Quantiles of the standard normal truncated to +-:data:`Z_TRUNCATE`, at ``points``
+    evenly spaced probabilities (plus one repeated end point so interpolation may read
+    ``[i + 1]``): sampling by interpolating this table is inverse-transform sampling, three
+    times cheaper than ``lognormvariate``."""
     from statistics import NormalDist
 
     nd = NormalDist()
-    table = [nd.inv_cdf((i + 0.5) / points) for i in range(points)]
+    lo, hi = nd.cdf(-Z_TRUNCATE), nd.cdf(Z_TRUNCATE)
+    table = [nd.inv_cdf(lo + (hi - lo) * (i + 0.5) / points) for i in range(points)]
     return [*table, table[-1]]
 
 
 _Z_POINTS = 4096
+_Z_LAST = float(_Z_POINTS - 1)
+# A customer's tickets stay within e^(+-2 sigma) of the category's median: real tickets are
+# bounded by what people buy, and an untruncated log-normal tail would make a clean customer's
+# ordinary purchase a 4-sigma amount_outlier far more often than 1 in 10,000.
+Z_TRUNCATE = 2.0
+_EVENTS_SALT = 0xE7E7_5EED
+# 2026-01-01T00:00:00Z: the default simulated clock's start (benches and tests).
+DEFAULT_START_MS = 1_767_225_600_000
 
 
 class EventGenerator:
-    """Draws events from ``population`` with ``random.Random`` seeded by ``seed``.
+    """Draws events from ``population`` with a numpy PCG64 stream seeded by ``seed``.
 
-    Two generators with the same population and seed draw the same events in the same order.
+    Each event's time decides who pays (personas weighted by the local hour) and where they
+    are (:func:`~.trips.place_at`). :meth:`draws` takes the events' times; without them it uses
+    its own simulated clock, from ``start_ms`` at ``rate`` events a second. Two generators with
+    the same population and seed draw the same events for the same times.
     """
 
-    def __init__(self, population: Population, seed: int) -> None:
+    def __init__(
+        self,
+        population: Population,
+        seed: int,
+        *,
+        start_ms: int = DEFAULT_START_MS,
+        rate: float = 1_000.0,
+    ) -> None:
         self.population = population
-        self._rng = random.Random(f"txn-events:{seed}")
-        customers = population.customers
-        self._customers = customers
-        self._pick_prob, self._pick_alias = _alias_table([c.activity for c in customers])
-        self._z = _normal_quantiles(_Z_POINTS)
+        # Every event takes batch.WORDS words of this stream, whatever the batch sizes.
+        self._bits = np.random.PCG64(np.random.SeedSequence([mix64(seed ^ _EVENTS_SALT), 1]))
+        self._book = population.book
+        self.trip_salt = mix64(seed ^ 0x7219_5A17) & 0xFFFFFFFF
+        self._clock_ms, self._ms_per_event = float(start_ms), 1000.0 / rate
+        size = population.size
+        per_slot = [max(0, -(-(size - s) // SLOTS)) for s in range(SLOTS)]
+        self._tables = BatchTables(
+            population,
+            self.trip_salt,
+            [_slot_table(h, per_slot) for h in range(24)],
+            per_slot,
+            _normal_quantiles(_Z_POINTS),
+        )
+        self._tables.set_params([_merchant_params(m) for m in population.merchants])
 
-        # (stores, ATMs) per city, so the hot path never hashes a City.
-        pools = {
-            city: (population.pos_by_city[city], population.atm_by_city[city])
-            for city in population.pos_by_city
-        }
-        domestic = [c for c in population.pos_by_city if c.country == "CA"]
-        self._away_pools = [pools[c] for c in domestic]
-        self._away_cum, self._away_total = _cumulative(c.weight for c in domestic)
-        self._abroad_pools = [pools[c] for c in FOREIGN_CITIES]
-        self._abroad_cum, self._abroad_total = _cumulative(c.weight for c in FOREIGN_CITIES)
-        self._ecom_domestic = population.ecom_domestic
-        self._ecom_foreign = population.ecom_foreign
-
-        # Per merchant and per customer, what a draw needs, unpacked in one go on the hot path.
-        self._merchant_params = [_merchant_params(m) for m in population.merchants]
-        self._profiles = [_profile(c, pools[c.home]) for c in customers]
+    def clock(self, n: int) -> list[int]:
+        """The next ``n`` times (ms) of the generator's own simulated clock."""
+        t, step = self._clock_ms, self._ms_per_event
+        self._clock_ms = t + n * step
+        return [int(t + k * step) for k in range(n)]
 
     def draw(self) -> Draw:
         """The next event's choices."""
         return self.draws(1)[0]
 
-    def draws(self, n: int) -> list[Draw]:
-        """The next ``n`` events' choices (the batch form the producer's loop uses)."""
-        rng = self._rng
-        random_ = rng.random
-        getrandbits = rng.getrandbits
-        bisect_right = bisect.bisect_right
-        exp = math.exp
-        profiles = self._profiles
-        n_profiles = len(profiles)
-        pick_prob, pick_alias = self._pick_prob, self._pick_alias
-        z_table, z_last = self._z, float(_Z_POINTS - 1)
-        away_pools, away_cum, away_total = self._away_pools, self._away_cum, self._away_total
-        abroad_pools, abroad_cum = self._abroad_pools, self._abroad_cum
-        abroad_total = self._abroad_total
-        ecom_domestic, ecom_foreign = self._ecom_domestic, self._ecom_foreign
-        params = self._merchant_params
-        atm, pos = Channel.ATM, Channel.POS
-        mask, v4 = _UUID_V4_MASK, _UUID_V4_BITS
-        note = _ATM_NOTE * 100
+    def draws(self, n: int, times_ms: Sequence[int] | None = None) -> list[Draw]:
+        """The choices of the next ``n`` events at ``times_ms`` (default: :meth:`clock`).
+
+        The choices are made for the whole batch at once (:meth:`.batch.BatchTables.draw`);
+        this loop only builds the tuples the encoder reads."""
+        if times_ms is None:
+            times_ms = self.clock(n)
+        if n == 0:
+            return []
+        raw = self._bits.random_raw(WORDS * n)
+        cols = self._tables.draw(raw, np.asarray(times_ms[:n], dtype=np.int64))
+        book, merchants, kinds, new = (
+            self._book,
+            self._tables.merchants,
+            DEVICE_KINDS,
+            tuple.__new__,
+        )
         out: list[Draw] = []
         append = out.append
-        for _ in range(n):
-            i = int(random_() * n_profiles)
-            if random_() >= pick_prob[i]:
-                i = pick_alias[i]
-            (
-                customer,
-                p_pos,
-                p_pos_atm,
-                p_abroad,
-                p_abroad_away,
-                p_foreign_ecom,
-                home,
-                card,
-                wallet,
-                online,
-                spend,
-                atm_cum,
-                atm_total,
-                atm_amounts,
-            ) = profiles[i]
-            r = random_()
-            if r < p_pos_atm:
-                channel = pos if r < p_pos else atm
-                r = random_()
-                if r < p_abroad:
-                    place = abroad_pools[bisect_right(abroad_cum, random_() * abroad_total)]
-                elif r < p_abroad_away:
-                    place = away_pools[bisect_right(away_cum, random_() * away_total)]
-                else:
-                    place = home
-                if channel is pos:
-                    pool, devices = place[0], wallet
-                else:
-                    pool, devices = place[1], card
-            else:
-                pool = ecom_foreign if random_() < p_foreign_ecom else ecom_domestic
-                devices = online
-            # Squaring a uniform favours the front of the pool: a few busy merchants.
-            u = random_()
-            merchant = pool[int(u * u * len(pool))]
-            device = devices[int(random_() * len(devices))] if len(devices) > 1 else devices[0]
-            mu, sigma, low, high, large, p_decline, p_decline_large, fx, is_atm = params[
-                merchant.index
-            ]
-            if is_atm:
-                cad = atm_amounts[bisect_right(atm_cum, random_() * atm_total)]
-                cents = max(1, round(cad * fx / _ATM_NOTE)) * note
-                if cents > high:
-                    cents = high
-            else:
-                # Log-normal ticket: interpolate the normal quantile table at a uniform.
-                x = random_() * z_last
-                k = int(x)
-                z = z_table[k] + (z_table[k + 1] - z_table[k]) * (x - k)
-                cents = int(exp(mu + sigma * z) * spend + 0.5)
-                if cents < low:
-                    cents = low
-                elif cents > high:
-                    cents = high
-            declined = random_() < (p_decline_large if cents >= large else p_decline)
-            append((customer, device, merchant, cents, declined, getrandbits(128) & mask | v4))
+        for index, h, key, avro_id, slot, di, device_id, pos, cents, declined, hi, lo in zip(
+            cols.index,
+            cols.h,
+            cols.key,
+            cols.avro_id,
+            cols.slot,
+            cols.device,
+            cols.device_id,
+            cols.merchant,
+            cols.cents,
+            cols.declined,
+            cols.uuid_hi,
+            cols.uuid_lo,
+            strict=True,
+        ):
+            customer = new(Customer, (key, avro_id, index, h, book))
+            device = new(Device, (device_id, di, kinds[slot]))
+            append((customer, device, merchants[pos], cents, declined, hi << 64 | lo))
         return out
 
     @staticmethod
@@ -302,27 +273,10 @@ def _merchant_params(m) -> tuple:
     )
 
 
-def _profile(c, home: tuple) -> tuple:
-    """The customer's choices as :meth:`EventGenerator.draws` unpacks them; ``home`` is the
-    (stores, ATMs) pools of their city."""
-    card = [d for d in c.devices if d.kind == "CARD"]
-    wallet = [d for d in c.devices if d.kind in ("CARD", "MOBILE")]
-    online = [d for d in c.devices if d.kind in ("WEB", "MOBILE")] or card
-    amounts = [(a, w) for a, w in ATM_AMOUNTS_CAD if a <= c.atm_limit_cad]
-    atm_cum, atm_total = _cumulative(w for _, w in amounts)
-    return (
-        c,
-        c.channel_mix[0],
-        c.channel_mix[0] + c.channel_mix[1],
-        c.p_abroad,
-        c.p_abroad + c.p_away,
-        c.p_foreign_ecom,
-        home,
-        tuple(card),
-        tuple(wallet),
-        tuple(online),
-        c.spend,
-        atm_cum,
-        atm_total,
-        tuple(a for a, _ in amounts),
+def _slot_table(local_hour: int, per_slot: list[int]) -> tuple[list[float], float]:
+    """Running weights of the index classes at ``local_hour``: each class's customers times
+    their persona's transactions a day times the hour's weight (so a class pays in
+    proportion to what its customers would), for ``bisect_right(cum, u * total)``."""
+    return _cumulative(
+        n * p.daily * p.hours[local_hour] for n, p in zip(per_slot, SLOT_PERSONA, strict=True)
     )

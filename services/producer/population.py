@@ -1,10 +1,12 @@
 """The synthetic bank's population: customers, their devices, merchants and ATMs.
 
-Everything is built once, up front, from one seed, so that generating an event costs a few
-random draws and list look-ups and never a Faker call. Faker (seeded, ``en_CA``) supplies the
-merchant and customer names and the merchant identifiers; cities come from fixed tables of real
-places (Faker's cities are invented, and a province code must match its city), weighted by
-population so Toronto sees more traffic than Iqaluit.
+Merchants are built once, up front, from one seed; customers are derived from (seed, index) on
+first use (:mod:`.customers`), so a bank of tens of millions costs nothing until they pay, and
+generating an event costs a few random draws and list look-ups, never a Faker call. Faker
+(seeded, ``en_CA``) supplies the merchant names and identifiers and the pools customers' names
+are drawn from; cities come from fixed tables of real places (Faker's cities are invented, and a
+province code must match its city), weighted by population so Toronto sees more traffic than
+Whitehorse.
 
 Example::
 
@@ -16,12 +18,14 @@ Example::
 from __future__ import annotations
 
 import functools
-import math
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from txn_contract import Channel
 
+from .customers import Customer, CustomerBook, Device, build_archetypes
 from .places import (
     ATM_AMOUNTS_CAD,
     CANADIAN_CITIES,
@@ -47,15 +51,6 @@ __all__ = [
     "Population",
     "build_population",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """A card, phone or browser a customer pays with; ``kind`` is CARD, MOBILE or WEB."""
-
-    index: int
-    device_id: str
-    kind: str
 
 
 @dataclass(slots=True)
@@ -86,72 +81,73 @@ class Merchant:
         return self.city.country != "CA"
 
 
-@dataclass(slots=True)
-class Customer:
-    """A customer with a home city, one to three devices, channel preferences and a spend
-    profile. Probabilities are per event."""
+class _LazyRows(Sequence):
+    """A read-only sequence computed on access: ``rows[i] == get(i)`` for ``i < length``."""
 
-    index: int
-    customer_id: str
-    name: str
-    segment: str
-    home: City
-    devices: tuple[Device, ...]
-    # Probability of each channel for this customer, in (POS, ATM, ECOM) order.
-    channel_mix: tuple[float, float, float]
-    # Multiplier on category ticket sizes (students spend less, affluent customers more).
-    spend: float
-    atm_limit_cad: int
-    # Card-present events abroad, in another Canadian city, and ECOM at foreign shops.
-    p_abroad: float
-    p_away: float
-    p_foreign_ecom: float
-    # Relative number of events (a few customers transact much more than most).
-    activity: float
-    key: bytes = field(default=b"", repr=False)
+    def __init__(self, length: int, get: Callable[[int], Any]) -> None:
+        self._length, self._get = length, get
 
-    @property
-    def preferred_channels(self) -> tuple[Channel, ...]:
-        """Channels from most to least used by this customer."""
-        order = sorted(
-            zip(self.channel_mix, (Channel.POS, Channel.ATM, Channel.ECOM), strict=True),
-            key=lambda pair: -pair[0],
-        )
-        return tuple(ch for _, ch in order)
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._get(k) for k in range(*i.indices(self._length))]
+        if i < 0:
+            i += self._length
+        if not 0 <= i < self._length:
+            raise IndexError(i)
+        return self._get(i)
 
 
 @dataclass
 class Population:
-    """Everything events are drawn from, with the look-up lists the generator needs."""
+    """Everything events are drawn from: the customers (derived lazily, :attr:`book`), the
+    merchants, and the look-up lists the generator needs."""
 
     seed: int
-    customers: list[Customer]
+    book: CustomerBook
     merchants: list[Merchant]
-    devices: list[Device]
     # Merchants by place: card-present pools per city, online shops split home/abroad.
     pos_by_city: dict[City, list[Merchant]]
     atm_by_city: dict[City, list[Merchant]]
     ecom_domestic: list[Merchant]
     ecom_foreign: list[Merchant]
 
+    @property
+    def size(self) -> int:
+        """Customers of the clean stream (indexes ``0 .. size-1``)."""
+        return self.book.size
+
+    def customer(self, index: int) -> Customer:
+        """Customer ``index``, derived from the seed on first use."""
+        return self.book.customer(index)
+
+    @property
+    def customers(self) -> Sequence[Customer]:
+        """The clean stream's customers as a lazy sequence (nothing is built until read)."""
+        return _LazyRows(self.size, self.book.customer)
+
+    @property
+    def devices(self) -> Sequence[Device]:
+        """Every device slot by :attr:`Device.index` (``3 * customer + slot``), lazily; a slot
+        the customer does not use reads as their card."""
+        return _LazyRows(3 * self.size, self._device)
+
+    def _device(self, index: int) -> Device:
+        c = self.book.customer(index // 3)
+        return next((d for d in c.devices if d.index == index), c.devices[0])
+
     def describe(self) -> str:
         """One line for logs: the sizes of the pools."""
         return (
-            f"{len(self.customers):,} customers, {len(self.devices):,} devices, "
+            f"{self.size:,} customers (derived on first use), "
             f"{len(self.merchants):,} merchants "
             f"({sum(map(len, self.pos_by_city.values())):,} stores, "
             f"{sum(map(len, self.atm_by_city.values())):,} ATMs, "
             f"{len(self.ecom_domestic) + len(self.ecom_foreign):,} online shops) "
             f"in {len(self.pos_by_city)} cities"
         )
-
-
-_SEGMENTS = (
-    # name, share, spend multiplier, ATM limits to choose from, channel base weights.
-    ("student", 0.15, 0.6, (200, 300, 500), (0.55, 0.10, 0.35)),
-    ("standard", 0.65, 1.0, (500, 600, 800), (0.62, 0.10, 0.28)),
-    ("affluent", 0.20, 1.8, (800, 1000), (0.58, 0.05, 0.37)),
-)
 
 
 def _weighted(rng: random.Random, items, weights):
@@ -192,23 +188,23 @@ def _faker():
 
 
 def build_population(customers: int, seed: int) -> Population:
-    """Build the population for ``customers`` customers, deterministically from ``seed``.
+    """The population of ``customers`` customers, deterministically from ``seed``.
 
-    Merchant and ATM counts scale with the number of customers (within bounds), spread over
-    cities by population. Takes about a second for 10,000 customers.
+    Merchants, ATMs and the spending archetypes are built now (merchant counts scale with the
+    customers, within bounds, spread over cities by population: about a second); customers are
+    derived from (seed, index) when first used, so ``customers`` may be tens of millions.
     """
     if customers < 1:
         raise ValueError("a population needs at least one customer")
     build = _Build(customers, seed)
     pos_by_city, atm_by_city, ecom_domestic, ecom_foreign = build.merchant_pools(customers)
-    devices: list[Device] = []
-    numbers = build.rng.sample(range(10**9), customers)
-    people = [build.customer(i, numbers[i], devices) for i in range(customers)]
+    book = CustomerBook(
+        seed, customers, build_archetypes(seed), build.first_names, build.last_names
+    )
     return Population(
         seed=seed,
-        customers=people,
+        book=book,
         merchants=build.merchants,
-        devices=devices,
         pos_by_city=pos_by_city,
         atm_by_city=atm_by_city,
         ecom_domestic=ecom_domestic,
@@ -235,8 +231,8 @@ class _Build:
         fake.seed_instance(seed)
         self.ids = _Ids(fake)
         # Faker is slow (~0.1 ms a name): draw pools of names once and combine them.
-        self.first_names = [fake.first_name() for _ in range(min(customers, 400))]
-        self.last_names = [fake.last_name() for _ in range(min(customers, 400))]
+        self.first_names = [fake.first_name() for _ in range(400)]
+        self.last_names = [fake.last_name() for _ in range(400)]
         self.companies = [fake.company() for _ in range(300)]
         self.merchants: list[Merchant] = []
 
@@ -313,45 +309,3 @@ class _Build:
                 self.add_merchant(Channel.ECOM, cat, seat, self.ids.make("ECM#########"), name)
             )
         return out
-
-    def customer(self, i: int, number: int, devices: list[Device]) -> Customer:
-        """Customer ``i``, whose devices are appended to ``devices``."""
-        rng = self.rng
-        seg_name, _share, spend, limits, base_mix = _weighted(
-            rng, _SEGMENTS, [s[1] for s in _SEGMENTS]
-        )
-        kinds = ["CARD"]
-        if rng.random() < 0.75:
-            kinds.append("MOBILE")
-        if rng.random() < 0.40:
-            kinds.append("WEB")
-        own = []
-        for kind in kinds:
-            d = Device(len(devices), f"{kind.lower()}-{rng.getrandbits(48):012x}", kind)
-            devices.append(d)
-            own.append(d)
-        # Each customer leans their own way: a gamma factor per channel, then normalised.
-        raw = [w * rng.gammavariate(2.0, 0.5) for w in base_mix]
-        total = sum(raw)
-        mix = (raw[0] / total, raw[1] / total, raw[2] / total)
-        traveller = rng.random() < 0.25
-        customer_id = f"C{number:09d}"
-        return Customer(
-            index=i,
-            customer_id=customer_id,
-            name=f"{rng.choice(self.first_names)} {rng.choice(self.last_names)}",
-            segment=seg_name,
-            home=_weighted(rng, CANADIAN_CITIES, _HOME_WEIGHTS),
-            devices=tuple(own),
-            channel_mix=mix,
-            spend=spend * math.exp(rng.gauss(0.0, 0.3)),
-            atm_limit_cad=rng.choice(limits),
-            p_abroad=rng.uniform(0.02, 0.12) if traveller else 0.003,
-            p_away=rng.uniform(0.01, 0.08),
-            p_foreign_ecom=rng.uniform(0.05, 0.35),
-            activity=math.exp(rng.gauss(0.0, 1.0)),
-            key=customer_id.encode("utf-8"),
-        )
-
-
-_HOME_WEIGHTS = [c.weight for c in CANADIAN_CITIES]

@@ -67,7 +67,7 @@ def test_a_stop_flag_overrides_both_stop_variables():
         ({}, {"TXN_COUNT": "1.5"}, "TXN_COUNT"),
         ({"duration": 0.0}, {}, "--duration"),
         ({"customers": 0}, {}, "--customers"),
-        ({}, {"TXN_CUSTOMERS": "99999999"}, "TXN_CUSTOMERS"),
+        ({}, {"TXN_CUSTOMERS": "999999999"}, "TXN_CUSTOMERS"),
         ({"contract_version": 9}, {}, "--contract-version"),
         ({"topic": "bad topic"}, {}, "--topic"),
         ({}, {"SCHEMA_REGISTRY_URL": "localhost:8081"}, "SCHEMA_REGISTRY_URL"),

@@ -91,7 +91,6 @@ def test_population_is_reproducible_and_shaped_like_a_bank():
         assert c.devices[0].kind == "CARD"
         assert c.home.country == "CA" and c.home.province in provinces
         assert abs(sum(c.channel_mix) - 1) < 1e-9
-        assert c.preferred_channels[0] in (Channel.POS, Channel.ATM, Channel.ECOM)
     assert {m.channel for m in pop.merchants} == {Channel.POS, Channel.ATM, Channel.ECOM}
     assert all(m.mcc == "6011" for m in pop.merchants if m.channel is Channel.ATM and m.mcc)
 
