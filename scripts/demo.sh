@@ -2,8 +2,10 @@
 # `make demo`: the whole pipeline on the embedded default (local Kafka + registry + Spark).
 #   RATE=3000 DURATION=60 TRIGGER=5s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
 #   DUPLICATE_RATE=0.02 LATE_RATE=0.01: the dirty share of the stream, so silver has work to show
-#   FRAUD_RATE=0.0005: share of event slots that start a labelled fraud scenario (ground truth in
-#   STATE_DIR/fraud-truth.jsonl), so gold has alerts to show
+#   FRAUD_RATE=0.004 HISTORY_RATE=10: first 70 minutes of history on a simulated clock (caught up
+#   at full speed) in which that share of event slots starts a labelled fraud scenario (ground
+#   truth in STATE_DIR/fraud-truth.jsonl): the scenarios take minutes of event time to unfold
+#   (the amount outlier's 11 earlier payments, 55), so gold has alerts to show
 # Each step announces itself; KEEP=1 leaves the platform up and says how to reach it.
 # The pipeline is one Spark application: bronze_ingest, silver_refine and gold_signals (the
 # aggregates and the alerts, LAKE/alerts and topic bank_txn_alerts); the demo ends with a few
@@ -18,7 +20,8 @@ DURATION=${DURATION:-60}
 TRIGGER=${TRIGGER:-5s}
 DUPLICATE_RATE=${DUPLICATE_RATE:-0.02}
 LATE_RATE=${LATE_RATE:-0.01}
-FRAUD_RATE=${FRAUD_RATE:-0.0005}
+FRAUD_RATE=${FRAUD_RATE:-0.004}
+HISTORY_RATE=${HISTORY_RATE:-10}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 PIPELINE_PID=""
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -86,11 +89,13 @@ for _ in $(seq 1 120); do
 done
 grep -q "gold_signals: started" "$STATE_DIR/logs/pipeline.log" || { echo "txn-pipeline did not start" >&2; exit 1; }
 
-step "4/8 Producing for ${DURATION}s at ${RATE} events/s (txn-producer), ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late, ${FRAUD_RATE} fraud scenarios"
+step "4/8 Producing: 70 minutes of history at ${HISTORY_RATE} events/s with ${FRAUD_RATE} fraud scenarios (simulated clock, caught up at once), then ${DURATION}s live at ${RATE} events/s, ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late (txn-producer)"
 rm -f "$STATE_DIR/fraud-truth.jsonl"
-"$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
-  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE" \
+"$BIN/txn-producer" --rate "$HISTORY_RATE" --count $(( HISTORY_RATE * 4200 )) --seed 7 \
+  --start-time "$(date -u -d '-70 minutes' +%Y-%m-%dT%H:%M:%SZ)" \
   --fraud-rate "$FRAUD_RATE" --fraud-truth "$STATE_DIR/fraud-truth.jsonl"
+"$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
+  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE"
 
 step "5/8 Waiting for bronze (lag 0), silver (every bronze row read) and gold (every silver batch taken) to catch up, at most ${DRAIN_TIMEOUT}s"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))

@@ -237,11 +237,14 @@ def file_stats(path: Path, columns: list[str]) -> dict[str, Any]:
         if not stats or any(s is None or not s.has_null_count for s in stats):
             continue  # unknown: a reader must not skip on it
         nulls[name] = sum(s.null_count for s in stats)
-        known = [s for s in stats if s.has_min_max]
-        if not known or len(known) != sum(1 for s in stats if s.null_count < s.num_values):
+        # num_values counts the non-null values: every row group that holds one must have its
+        # bounds, or the file's would not bound every row (a writer leaves them out for a
+        # value too long to keep).
+        holding = [s for s in stats if s.num_values > 0]
+        if not holding or not all(s.has_min_max for s in holding):
             continue
-        lo = _json_value(min(s.min_raw for s in known), known[0], floor=True)
-        hi = _json_value(max(s.max_raw for s in known), known[0], floor=False)
+        lo = _json_value(min(s.min_raw for s in holding), holding[0], floor=True)
+        hi = _json_value(max(s.max_raw for s in holding), holding[0], floor=False)
         if lo is not None and hi is not None:
             mins[name], maxs[name] = lo, hi
     out.update(minValues=mins, maxValues=maxs, nullCount=nulls)
@@ -251,9 +254,16 @@ def file_stats(path: Path, columns: list[str]) -> dict[str, Any]:
 def _json_value(raw: Any, stats: Any, *, floor: bool) -> Any:
     """A raw (physical) Parquet statistic as Delta writes it in JSON; None when not supported."""
     logical = str(stats.logical_type)
-    if stats.physical_type in ("INT32", "INT64") and logical in ("None", "Int"):
+    signed = logical.startswith("Int(") and "isSigned=true" in logical
+    if stats.physical_type in ("INT32", "INT64") and (logical == "None" or signed):
         return int(raw)
-    if stats.physical_type == "INT64" and logical.startswith("Timestamp"):
+    # Only UTC-adjusted timestamps: Delta writes a timestamp without time zone's bounds without
+    # an offset, and "Z" would shift them.
+    if (
+        stats.physical_type == "INT64"
+        and logical.startswith("Timestamp")
+        and "isAdjustedToUTC=true" in logical
+    ):
         unit = 1000 if "MICROS" in logical.upper() else 1 if "MILLIS" in logical.upper() else None
         if unit is None:
             return None

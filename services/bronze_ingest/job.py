@@ -212,14 +212,19 @@ class BronzeJob(StreamingJob):
             "event_age": counted.event_time.ages(written_ms),
         }
         p50 = counted.event_time.p50_ms
-        tables = {BRONZE_TABLE.name: bronze_rows, QUARANTINE_TABLE.name: quarantined}
+        # What this attempt committed: an output that had committed the batch (a re-run) was
+        # given no staged files and wrote nothing now.
+        tables = {
+            BRONZE_TABLE.name: bronze_rows if decoded.bronze is not None else 0,
+            QUARANTINE_TABLE.name: quarantined if decoded.quarantine is not None else 0,
+        }
         self.record(
             BatchFigures(
                 "bronze",
                 rows_in=bronze_rows + quarantined,
                 rows_out=tables,
                 seconds=seconds,
-                quarantined=counts,
+                quarantined=counts if decoded.quarantine is not None else {},
                 latency_seconds={} if p50 is None else {"bronze": (written_ms - p50) / 1000},
                 committed=tuple(t for t, n in tables.items() if n),
             )

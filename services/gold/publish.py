@@ -8,6 +8,7 @@ between the commit and the delivery publishes its alerts again, with the same ``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -84,13 +85,32 @@ class AlertPublisher:
             if err is not None:
                 errors.append(str(err))
 
-        for alert in alerts:
-            value = self.encoder.frame(alert.to_avro(LATEST_VERSION), self.schema_id)
-            self.producer.produce(
-                self.topic, key=alert.customer_id.encode(), value=value, on_delivery=delivered
-            )
-            self.producer.poll(0)
-        left = self.producer.flush(timeout_s)
+        from confluent_kafka import KafkaException
+
+        deadline = time.monotonic() + timeout_s
+        try:
+            for alert in alerts:
+                value = self.encoder.frame(alert.to_avro(LATEST_VERSION), self.schema_id)
+                key = alert.customer_id.encode()
+                while True:
+                    try:
+                        self.producer.produce(
+                            self.topic, key=key, value=value, on_delivery=delivered
+                        )
+                        break
+                    except BufferError:
+                        # The client's queue is full (a replay of a big batch): serve
+                        # deliveries until there is room, within the same time limit.
+                        if time.monotonic() > deadline:
+                            raise
+                        self.producer.poll(0.1)
+                self.producer.poll(0)
+        except (BufferError, KafkaException) as exc:
+            raise TxnError(
+                f"Alerts could not be handed to the Kafka client for topic {self.topic} "
+                f"({exc}); they are in the alerts table, and a restart publishes the batch again."
+            ) from exc
+        left = self.producer.flush(max(0.0, deadline - time.monotonic()))
         if errors or left:
             raise TxnError(
                 f"{len(errors) + left} of {len(alerts)} alert(s) were not delivered to topic "

@@ -21,7 +21,7 @@ from typing import Any
 
 from txn_lake.facts import is_delta_table
 
-__all__ = ["DETECTOR_COLUMNS", "LakeReads", "sql_list"]
+__all__ = ["DETECTOR_COLUMNS", "IN_LIST_MAX", "LakeReads", "chunks", "sql_list"]
 
 # The silver columns the detectors read.
 DETECTOR_COLUMNS = (
@@ -49,6 +49,17 @@ def sql_list(values: Iterable[Any]) -> str:
     return ", ".join(out)
 
 
+# The most literals one SQL IN list holds: DataFusion's parser recurses per element, and a
+# list of 30,000 overflowed the thread's stack (a segfault) where 10,000 passed.
+IN_LIST_MAX = 5_000
+
+
+def chunks(values: Iterable[Any], size: int = IN_LIST_MAX) -> list[list[Any]]:
+    """``values`` in lists of at most ``size`` (one list, maybe empty, when there are few)."""
+    items = list(values)
+    return [items[i : i + size] for i in range(0, len(items), size)] or [items]
+
+
 def _quoted(columns: Iterable[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
@@ -59,6 +70,13 @@ class LakeReads:
     def __init__(self, silver: Path, alerts: Path) -> None:
         self.silver_path = silver
         self.alerts_path = alerts
+
+    def _query_each(self, sql_of: Any, values: Iterable[Any], **tables: Path):
+        """``sql_of(chunk)`` for each chunk of ``values`` (see :data:`IN_LIST_MAX`), the
+        results concatenated: for queries whose groups never span two chunks."""
+        import pyarrow as pa
+
+        return pa.concat_tables([self._query(sql_of(c), **tables) for c in chunks(values)])
 
     def _query(self, sql: str, **tables: Path):
         import pyarrow as pa
@@ -88,16 +106,20 @@ class LakeReads:
 
     def history(self, customers: list[str], upto: int):
         """Every silver row of ``customers`` up to silver batch ``upto``, for the detectors."""
-        return self._query(
-            f"SELECT {_quoted(DETECTOR_COLUMNS)} FROM silver "
-            f"WHERE batch_id <= {int(upto)} AND customer_id IN ({sql_list(customers)})",
+        return self._query_each(
+            lambda some: (
+                f"SELECT {_quoted(DETECTOR_COLUMNS)} FROM silver "
+                f"WHERE batch_id <= {int(upto)} AND customer_id IN ({sql_list(some)})"
+            ),
+            customers,
             silver=self.silver_path,
         )
 
     def merchant_hourly(self, dates: list[date], merchants: list[str], upto: int):
         """The hourly aggregates of ``merchants`` on ``dates``, recomputed from silver."""
-        return self._query(
-            f"""SELECT merchant_id, currency, event_date, event_hour,
+        return self._query_each(
+            lambda some: (
+                f"""SELECT merchant_id, currency, event_date, event_hour,
                 COUNT(*) AS transactions,
                 SUM(CASE WHEN status = 'APPROVED' THEN 1 ELSE 0 END) AS approved,
                 SUM(CASE WHEN status = 'DECLINED' THEN 1 ELSE 0 END) AS declined,
@@ -108,15 +130,18 @@ class LakeReads:
                 MAX("timestamp") AS last_event_ts
             FROM silver
             WHERE batch_id <= {int(upto)} AND event_date IN ({sql_list(dates)})
-              AND merchant_id IN ({sql_list(merchants)}) AND currency IS NOT NULL
-            GROUP BY merchant_id, currency, event_date, event_hour""",
+              AND merchant_id IN ({sql_list(some)}) AND currency IS NOT NULL
+            GROUP BY merchant_id, currency, event_date, event_hour"""
+            ),
+            merchants,
             silver=self.silver_path,
         )
 
     def customer_daily(self, dates: list[date], customers: list[str], upto: int):
         """The daily aggregates of ``customers`` on ``dates``, recomputed from silver."""
-        return self._query(
-            f"""SELECT customer_id, event_date, currency,
+        return self._query_each(
+            lambda some: (
+                f"""SELECT customer_id, event_date, currency,
                 COUNT(*) AS transactions,
                 SUM(CASE WHEN status = 'DECLINED' THEN 1 ELSE 0 END) AS declined,
                 CAST(COALESCE(SUM(CASE WHEN status = 'APPROVED' THEN amount END), 0)
@@ -125,8 +150,10 @@ class LakeReads:
                 COUNT(DISTINCT city || '|' || country) AS cities
             FROM silver
             WHERE batch_id <= {int(upto)} AND event_date IN ({sql_list(dates)})
-              AND customer_id IN ({sql_list(customers)}) AND currency IS NOT NULL
-            GROUP BY customer_id, event_date, currency""",
+              AND customer_id IN ({sql_list(some)}) AND currency IS NOT NULL
+            GROUP BY customer_id, event_date, currency"""
+            ),
+            customers,
             silver=self.silver_path,
         )
 
@@ -134,9 +161,12 @@ class LakeReads:
         """``{customer: [(alert_id, detector, event_time), ...]}`` from the alerts table."""
         if not customers or not is_delta_table(self.alerts_path):
             return {}
-        table = self._query(
-            "SELECT customer_id, alert_id, detector, event_time FROM alerts "
-            f"WHERE customer_id IN ({sql_list(customers)})",
+        table = self._query_each(
+            lambda some: (
+                "SELECT customer_id, alert_id, detector, event_time FROM alerts "
+                f"WHERE customer_id IN ({sql_list(some)})"
+            ),
+            customers,
             alerts=self.alerts_path,
         )
         out: dict[str, list[tuple[str, str, Any]]] = {}

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -163,6 +164,10 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     def _truth_needs_fraud(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         if path is not None and not info.data.get("fraud_rate"):
             raise ValueError("needs --fraud-rate above 0 (without scenarios there is no truth)")
+        # Refused now, not after the population is built and Kafka reached.
+        if path is not None and (path.is_dir() or not os.access(path.parent, os.W_OK)):
+            where = "is a directory" if path.is_dir() else f"cannot be written in {path.parent}"
+            raise ValueError(f"{path} {where}")
         return path
 
     @field_validator("duplicate_rate", "late_rate")

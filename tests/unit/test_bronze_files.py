@@ -61,6 +61,45 @@ def test_a_files_statistics_are_the_ones_delta_writes_for_the_chosen_columns(tmp
     assert "absent" not in stats["nullCount"]
 
 
+def test_bounds_only_when_every_row_group_with_a_value_has_them(tmp_path):
+    """A row group with values but without bounds (a value too long for the writer to keep)
+    leaves the file without bounds: the others' would not bound it. A row group with more
+    nulls than values keeps its bounds."""
+    nullish = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"s": ["a", None, None, "b"], "n": [1, None, None, 2]}), nullish)
+    stats = file_stats(nullish, ["s", "n"])
+    assert (stats["minValues"], stats["maxValues"]) == ({"s": "a", "n": 1}, {"s": "b", "n": 2})
+    assert stats["nullCount"] == {"s": 2, "n": 2}
+
+    long = tmp_path / "long.parquet"
+    with pq.ParquetWriter(long, pa.schema([("s", pa.string())])) as w:
+        w.write_table(pa.table({"s": ["x" * 5000, None, None]}))  # no bounds kept
+        w.write_table(pa.table({"s": ["m", "n"]}))
+    meta = pq.ParquetFile(long).metadata
+    assert not meta.row_group(0).column(0).statistics.has_min_max  # the case under test
+    stats = file_stats(long, ["s"])
+    assert "s" not in stats["minValues"] and "s" not in stats["maxValues"]
+    assert stats["nullCount"] == {"s": 2}
+
+
+def test_timestamps_without_time_zone_and_small_ints(tmp_path):
+    """Bounds in Delta's form only where it is certain: a timestamp without time zone gets
+    none (its JSON form has no offset), a signed byte is an integer."""
+    path = tmp_path / "types.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "ntz": pa.array([_micros("2026-12-01T17:00:00")], pa.timestamp("us")),
+                "b": pa.array([-3], pa.int8()),
+            }
+        ),
+        path,
+    )
+    stats = file_stats(path, ["ntz", "b"])
+    assert "ntz" not in stats["minValues"] and stats["nullCount"]["ntz"] == 0
+    assert stats["minValues"]["b"] == stats["maxValues"]["b"] == -3
+
+
 def test_a_staged_attempt_lists_only_sparks_data_files_and_is_discarded_whole(tmp_path):
     staged = Staged(tmp_path / "date=2026-12-01" / "hour=17" / "b3-0a1b2c3d", {"date": "x"})
     assert staged.files() == []

@@ -80,6 +80,10 @@ def test_a_stop_flag_overrides_both_stop_variables():
         ({"duplicate_rate": 0.6}, {}, "--duplicate-rate"),
         ({}, {"TXN_LATE_RATE": "-0.1"}, "TXN_LATE_RATE"),
         ({}, {"TXN_DUPLICATE_RATE": "lots"}, "TXN_DUPLICATE_RATE"),
+        ({"fraud_rate": 0.2}, {}, "--fraud-rate"),
+        ({"fraud_truth": "/tmp/truth.jsonl"}, {}, "--fraud-truth"),
+        ({"fraud_rate": 0.01, "fraud_truth": "/no/such/dir/truth.jsonl"}, {}, "--fraud-truth"),
+        ({"fraud_rate": 0.01, "fraud_truth": "/tmp"}, {}, "--fraud-truth"),
     ],
 )
 def test_bad_values_name_their_flag_or_variable(flags, env, names):
