@@ -61,16 +61,17 @@ class ClientErrors:
     """
 
     def __init__(self) -> None:
-        self.seen: list[Any] = []
+        self.seen: dict[int, Any] = {}
+        """The first error reported of each kind (code): bounded however long the client runs."""
 
     def __call__(self, err: Any) -> None:
-        self.seen.append(err)
+        self.seen.setdefault(err.code(), err)
 
     def authentication(self) -> Any | None:
         """The first authentication failure reported, if any."""
         from confluent_kafka import KafkaError
 
-        return next((e for e in self.seen if e.code() == KafkaError._AUTHENTICATION), None)
+        return self.seen.get(KafkaError._AUTHENTICATION)
 
 
 def check_topic(
@@ -90,6 +91,10 @@ def check_topic(
     try:
         metadata = client.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        if errors is not None and hasattr(client, "poll"):
+            # librdkafka queues error_cb; a poll serves it (a consumer's, not subscribed to
+            # anything, returns no message).
+            client.poll(0)
         refused = errors.authentication() if errors is not None else None
         if refused is not None:
             raise PreflightError(

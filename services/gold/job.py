@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from txn_contract.alerts import SUBJECT as ALERTS_SUBJECT
 from txn_contract.detectors import DetectorSet
-from txn_contract.errors import TxnError
 from txn_lake import ALERTS, GOLD_CUSTOMER_DAILY, GOLD_MERCHANT_HOURLY, Lake
+from txn_lake.delta_source import SchemaRestarts, delta_stream
 from txn_lake.event_time import EventTime
 from txn_lake.gold_tables import GOLD_SIGNALS
 from txn_runtime.metrics import BatchFigures
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["GoldJob"]
 
 Emit = Callable[[str], None]
-_SCHEMA_CHANGED = "DELTA_SCHEMA_CHANGED"
-_MAX_RESTARTS = 20
 
 
 def _ms(ts: datetime) -> int:
@@ -100,7 +98,7 @@ class GoldJob(StreamingJob):
         self.emit: Emit = print
         self._publisher: AlertPublisher | None = None
         self._prepared = False
-        self._restarts = 0
+        self._restarts = SchemaRestarts("gold")
 
     @property
     def publisher(self) -> AlertPublisher:
@@ -246,11 +244,8 @@ class GoldJob(StreamingJob):
 
     def _start(self):
         cfg = self.cfg
-        reader = self.spark.readStream.format("delta")
-        if cfg.max_files_per_trigger:
-            reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
-        frame = reader.load(str(cfg.silver_path)).select("batch_id")
-        return self.start(frame, cfg.checkpoint_path, cfg)
+        frame = delta_stream(self.spark, cfg.silver_path, cfg.max_files_per_trigger)
+        return self.start(frame.select("batch_id"), cfg.checkpoint_path, cfg)
 
     def begin(self, emit: Emit):
         """Create the tables (the first time), then start the query."""
@@ -270,10 +265,7 @@ class GoldJob(StreamingJob):
 
     def restart_after(self, error: BaseException, emit: Emit) -> bool:
         """True when silver's schema changed: the Delta source stops, and a new query reads it."""
-        if _SCHEMA_CHANGED not in str(error):
+        if not self._restarts.after(error):
             return False
-        self._restarts += 1
-        if self._restarts > _MAX_RESTARTS:
-            raise TxnError(f"The gold query restarted {_MAX_RESTARTS} times on schema changes.")
         emit("silver's schema changed: restarting the query")
         return True

@@ -102,6 +102,14 @@ class GoldOutputs:
         """The last silver batch the committed gold batches covered (-1: none yet)."""
         info = self.alerts.latest_commit()
         if info is None:
+            if self.alerts.committed_batch() is not None:
+                # Committed batches whose commit is out of the history scanned (many foreign
+                # commits since): starting over would recompute every silver batch.
+                raise TxnError(
+                    f"{self.alerts.path}: gold has committed batches, but its last commit is "
+                    "not among the table's recent commits; run `txn-lake describe --table "
+                    "alerts` and report it (gold will not start over from silver's beginning)."
+                )
             return -1
         return int((info.user_metadata or {}).get("silver_batches", [-1, -1])[1])
 

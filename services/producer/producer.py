@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any, TextIO
 
 from txn_contract.registry import lookup_schema_id
-from txn_runtime.preflight import check_topic
+from txn_runtime.preflight import ClientErrors, check_topic
 
 from .config import ProducerSettings
 from .dirt import Dirt
@@ -111,6 +111,8 @@ class ProducerRun:
         self.failed = 0
         self.first_error: str | None = None
         self.fatal_error: str | None = None
+        self.client_errors = ClientErrors()
+        """What the client reported through ``error_cb`` (a refused login among them)."""
         self.schema_id: int | None = None
         self.partitions: int | None = None
         self._producer = None
@@ -133,6 +135,7 @@ class ProducerRun:
     def _on_error(self, err) -> None:
         # Transport errors are retried by librdkafka; only fatal ones (e.g. the idempotent
         # producer's sequence was lost) end the run.
+        self.client_errors(err)
         if err.fatal():
             self.fatal_error = err.str()
             self._stop.set()
@@ -196,7 +199,12 @@ class ProducerRun:
         factory = self._factory or Producer
         self._producer = factory(settings)
         self.partitions = check_topic(
-            self._producer, cfg.topic, cfg.bootstrap_servers, BROKER_CHECK_TIMEOUT_S
+            self._producer,
+            cfg.topic,
+            cfg.bootstrap_servers,
+            BROKER_CHECK_TIMEOUT_S,
+            errors=self.client_errors,
+            principal=cfg.kafka_sasl_username,
         )
         t = time.monotonic()
         population = build_population(cfg.population_size, cfg.seed)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from txn_contract.errors import TxnError
 from txn_contract.rules import RuleSet
 from txn_lake import Lake
+from txn_lake.delta_source import SchemaRestarts, delta_stream
 from txn_lake.event_time import EventTime, event_time_aggregates
 from txn_lake.tables import (
     BRONZE_TABLE,
@@ -48,8 +49,6 @@ __all__ = ["SilverJob"]
 log = logging.getLogger(__name__)
 Emit = Callable[[str], None]
 _BRONZE_META = set(BRONZE_TABLE.column_names)
-_SCHEMA_CHANGED = "DELTA_SCHEMA_CHANGED"
-_MAX_RESTARTS = 20
 # The columns _evaluate adds to bronze's.
 EVALUATED = (VIOLATED, WARNED, "content_hash", "is_late", "event_date", "event_hour")
 
@@ -82,7 +81,7 @@ class SilverJob(StreamingJob):
         self.lineage = BronzeVersions(config.bronze_path, BRONZE_TABLE.app_id)
         self.emit: Emit = print
         self._prepared = False
-        self._restarts = 0
+        self._restarts = SchemaRestarts("silver")
 
     def prepare(self, emit: Emit) -> None:
         """Compile the rules against bronze's schema and create the tables if missing."""
@@ -294,12 +293,8 @@ class SilverJob(StreamingJob):
 
     def _start(self):
         cfg = self.cfg
-        reader = self.spark.readStream.format("delta")
-        if cfg.max_files_per_trigger:
-            reader = reader.option("maxFilesPerTrigger", str(cfg.max_files_per_trigger))
-        return self.start(
-            self._evaluate(reader.load(str(cfg.bronze_path))), cfg.checkpoint_path, cfg
-        )
+        frame = delta_stream(self.spark, cfg.bronze_path, cfg.max_files_per_trigger)
+        return self.start(self._evaluate(frame), cfg.checkpoint_path, cfg)
 
     def begin(self, emit: Emit):
         """Create the tables (the first time), then start the query."""
@@ -319,11 +314,8 @@ class SilverJob(StreamingJob):
     def restart_after(self, error: BaseException, emit: Emit) -> bool:
         """True when bronze gained columns: the Delta source stops, and a new query reads the
         new schema (the tables are prepared for it here)."""
-        if _SCHEMA_CHANGED not in str(error):
+        if not self._restarts.after(error):
             return False
-        self._restarts += 1
-        if self._restarts > _MAX_RESTARTS:
-            raise TxnError(f"The silver query restarted {_MAX_RESTARTS} times on schema changes.")
         emit("bronze's schema changed: restarting the query with the new columns")
         self.prepare(emit)
         return True

@@ -120,11 +120,6 @@ def test_a_wrong_password_is_refused_and_writes_nothing(wrong_password):
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap (issue 21, refusals): the preflight says 'could not be reached ... Broker "
-    "transport failure', naming neither the principal nor authentication",
-)
 def test_a_wrong_password_sentence_names_the_principal(wrong_password):
     sentence = wrong_password[0].stderr.splitlines()[-1]
     assert "producer" in sentence and "authentic" in sentence.lower()
