@@ -52,6 +52,9 @@ class StreamingJob:
         """The FAIR scheduler pool the query's jobs run in (None: the default pool)."""
         self.metrics: Metrics | None = None
         """Where :meth:`record` counts the committed batches (None: no metrics served)."""
+        self.emit: Callable[[str], None] = print
+        """Where the job's batch lines go: what :meth:`prepare_once` was given."""
+        self._prepared = False
         self._stop = threading.Event()
 
     def process_batch(self, df: Any, batch_id: int) -> None:
@@ -76,6 +79,18 @@ class StreamingJob:
             if not self.restart_after(error, emit):
                 raise self.failed(error) from error
             query = self.begin(emit)
+
+    def prepare(self, emit: Callable[[str], None]) -> None:
+        """Create or bring up to date what the job writes, before its first query (nothing by
+        default)."""
+
+    def prepare_once(self, emit: Callable[[str], None]) -> None:
+        """:meth:`prepare` on the first call only (a restarted query needs none), and keep
+        ``emit`` for the batch lines."""
+        if not self._prepared:
+            self.emit = emit
+            self.prepare(emit)
+            self._prepared = True
 
     def record(self, figures: BatchFigures) -> None:
         """Count a committed batch in the metrics, when served (``--metrics-port``)."""

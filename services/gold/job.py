@@ -95,9 +95,7 @@ class GoldJob(StreamingJob):
         self.schema_id = schema_id
         self.outputs = GoldOutputs(spark, Lake(config.lake))
         self.reads = LakeReads(config.silver_path, config.alerts_path)
-        self.emit: Emit = print
         self._publisher: AlertPublisher | None = None
-        self._prepared = False
         self._restarts = SchemaRestarts("gold")
 
     @property
@@ -250,10 +248,7 @@ class GoldJob(StreamingJob):
     def begin(self, emit: Emit):
         """Create the tables (the first time), then start the query."""
         cfg = self.cfg
-        if not self._prepared:
-            self.emit = emit
-            self.prepare(emit)
-            self._prepared = True
+        self.prepare_once(emit)
         query = self._start()
         emit(
             f"started: {cfg.silver_path} -> {cfg.merchant_hourly_path}, "

@@ -79,8 +79,6 @@ class SilverJob(StreamingJob):
         self.rules = CompiledRules(rules)
         self.outputs = SilverOutputs(spark, Lake(config.lake), rules)
         self.lineage = BronzeVersions(config.bronze_path, BRONZE_TABLE.app_id)
-        self.emit: Emit = print
-        self._prepared = False
         self._restarts = SchemaRestarts("silver")
 
     def prepare(self, emit: Emit) -> None:
@@ -299,10 +297,7 @@ class SilverJob(StreamingJob):
     def begin(self, emit: Emit):
         """Create the tables (the first time), then start the query."""
         cfg = self.cfg
-        if not self._prepared:
-            self.emit = emit
-            self.prepare(emit)
-            self._prepared = True
+        self.prepare_once(emit)
         query = self._start()
         emit(
             f"started: {cfg.bronze_path} -> {cfg.silver_path} (rejects {cfg.rejects_path}, "
