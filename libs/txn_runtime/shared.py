@@ -21,6 +21,8 @@ __all__ = [
     "SparkSettings",
     "StreamSettings",
     "TopicSettings",
+    "absolute_path",
+    "kafka_topic_name",
 ]
 
 DEFAULT_MASTER = "local[*]"
@@ -31,18 +33,25 @@ _TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _SIZE = re.compile(r"^[1-9][0-9]*[kmgt]$", re.I)
 
 
+def kafka_topic_name(topic: str) -> str:
+    """``topic`` when it is a legal Kafka topic name (a field validator's body)."""
+    if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
+        raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
+    return topic
+
+
+def absolute_path(path: Path | None) -> Path | None:
+    """``path`` with ``~`` expanded and made absolute (a field validator's body: checkpoints)."""
+    return path.expanduser().resolve() if path is not None else None
+
+
 class TopicSettings(Settings):
     """The Kafka topic a service reads or writes."""
 
     topic: str = setting(TOPIC, env="TXN_TOPIC", flag="--topic")
     """Kafka topic."""
 
-    @field_validator("topic")
-    @classmethod
-    def _topic_name(cls, topic: str) -> str:
-        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
-            raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
-        return topic
+    _topic_name = field_validator("topic")(kafka_topic_name)
 
 
 class LakeSettings(Settings):

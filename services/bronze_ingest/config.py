@@ -22,6 +22,7 @@ from txn_runtime.shared import (
     SparkSettings,
     StreamSettings,
     TopicSettings,
+    absolute_path,
 )
 
 __all__ = ["BronzeSettings", "parse_duration"]  # parse_duration re-exported
@@ -86,10 +87,7 @@ class BronzeSettings(
             seconds(text)
         return text
 
-    @field_validator("checkpoint")
-    @classmethod
-    def _absolute(cls, path: Path | None) -> Path | None:
-        return path.expanduser().resolve() if path is not None else None
+    _absolute = field_validator("checkpoint")(absolute_path)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

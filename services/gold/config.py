@@ -6,7 +6,6 @@ reads as one sentence naming the flag or variable.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import field_validator
@@ -24,11 +23,16 @@ from txn_lake.layout import (
 )
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.settings import setting
-from txn_runtime.shared import LakeSettings, MetricsSettings, SparkSettings, StreamSettings
+from txn_runtime.shared import (
+    LakeSettings,
+    MetricsSettings,
+    SparkSettings,
+    StreamSettings,
+    absolute_path,
+    kafka_topic_name,
+)
 
 __all__ = ["GoldSettings"]
-
-_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
 class GoldSettings(
@@ -52,17 +56,8 @@ class GoldSettings(
     )
     """Cap on silver files per micro-batch (Delta source maxFilesPerTrigger; default 1000)."""
 
-    @field_validator("alerts_topic")
-    @classmethod
-    def _topic_name(cls, topic: str) -> str:
-        if not _TOPIC_NAME.match(topic) or topic in (".", ".."):
-            raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)")
-        return topic
-
-    @field_validator("checkpoint")
-    @classmethod
-    def _absolute(cls, path: Path | None) -> Path | None:
-        return path.expanduser().resolve() if path is not None else None
+    _topic_name = field_validator("alerts_topic")(kafka_topic_name)
+    _absolute = field_validator("checkpoint")(absolute_path)
 
     @property
     def checkpoint_path(self) -> Path:

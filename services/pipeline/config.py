@@ -11,6 +11,7 @@ from pydantic import field_validator
 from bronze_ingest.config import BronzeSettings
 from txn_gold.config import GoldSettings
 from txn_runtime.settings import setting, with_default
+from txn_runtime.shared import absolute_path
 from txn_silver.config import SilverSettings
 
 __all__ = ["PipelineSettings"]
@@ -39,10 +40,7 @@ class PipelineSettings(BronzeSettings):
         GoldSettings, "alerts_subject", GoldSettings.model_fields["alerts_subject"].default
     )
 
-    @field_validator("silver_checkpoint", "gold_checkpoint")
-    @classmethod
-    def _absolute_layer(cls, path: Path | None) -> Path | None:
-        return path.expanduser().resolve() if path is not None else None
+    _absolute_layer = field_validator("silver_checkpoint", "gold_checkpoint")(absolute_path)
 
     def silver(self) -> SilverSettings:
         """silver-refine's settings for this run (validated as silver-refine validates them)."""

@@ -14,7 +14,13 @@ from txn_lake.layout import BRONZE, SILVER, SILVER_AUDIT, SILVER_REJECTS, Lake, 
 from txn_lake.tables import SILVER_REFINE
 from txn_runtime.durations import seconds
 from txn_runtime.settings import setting
-from txn_runtime.shared import LakeSettings, MetricsSettings, SparkSettings, StreamSettings
+from txn_runtime.shared import (
+    LakeSettings,
+    MetricsSettings,
+    SparkSettings,
+    StreamSettings,
+    absolute_path,
+)
 
 __all__ = ["SilverSettings"]
 
@@ -43,10 +49,7 @@ class SilverSettings(LakeSettings, StreamSettings, SparkSettings, MetricsSetting
             raise ValueError("must be longer than zero")
         return text
 
-    @field_validator("checkpoint")
-    @classmethod
-    def _absolute(cls, path: Path | None) -> Path | None:
-        return path.expanduser().resolve() if path is not None else None
+    _absolute = field_validator("checkpoint")(absolute_path)
 
     @property
     def checkpoint_path(self) -> Path:
