@@ -142,8 +142,10 @@ class GoldJob(StreamingJob):
             meta["rows"] = new.num_rows
             groups = self._aggregate(new, upto, batch_id, meta)
             found, unknown = self._detect(new, upto)
-        self._commit(batch_id, found, unknown, meta, _event_time(new))
-        self._report(batch_id, new, meta, groups, found, unknown, time.monotonic() - started)
+        event_time = _event_time(new)  # once: it sorts every new row's time
+        self._commit(batch_id, found, unknown, meta, event_time)
+        seconds = time.monotonic() - started
+        self._report(batch_id, new, meta, groups, found, unknown, seconds, event_time)
 
     def _aggregate(self, new, upto: int, batch_id: int, meta: dict) -> tuple[int, int]:
         """Recompute from silver every group the new rows touch, and MERGE them."""
@@ -203,7 +205,7 @@ class GoldJob(StreamingJob):
         if alerts:
             self.publisher.publish(alerts)
 
-    def _report(self, batch_id, new, meta, groups, found, unknown, seconds) -> None:
+    def _report(self, batch_id, new, meta, groups, found, unknown, seconds, event_time) -> None:
         rows = meta["rows"]
         late = sum(new.column("is_late").to_pylist()) if new is not None and rows else 0
         self.totals["batches"] += 1
@@ -215,7 +217,7 @@ class GoldJob(StreamingJob):
         after, upto = meta["silver_batches"]
         span = f"{after + 1}..{upto}" if upto > after else "none new"
         now_ms = time.time_ns() // 1_000_000
-        p50 = _event_time(new).p50_ms
+        p50 = event_time.p50_ms
         merged = {GOLD_MERCHANT_HOURLY: groups[0], GOLD_CUSTOMER_DAILY: groups[1]}
         self.record(
             BatchFigures(
@@ -235,7 +237,7 @@ class GoldJob(StreamingJob):
             f"{seconds:.1f} s; merchant_hourly {groups[0]} group(s), customer_daily {groups[1]} "
             f"group(s) merged; alerts +{len(found)} ({detail}); cities not in the gazetteer "
             f"{unknown}; event age at commit "
-            f"{_event_time(new).ages(time.time_ns() // 1_000_000)}"
+            f"{event_time.ages(now_ms)}"
         )
 
     # ------------------------------------------------------------------ running
