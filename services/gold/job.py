@@ -29,6 +29,7 @@ from .gazetteer import Gazetteer, shared_gazetteer
 from .outputs import GoldOutputs
 from .publish import AlertPublisher, alert_of, alert_row, alert_rows_to_alerts
 from .reads import LakeReads
+from .screen import screen
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -169,19 +170,24 @@ class GoldJob(StreamingJob):
         return counts[0], counts[1]
 
     def _detect(self, new, upto: int) -> tuple[list[Raised], int]:
-        """The detectors over the new rows' customers' history up to silver batch ``upto``."""
-        customers = sorted(set(new.column("customer_id").to_pylist()))
-        new_ids = set(new.column("transaction_id").to_pylist())
-        history = _txns(self.reads.history(customers, upto))
+        """The detectors over the new rows' customers' history up to silver batch ``upto``,
+        run for the customers the vectorized screen lets through (:mod:`txn_gold.screen`)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        new_ids = new.column("transaction_id").combine_chunks()
+        history = self.reads.history(pc.unique(new.column("customer_id")).to_pylist(), upto)
+        screened = screen(history, new_ids, self.detectors)
+        customers = sorted(screened.customers)
+        mine = pc.is_in(history.column("customer_id"), value_set=pa.array(customers, pa.string()))
+        txns = _txns(history.filter(mine))
         known = self.reads.known_alerts(customers)
+        ids = set(new_ids.to_pylist()) if customers else set()
         found: list[Raised] = []
-        unknown = 0
         for customer in customers:
             prior = [Known(a, d, _ms(ts)) for a, d, ts in known.get(customer, [])]
-            run = self.detectors.run(customer, history.get(customer, []), new_ids, prior)
-            found += run.raised
-            unknown += run.unknown_cities
-        return found, unknown
+            found += self.detectors.run(customer, txns.get(customer, []), ids, prior).raised
+        return found, screened.unknown_cities
 
     def _commit(self, batch_id, found, unknown, meta, event_time: EventTime) -> None:
         """The alerts (the batch's completion mark), then Kafka."""

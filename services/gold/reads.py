@@ -1,10 +1,16 @@
-"""What a gold batch reads from the lake, with delta-rs (DataFusion) on the driver: no Spark job.
+"""What a gold batch reads from the lake, with delta-rs and Arrow on the driver: no Spark job.
 
 Every read of silver is bounded by silver's own ``batch_id`` (the silver-refine batch that
 inserted the row): a gold batch covers the silver batches after the last one it processed up
 to the newest one its stream delivered, and reads silver only up to that one. Silver is
 append-only, so a re-run of a gold batch reads exactly what its first attempt read, whatever
 silver gained since, and the figures and alerts do not depend on where the stream cut batches.
+
+The reads are Arrow dataset scans of the table's current files (delta-rs' snapshot), filtered
+by key membership (a hash set: ``is_in``) and partition, and aggregated with Arrow's group-by.
+They used to be SQL with the keys as IN lists: a list was cut at 5,000 literals (DataFusion's
+parser recursed per element), so a batch of 150,000 customers scanned silver 30 times per read
+(11.8 s for the history of a 157,000-row batch against 0.6 s for one scan).
 
 Example::
 
@@ -21,7 +27,7 @@ from typing import Any
 
 from txn_lake.facts import is_delta_table
 
-__all__ = ["DETECTOR_COLUMNS", "IN_LIST_MAX", "LakeReads", "chunks", "sql_list"]
+__all__ = ["DETECTOR_COLUMNS", "LakeReads", "sql_list"]
 
 # The silver columns the detectors read.
 DETECTOR_COLUMNS = (
@@ -36,10 +42,12 @@ DETECTOR_COLUMNS = (
     "currency",
 )
 _NEW_COLUMNS = (*DETECTOR_COLUMNS, "merchant_id", "event_date", "event_hour", "is_late")
+_MERCHANT_KEYS = ("merchant_id", "currency", "event_date", "event_hour")
+_CUSTOMER_KEYS = ("customer_id", "event_date", "currency")
 
 
 def sql_list(values: Iterable[Any]) -> str:
-    """A SQL list of literals: strings quoted, dates cast."""
+    """A SQL list of literals: strings quoted, dates cast (for delta-rs MERGE predicates)."""
     out = []
     for v in values:
         if isinstance(v, date):
@@ -49,19 +57,61 @@ def sql_list(values: Iterable[Any]) -> str:
     return ", ".join(out)
 
 
-# The most literals one SQL IN list holds: DataFusion's parser recurses per element, and a
-# list of 30,000 overflowed the thread's stack (a segfault) where 10,000 passed.
-IN_LIST_MAX = 5_000
+def _scan(path: Path, columns: Iterable[str] | None, where: Any):
+    """The rows of the Delta table at ``path`` that match ``where`` (an Arrow expression);
+    every column when ``columns`` is None."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    cols = None if columns is None else list(columns)
+    table = DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=cols, filter=where)
+    # Plain types for Arrow compute (a scan may answer with views or dictionaries).
+    return table.cast(
+        pa.schema(
+            [f.with_type(pa.string()) if f.type == pa.string_view() else f for f in table.schema]
+        )
+    )
 
 
-def chunks(values: Iterable[Any], size: int = IN_LIST_MAX) -> list[list[Any]]:
-    """``values`` in lists of at most ``size`` (one list, maybe empty, when there are few)."""
-    items = list(values)
-    return [items[i : i + size] for i in range(0, len(items), size)] or [items]
+def _upto(upto: int):
+    import pyarrow.dataset as ds
+
+    return ds.field("batch_id") <= int(upto)
 
 
-def _quoted(columns: Iterable[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns)
+def _member(column: str, values: Iterable[Any], type_: Any = None):
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    return ds.field(column).isin(pa.array(list(values), type_))
+
+
+def _approved(rows):
+    """``rows`` with ``_approved`` (0/1), ``_declined`` (0/1) and ``_approved_amount``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    approved = pc.equal(rows.column("status"), "APPROVED")
+    amount = rows.column("amount")
+    zero = pa.scalar(0, amount.type)
+    return (
+        rows.append_column("_approved", pc.cast(approved, pa.int64()))
+        .append_column(
+            "_declined", pc.cast(pc.equal(rows.column("status"), "DECLINED"), pa.int64())
+        )
+        .append_column("_approved_amount", pc.if_else(approved, amount, zero))
+    )
+
+
+def _count_all():
+    import pyarrow.compute as pc
+
+    return pc.CountOptions(mode="all")
+
+
+def _named(result, names: dict[str, str]):
+    """Arrow's group-by names outputs ``<column>_<aggregate>``: the gold tables' names."""
+    return result.rename_columns([names.get(c, c) for c in result.column_names])
 
 
 class LakeReads:
@@ -71,103 +121,98 @@ class LakeReads:
         self.silver_path = silver
         self.alerts_path = alerts
 
-    def _query_each(self, sql_of: Any, values: Iterable[Any], **tables: Path):
-        """``sql_of(chunk)`` for each chunk of ``values`` (see :data:`IN_LIST_MAX`), the
-        results concatenated: for queries whose groups never span two chunks."""
-        import pyarrow as pa
-
-        return pa.concat_tables([self._query(sql_of(c), **tables) for c in chunks(values)])
-
-    def _query(self, sql: str, **tables: Path):
-        import pyarrow as pa
-        from deltalake import DeltaTable, QueryBuilder
-
-        query = QueryBuilder()
-        for name, path in tables.items():
-            query = query.register(name, DeltaTable(str(path)))
-        result = pa.table(query.execute(sql).read_all())
-        # DataFusion may answer with string views: the plain types for Arrow compute.
-        return result.cast(
-            pa.schema(
-                [
-                    f.with_type(pa.string()) if f.type == pa.string_view() else f
-                    for f in result.schema
-                ]
-            )
-        )
-
     def new_rows(self, after: int, upto: int):
         """Silver's rows of silver batches ``after`` < batch_id <= ``upto`` (Arrow)."""
-        return self._query(
-            f"SELECT {_quoted(_NEW_COLUMNS)} FROM silver "
-            f"WHERE batch_id > {int(after)} AND batch_id <= {int(upto)}",
-            silver=self.silver_path,
-        )
+        import pyarrow.dataset as ds
+
+        where = (ds.field("batch_id") > int(after)) & _upto(upto)
+        return _scan(self.silver_path, _NEW_COLUMNS, where)
 
     def history(self, customers: list[str], upto: int):
         """Every silver row of ``customers`` up to silver batch ``upto``, for the detectors."""
-        return self._query_each(
-            lambda some: (
-                f"SELECT {_quoted(DETECTOR_COLUMNS)} FROM silver "
-                f"WHERE batch_id <= {int(upto)} AND customer_id IN ({sql_list(some)})"
-            ),
-            customers,
-            silver=self.silver_path,
+        where = _upto(upto) & _member("customer_id", customers)
+        return _scan(self.silver_path, DETECTOR_COLUMNS, where)
+
+    def _day_rows(self, dates: list[date], key: str, values: list[str], upto: int, columns):
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        where = (
+            _upto(upto)
+            & _member("event_date", dates, pa.date32())
+            & _member(key, values)
+            & ~ds.field("currency").is_null()
         )
+        return _approved(_scan(self.silver_path, columns, where))
 
     def merchant_hourly(self, dates: list[date], merchants: list[str], upto: int):
         """The hourly aggregates of ``merchants`` on ``dates``, recomputed from silver."""
-        return self._query_each(
-            lambda some: (
-                f"""SELECT merchant_id, currency, event_date, event_hour,
-                COUNT(*) AS transactions,
-                SUM(CASE WHEN status = 'APPROVED' THEN 1 ELSE 0 END) AS approved,
-                SUM(CASE WHEN status = 'DECLINED' THEN 1 ELSE 0 END) AS declined,
-                CAST(COALESCE(SUM(CASE WHEN status = 'APPROVED' THEN amount END), 0)
-                     AS DECIMAL(38, 2)) AS amount_approved,
-                COUNT(DISTINCT customer_id) AS customers,
-                MIN("timestamp") AS first_event_ts,
-                MAX("timestamp") AS last_event_ts
-            FROM silver
-            WHERE batch_id <= {int(upto)} AND event_date IN ({sql_list(dates)})
-              AND merchant_id IN ({sql_list(some)}) AND currency IS NOT NULL
-            GROUP BY merchant_id, currency, event_date, event_hour"""
-            ),
-            merchants,
-            silver=self.silver_path,
+        cols = (*_MERCHANT_KEYS, "customer_id", "status", "amount", "timestamp")
+        rows = self._day_rows(dates, "merchant_id", merchants, upto, cols)
+        result = rows.group_by(list(_MERCHANT_KEYS), use_threads=False).aggregate(
+            [
+                ("status", "count", _count_all()),
+                ("_approved", "sum"),
+                ("_declined", "sum"),
+                ("_approved_amount", "sum"),
+                ("customer_id", "count_distinct"),
+                ("timestamp", "min"),
+                ("timestamp", "max"),
+            ]
+        )
+        return _named(
+            result,
+            {
+                "status_count": "transactions",
+                "_approved_sum": "approved",
+                "_declined_sum": "declined",
+                "_approved_amount_sum": "amount_approved",
+                "customer_id_count_distinct": "customers",
+                "timestamp_min": "first_event_ts",
+                "timestamp_max": "last_event_ts",
+            },
         )
 
     def customer_daily(self, dates: list[date], customers: list[str], upto: int):
         """The daily aggregates of ``customers`` on ``dates``, recomputed from silver."""
-        return self._query_each(
-            lambda some: (
-                f"""SELECT customer_id, event_date, currency,
-                COUNT(*) AS transactions,
-                SUM(CASE WHEN status = 'DECLINED' THEN 1 ELSE 0 END) AS declined,
-                CAST(COALESCE(SUM(CASE WHEN status = 'APPROVED' THEN amount END), 0)
-                     AS DECIMAL(38, 2)) AS amount,
-                COUNT(DISTINCT merchant_id) AS merchants,
-                COUNT(DISTINCT city || '|' || country) AS cities
-            FROM silver
-            WHERE batch_id <= {int(upto)} AND event_date IN ({sql_list(dates)})
-              AND customer_id IN ({sql_list(some)}) AND currency IS NOT NULL
-            GROUP BY customer_id, event_date, currency"""
-            ),
-            customers,
-            silver=self.silver_path,
+        import pyarrow.compute as pc
+
+        cols = (*_CUSTOMER_KEYS, "merchant_id", "city", "country", "status", "amount")
+        rows = self._day_rows(dates, "customer_id", customers, upto, cols)
+        # A city is its name in its country; a row missing either names no city (as SQL's ||).
+        place = pc.binary_join_element_wise(rows.column("city"), rows.column("country"), "|")
+        result = (
+            rows.append_column("_place", place)
+            .group_by(list(_CUSTOMER_KEYS), use_threads=False)
+            .aggregate(
+                [
+                    ("status", "count", _count_all()),
+                    ("_declined", "sum"),
+                    ("_approved_amount", "sum"),
+                    ("merchant_id", "count_distinct"),
+                    ("_place", "count_distinct"),
+                ]
+            )
+        )
+        return _named(
+            result,
+            {
+                "status_count": "transactions",
+                "_declined_sum": "declined",
+                "_approved_amount_sum": "amount",
+                "merchant_id_count_distinct": "merchants",
+                "_place_count_distinct": "cities",
+            },
         )
 
     def known_alerts(self, customers: list[str]) -> dict[str, list[tuple[str, str, Any]]]:
         """``{customer: [(alert_id, detector, event_time), ...]}`` from the alerts table."""
         if not customers or not is_delta_table(self.alerts_path):
             return {}
-        table = self._query_each(
-            lambda some: (
-                "SELECT customer_id, alert_id, detector, event_time FROM alerts "
-                f"WHERE customer_id IN ({sql_list(some)})"
-            ),
-            customers,
-            alerts=self.alerts_path,
+        table = _scan(
+            self.alerts_path,
+            ("customer_id", "alert_id", "detector", "event_time"),
+            _member("customer_id", customers),
         )
         out: dict[str, list[tuple[str, str, Any]]] = {}
         for row in table.to_pylist():
@@ -178,6 +223,7 @@ class LakeReads:
 
     def batch_alerts(self, batch_id: int) -> list[dict[str, Any]]:
         """The alerts rows gold batch ``batch_id`` committed (to publish them again)."""
-        return self._query(
-            f"SELECT * FROM alerts WHERE batch_id = {int(batch_id)}", alerts=self.alerts_path
-        ).to_pylist()
+        import pyarrow.dataset as ds
+
+        rows = _scan(self.alerts_path, None, ds.field("batch_id") == int(batch_id))
+        return rows.to_pylist()
