@@ -77,8 +77,12 @@ def pipeline_bin() -> str | None:
     return str(here) if here.exists() else shutil.which("txn-pipeline")
 
 
-def job_commands(mode: str, lake: Path, topic: str, trigger: str) -> list[list[str]]:
-    """The processes of ``mode``, in the order they start."""
+def job_commands(
+    mode: str, lake: Path, topic: str, trigger: str, silver_files: int | None = None
+) -> list[list[str]]:
+    """The processes of ``mode``, in the order they start (``silver_files``: silver's
+    ``--max-files-per-trigger``, when given)."""
+    cap = [] if silver_files is None else ["--max-files-per-trigger", str(silver_files)]
     if mode == "pipeline":
         exe = pipeline_bin() or "txn-pipeline"
         return [
@@ -95,11 +99,12 @@ def job_commands(mode: str, lake: Path, topic: str, trigger: str) -> list[list[s
                 MASTER,
                 "--driver-memory",
                 DRIVER_MEMORY,
+                *cap,
             ]
         ]
     return [
         bronze_cmd(lake, topic, ["--trigger", trigger]),
-        silver_cmd(lake, ["--trigger", trigger]),
+        silver_cmd(lake, ["--trigger", trigger, *cap]),
     ]
 
 
@@ -112,10 +117,12 @@ def _wait_started(job: Process, ready: Callable[[], bool]) -> None:
         time.sleep(0.5)
 
 
-def start_jobs(mode: str, lake: Path, topic: str, trigger: str, work: Path) -> list[Process]:
+def start_jobs(
+    mode: str, lake: Path, topic: str, trigger: str, work: Path, silver_files: int | None = None
+) -> list[Process]:
     """Start the jobs and wait until silver's query runs (silver needs bronze's table first)."""
     silver_table = Lake(lake).table_path(SILVER)
-    cmds = job_commands(mode, lake, topic, trigger)
+    cmds = job_commands(mode, lake, topic, trigger, silver_files)
     jobs: list[Process] = []
     try:
         for i, cmd in enumerate(cmds):
@@ -193,7 +200,7 @@ def run_mode(plat: Platform, mode: str, args: argparse.Namespace, work: Path) ->
     topic = plat.topic(f"latency-{mode}", register=True)
     lake = work / f"lake-{mode}"
     load = load_average()
-    jobs = start_jobs(mode, lake, topic, args.trigger, work)
+    jobs = start_jobs(mode, lake, topic, args.trigger, work, args.silver_files)
     try:
         summary, producer = produce_avro(
             topic, ["--rate", str(args.rate), "--duration", str(args.duration)]
@@ -283,6 +290,11 @@ def _args() -> argparse.Namespace:
         type=float,
         default=300,
         help="seconds to wait for silver after the producer stops [300]",
+    )
+    p.add_argument(
+        "--silver-files",
+        type=int,
+        help="silver's --max-files-per-trigger (bronze writes a file per partition per batch)",
     )
     p.add_argument("--work", type=Path, help="lakes and job logs [a new temp dir, kept]")
     return p.parse_args()

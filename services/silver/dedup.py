@@ -52,11 +52,13 @@ _SEEN_HASH = "_seen_hash"  # silver's hash of the id, when silver has it
 _ORDER = ("ingest_ts", "kafka_partition", "kafka_offset")
 
 # A batch of up to this many rows is decided on the driver: its rows come back to Spark as a
-# local table and its ids are looked up in silver with delta-rs (a DataFusion query of a few
-# hundred ms; Spark's scan of even a small silver cost a second, most of it Delta's listing of
-# the new snapshot's files, a Spark job of its own). Above it (the lookup's IN list grows:
-# 1.7 s for 20,000 ids), Spark semi-joins silver with the batch's ids; and above the next
-# figure (a replay of a topic into bronze) the small side of the join is not broadcast either.
+# local table and its ids are looked up in silver with delta-rs (one scan of silver's two
+# narrow columns filtered by the ids' hash set; Spark's scan of even a small silver cost a
+# second, most of it Delta's listing of the new snapshot's files, a Spark job of its own).
+# Above it, Spark semi-joins silver with the batch's ids; and above the next figure (a replay
+# of a topic into bronze) the small side of the join is not broadcast either. At 100,000 the
+# driver's path was slower per row than Spark's for batches of 20,000-60,000 rows (3,500-4,500
+# rows/s against 5,600-8,800 on the same 2 shared cores; docs/performance.md, issue 19).
 DRIVER_ROWS = 5_000
 BROADCAST_FLAGGED_IDS = 500_000
 Lookup = Callable[[list[str]], "pa.Table"]

