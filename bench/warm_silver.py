@@ -269,12 +269,13 @@ def warm_batches(args, work: Path) -> dict:
 
 def _progress(query) -> list:
     """The query's recent progress events, as JSON strings."""
-    return [p.json() for p in query._jsq.recentProgress()]
+    return [p.json for p in query.recentProgress]
 
 
 def _silver_commit_ms(lake: Path, batch_id: int) -> int | None:
-    from txn_lake import SILVER_TABLE, Lake
+    from txn_lake import Lake
     from txn_lake.facts import batch_commit
+    from txn_lake.tables import SILVER_TABLE
 
     info = batch_commit(SILVER_TABLE.path(Lake(lake)), SILVER_TABLE.app_id, batch_id)
     return info.timestamp_ms if info else None
