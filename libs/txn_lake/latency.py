@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .facts import CommitInfo, commits, is_delta_table, query_table
+from .gold_tables import ALERTS_TABLE
 from .layout import Lake
 from .tables import BRONZE_TABLE, SILVER_TABLE, TABLES
 
@@ -43,6 +44,7 @@ __all__ = [
     "RECENT_BATCHES",
     "Freshness",
     "RowLatencies",
+    "alert_row_latencies",
     "batch_latency_ms",
     "bronze_row_latencies",
     "freshness",
@@ -121,19 +123,21 @@ class RowLatencies:
         }
 
 
-def _event_rows(path: Path, columns: Sequence[str], since_ms: int | None) -> pa.Table | None:
-    """``columns`` plus ``event_ms`` (the event ``timestamp`` in epoch ms) of every row whose
-    event is at or after ``since_ms``; None when there is no table."""
+def _event_rows(
+    path: Path, columns: Sequence[str], since_ms: int | None, time_column: str = "timestamp"
+) -> pa.Table | None:
+    """``columns`` plus ``event_ms`` (``time_column``, the event time, in epoch ms) of every
+    row whose event is at or after ``since_ms``; None when there is no table."""
     if not is_delta_table(path):
         return None
     cols = ", ".join(f'"{c}"' for c in columns)
     where = ""
     if since_ms is not None:
-        where = f' WHERE "timestamp" >= to_timestamp_millis({int(since_ms)})'
+        where = f' WHERE "{time_column}" >= to_timestamp_millis({int(since_ms)})'
     return query_table(
         path,
-        f'SELECT {cols}, CAST(to_timestamp_millis("timestamp") AS BIGINT) AS event_ms FROM t'
-        + where,
+        f'SELECT {cols}, CAST(to_timestamp_millis("{time_column}") AS BIGINT) AS event_ms '
+        "FROM t" + where,
     )
 
 
@@ -237,11 +241,26 @@ def silver_row_latencies(
 ) -> RowLatencies:
     """Each silver row's commit time minus its event time, for rows whose event is at or after
     ``since_ms``; the row's commit is the writer commit of its ``batch_id``."""
+    return _batch_row_latencies(path, app_id, "timestamp", since_ms)
+
+
+def alert_row_latencies(
+    path: Path, app_id: str = ALERTS_TABLE.app_id, *, since_ms: int | None = None
+) -> RowLatencies:
+    """Each alert's commit time minus the event time of the transaction that raised it
+    (``event_time``), for alerts whose trigger is at or after ``since_ms``; the alert's commit
+    is gold-signals' commit of its ``batch_id``."""
+    return _batch_row_latencies(path, app_id, "event_time", since_ms)
+
+
+def _batch_row_latencies(
+    path: Path, app_id: str, time_column: str, since_ms: int | None
+) -> RowLatencies:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     writers = writer_commits(path, app_id)
-    table = _event_rows(path, ["batch_id"], since_ms)
+    table = _event_rows(path, ["batch_id"], since_ms, time_column)
     if table is None or table.num_rows == 0:
         return _empty(len(writers))
     first: dict[int, CommitInfo] = {}

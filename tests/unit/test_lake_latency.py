@@ -13,8 +13,10 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from txn_lake import BRONZE, QUARANTINE, SILVER, Lake
 from txn_lake.facts import commits
+from txn_lake.gold_tables import ALERTS_TABLE
 from txn_lake.latency import (
     Freshness,
+    alert_row_latencies,
     batch_latency_ms,
     bronze_row_latencies,
     freshness,
@@ -120,6 +122,21 @@ def test_silver_row_is_timed_by_its_batch_commit(tmp_path):
     assert _sorted_ms(lat) == sorted([at[v0] - e, at[v0] - e - 100, at[v1] - e - 200])
     assert (lat.commits, lat.writer_commits, lat.unmatched) == (2, 2, 1)
     assert silver_row_latencies(tmp_path, since_ms=e + 150).rows == 1
+
+
+def test_alert_is_timed_by_its_batch_commit_from_its_trigger_event_time(tmp_path):
+    e = NOW_MS - 30_000
+    alert = ALERTS_TABLE.app_id
+    meta = {"app_id": alert, "batch_id": 4}
+    v = _write(
+        tmp_path, pa.table({"batch_id": pa.array([4, 4]), "event_time": _ts([e, e + 50])}), meta
+    )
+    _write(tmp_path, pa.table({"batch_id": pa.array([5]), "event_time": _ts([e])}), {"app_id": "x"})
+    lat = alert_row_latencies(tmp_path)
+    at = _commit_ms(tmp_path)
+    assert _sorted_ms(lat) == sorted([at[v] - e, at[v] - e - 50])
+    assert (lat.commits, lat.writer_commits, lat.unmatched) == (1, 1, 1)
+    assert alert_row_latencies(tmp_path, since_ms=e + 10).rows == 1
 
 
 def test_no_table_or_no_rows_measures_nothing(tmp_path):
