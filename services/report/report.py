@@ -17,6 +17,7 @@ from .config import ReportSettings
 from .gold_stats import GoldStats, gold_stats
 from .kafka_stats import TopicStats, topic_stats
 from .silver_stats import SilverStats, silver_stats
+from .volume import HourlyVolume, hourly_volume, table_sizes
 
 __all__ = ["Report", "build_report", "render_text"]
 
@@ -36,6 +37,10 @@ class Report:
     gold: GoldStats = field(default_factory=GoldStats)
     freshness: dict[str, Freshness] = field(default_factory=dict)
     """Per existing table, in flow order (:func:`txn_lake.latency.lake_freshness`)."""
+    volume: HourlyVolume = field(default_factory=HourlyVolume)
+    """Rows per event hour per layer (:func:`.volume.hourly_volume`)."""
+    tables: dict[str, TableFacts] = field(default_factory=dict)
+    """Every existing table's facts, in flow order (:func:`.volume.table_sizes`)."""
 
     @property
     def lag(self) -> dict[int, int]:
@@ -47,6 +52,7 @@ class Report:
         }
 
     def as_json(self) -> dict[str, Any]:
+        """The documented JSON keys (``txn-report --format json``), which the HTML page shows."""
         lag = self.lag
         return {
             "topic": self.topic,
@@ -78,6 +84,11 @@ class Report:
             "silver": self.silver.as_json(self.bronze.rows),
             "gold": self.gold.as_json(),
             "freshness": {table: f.as_json() for table, f in self.freshness.items()},
+            "volume_per_hour": self.volume.as_json(),
+            "tables": {
+                name: {"rows": f.rows, "files": f.files, "bytes": f.bytes, "version": f.version}
+                for name, f in self.tables.items()
+            },
         }
 
 
@@ -90,17 +101,21 @@ def build_report(settings: ReportSettings) -> Report:
     committed = None
     if offsets is not None:
         committed = {int(p): o for p, o in offsets.get(topic, {}).items()}
+    bronze = table_facts(BRONZE, root.table_path(BRONZE), history=0)
+    quarantine = table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0)
     return Report(
         topic=topic,
         lake=lake,
         kafka=topic_stats(settings, topic, settings.log_dirs),
-        bronze=table_facts(BRONZE, root.table_path(BRONZE), history=0),
-        quarantine=table_facts(QUARANTINE, root.table_path(QUARANTINE), history=0),
+        bronze=bronze,
+        quarantine=quarantine,
         quarantine_by_reason=count_by(root.table_path(QUARANTINE), "reason"),
         committed_offsets=committed,
         silver=silver_stats(root),
         gold=gold_stats(root),
         freshness=lake_freshness(root),
+        volume=hourly_volume(root),
+        tables=table_sizes(root, {BRONZE: bronze, QUARANTINE: quarantine}),
     )
 
 
