@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the whole pipeline on the embedded default (local Kafka + registry + Spark).
 #   RATE=3000 DURATION=60 TRIGGER=5s KEEP=0 STATE_DIR=.local LAKE=.local/lake make demo
-#   DUPLICATE_RATE=0.02 LATE_RATE=0.01: the dirty share of the stream, so silver has work to show
+#   DUPLICATE_RATE=0.02 LATE_RATE=0.01 CONFLICT_RATE=0.001 POISON_RATE=0.0005
+#   VIOLATION_RATE=0.001: the dirty share of the live stream, so every path has work to show:
+#   bronze quarantines the poison (by reason), silver drops the re-sends, rejects the conflicts
+#   and the rule violators (by rule) and flags the late events
 #   FRAUD_RATE=0.004 HISTORY_RATE=10: first 70 minutes of history on a simulated clock (caught up
 #   at full speed) in which that share of event slots starts a labelled fraud scenario (ground
 #   truth in STATE_DIR/fraud-truth.jsonl): the scenarios take minutes of event time to unfold
@@ -20,6 +23,9 @@ DURATION=${DURATION:-60}
 TRIGGER=${TRIGGER:-5s}
 DUPLICATE_RATE=${DUPLICATE_RATE:-0.02}
 LATE_RATE=${LATE_RATE:-0.01}
+CONFLICT_RATE=${CONFLICT_RATE:-0.001}
+POISON_RATE=${POISON_RATE:-0.0005}
+VIOLATION_RATE=${VIOLATION_RATE:-0.001}
 FRAUD_RATE=${FRAUD_RATE:-0.004}
 HISTORY_RATE=${HISTORY_RATE:-10}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
@@ -89,13 +95,15 @@ for _ in $(seq 1 120); do
 done
 grep -q "gold_signals: started" "$STATE_DIR/logs/pipeline.log" || { echo "txn-pipeline did not start" >&2; exit 1; }
 
-step "4/8 Producing: 70 minutes of history at ${HISTORY_RATE} events/s with ${FRAUD_RATE} fraud scenarios (simulated clock, caught up at once), then ${DURATION}s live at ${RATE} events/s, ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late (txn-producer)"
+step "4/8 Producing: 70 minutes of history at ${HISTORY_RATE} events/s with ${FRAUD_RATE} fraud scenarios (simulated clock, caught up at once), then ${DURATION}s live at ${RATE} events/s, ${DUPLICATE_RATE} re-sent, ${LATE_RATE} late, ${CONFLICT_RATE} conflicting, ${POISON_RATE} poison, ${VIOLATION_RATE} breaking a quality rule (txn-producer)"
 rm -f "$STATE_DIR/fraud-truth.jsonl"
 "$BIN/txn-producer" --rate "$HISTORY_RATE" --count $(( HISTORY_RATE * 4200 )) --seed 7 \
   --start-time "$(date -u -d '-70 minutes' +%Y-%m-%dT%H:%M:%SZ)" \
   --fraud-rate "$FRAUD_RATE" --fraud-truth "$STATE_DIR/fraud-truth.jsonl"
+# Its summary line (what it sent of each kind) is kept for step 6's comparison.
 "$BIN/txn-producer" --rate "$RATE" --duration "$DURATION" \
-  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE"
+  --duplicate-rate "$DUPLICATE_RATE" --late-rate "$LATE_RATE" --conflict-rate "$CONFLICT_RATE" \
+  --poison-rate "$POISON_RATE" --violation-rate "$VIOLATION_RATE" | tee "$STATE_DIR/producer-live.json"
 
 step "5/8 Waiting for bronze (lag 0), silver (every bronze row read) and gold (every silver batch taken) to catch up, at most ${DRAIN_TIMEOUT}s"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
@@ -113,8 +121,37 @@ wait "$PIPELINE_PID"
 PIPELINE_PID=""
 grep -E "^\[txn-pipeline\] (bronze_ingest: batch|silver_refine: batch|gold_signals: batch|stopped)" "$STATE_DIR/logs/pipeline.log" | tail -7 >&2
 
-step "6/8 The report (txn-report, from the Delta logs)"
+step "6/8 The report (txn-report, from the Delta logs), and every path against what the producer sent"
 "$BIN/txn-report" --lake "$LAKE"
+"$BIN/txn-report" --lake "$LAKE" --format json >"$STATE_DIR/report.json"
+"$BIN/python" - "$STATE_DIR/report.json" "$STATE_DIR/producer-live.json" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+report = json.loads(Path(sys.argv[1]).read_text())
+sent = json.loads(Path(sys.argv[2]).read_text().strip().splitlines()[-1])
+silver, gold = report["silver"], report["gold"]
+rejects = dict(silver["rejects_by_rule"])
+conflicts = rejects.pop("duplicate_conflict", 0)
+paths = [  # (path, what the lake shows, what the live producer sent or None)
+    ("quarantined, by reason", report["quarantine_by_reason"], sent["poison_by_reason"]),
+    ("rejected, by rule (a row breaking two rules counts under both)", rejects, sent["violations_by_rule"]),
+    ("conflicts rejected", silver["conflicts"], sent["conflicts"]),
+    ("duplicates dropped", silver["duplicates_dropped"], sent["resent"]),
+    ("late events kept (live and history older than the allowed lateness)", silver["late"], None),
+    ("alerts, by detector", gold["alerts_by_detector"], None),
+]
+for name, shown, made in paths:
+    total = sum(shown.values()) if isinstance(shown, dict) else shown
+    detail = f" ({', '.join(f'{k} {v:,}' for k, v in shown.items())})" if isinstance(shown, dict) else ""
+    check = "" if made is None else ("; the producer sent as many" if made == shown else f"; the producer sent {made}")
+    print(f"    {name}: {total:,}{detail}{check}{'' if total else '  <- none: raise the rate or DURATION'}")
+print(f"    reconciled (bronze = silver + rejects + duplicates): {silver['reconciled']}")
+PY
+# The same figures as one self-contained page (charts inlined; opens with no network).
+"$BIN/txn-report" --lake "$LAKE" --format html --output "$STATE_DIR/report.html" >/dev/null
+echo "    the report as a page: $(cd "$STATE_DIR" && pwd)/report.html (open it in a browser)"
 
 step "7/8 The same tables through delta-rs, without Spark (txn-lake describe; rows cross-checked)"
 "$BIN/txn-lake" describe --lake "$LAKE" --history 3 --no-columns

@@ -6,6 +6,11 @@
 - :mod:`txn_producer.generator`: events drawn per channel rules with one seeded RNG.
 - :mod:`txn_producer.encoding`: Confluent-framed Avro values assembled from pre-encoded
   segments (byte-identical to fastavro's encoding).
+- :mod:`txn_producer.stream`: a run's batches: events, then fraud scenarios
+  (:mod:`txn_producer.fraud`) and dirt (:mod:`txn_producer.dirt`: re-sends, late events,
+  conflicts, poison and rule violators, made by :mod:`txn_producer.faults`, the violators derived
+  from the contract's rules by :mod:`txn_producer.violations` and checked by
+  :mod:`txn_producer.rule_eval`).
 - :mod:`txn_producer.config`: typed settings, flags > environment > defaults.
 - :mod:`txn_producer.producer`: start-up checks, paced loop, delivery accounting, shutdown.
 - :mod:`txn_producer.progress`: the run's summary, its pacing schedule and progress line.

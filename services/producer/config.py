@@ -18,15 +18,15 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import ValidationInfo, field_validator, model_validator
 
 from txn_contract import LATEST_VERSION
 from txn_contract.errors import ConfigError
 from txn_runtime.connections import KafkaSettings, RegistrySettings
-from txn_runtime.settings import mask_url, setting, with_default
-from txn_runtime.shared import TopicSettings
+from txn_runtime.settings import Invalid, mask_url, setting, with_default
+from txn_runtime.shared import MetricsSettings, TopicSettings
 
 __all__ = [
     "DEFAULT_BOOTSTRAP_SERVERS",
@@ -48,9 +48,11 @@ SIMULATED_RATE_WHEN_UNPACED = 1_000.0
 # Customer ids have 9 digits, and injected scenarios use customers above the population.
 MAX_CUSTOMERS = 500_000_000
 MAX_FRAUD_RATE = 0.1
+# The shares of the slots that something other than a new event takes.
+SLOT_RATES = ("duplicate_rate", "conflict_rate", "poison_rate", "violation_rate")
 
 
-class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
+class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings, MetricsSettings):
     """Validated settings of one producer run."""
 
     _internal = frozenset({"seed_was_random"})
@@ -90,7 +92,19 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
     )
     """Share of messages (0-0.5) that re-send one of the last 1,000 events byte for byte, as a client retrying after a lost acknowledgement does."""
     late_rate: float = setting(0.0, env="TXN_LATE_RATE", flag="--late-rate", allow_inf_nan=False)
-    """Share of events (0-0.5) stamped 65 min to 6 h before they are sent, as a device that was offline uploads them."""
+    """Share of the clean events (0-0.5; those no re-send, conflict, poison or violator replaced) stamped 65 min to 6 h before they are sent, as a device that was offline uploads them."""
+    conflict_rate: float = setting(
+        0.0, env="TXN_CONFLICT_RATE", flag="--conflict-rate", allow_inf_nan=False
+    )
+    """Share of messages (0-0.5) that re-send one of the last 1,000 clean, on-time events with the same transaction_id and key but another amount, as an upstream sending a correction does; silver rejects them as duplicate_conflict."""
+    poison_rate: float = setting(
+        0.0, env="TXN_POISON_RATE", flag="--poison-rate", allow_inf_nan=False
+    )
+    """Share of messages (0-1) that bronze cannot decode and quarantines, with a reason drawn at random: JSON text (BAD_MAGIC_BYTE), part of a header (SHORT_HEADER), no bytes (EMPTY_VALUE), an unregistered schema id (UNKNOWN_SCHEMA_ID), a cut body (CORRUPT_PAYLOAD), stray bytes after it (TRAILING_BYTES)."""
+    violation_rate: float = setting(
+        0.0, env="TXN_VIOLATION_RATE", flag="--violation-rate", allow_inf_nan=False
+    )
+    """Share of messages (0-1) that are well-formed events breaking one quality rule of the contract (expectations.yaml), drawn among the rules a violation is derived from; silver rejects them by rule id."""
     fraud_rate: float = setting(0.0, env="TXN_FRAUD_RATE", flag="--fraud-rate", allow_inf_nan=False)
     """Share of event slots (0-0.1) that start a labelled fraud scenario (velocity, card testing, impossible travel or amount outlier), seeded; scenarios are never marked in the events."""
     fraud_truth: Path | None = setting(None, env="TXN_FRAUD_TRUTH", flag="--fraud-truth")
@@ -170,12 +184,35 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
             raise ValueError(f"{path} {where}")
         return path
 
-    @field_validator("duplicate_rate", "late_rate")
+    @field_validator("duplicate_rate", "late_rate", "conflict_rate")
     @classmethod
     def _share(cls, share: float) -> float:
         if not 0 <= share <= 0.5:
             raise ValueError(f"must be a share from 0 to 0.5, got {share!r}")
         return share
+
+    @field_validator("poison_rate", "violation_rate")
+    @classmethod
+    def _whole_share(cls, share: float) -> float:
+        # Up to 1: a stream of nothing but poison (or violators) is a fair test of bronze (or
+        # silver).
+        if not 0 <= share <= 1:
+            raise ValueError(f"must be a share from 0 to 1, got {share!r}")
+        return share
+
+    @model_validator(mode="after")
+    def _slots_suffice(self) -> Self:
+        # One slot, one message: the kinds that replace an event share the slots.
+        total = sum(getattr(self, k) for k in SLOT_RATES)
+        if total > 1:
+            blame = max(SLOT_RATES, key=lambda k: getattr(self, k))
+            others = ["{" + k + "}" for k in SLOT_RATES if k != blame]
+            raise Invalid(
+                blame,
+                f"adds up to {total:g} with {', '.join(others[:-1])} and {others[-1]}; the "
+                "shares of messages that replace a new event add up to at most 1",
+            )
+        return self
 
     @property
     def subject(self) -> str:
@@ -202,9 +239,14 @@ class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings):
             stop = f"{self.duration:g} s" if self.duration is not None else "until interrupted"
         rate = f"{self.rate:g}/s" if self.rate else "full speed"
         clock = f"simulated from {self.start_time.isoformat()}" if self.start_time else "wall"
-        dirt = ""
-        if self.duplicate_rate or self.late_rate:
-            dirt = f", {self.duplicate_rate:.2%} re-sent, {self.late_rate:.2%} late"
+        shares = {
+            "re-sent": self.duplicate_rate,
+            "late": self.late_rate,
+            "conflicting": self.conflict_rate,
+            "poison": self.poison_rate,
+            "violating a rule": self.violation_rate,
+        }
+        dirt = "".join(f", {share:.2%} {what}" for what, share in shares.items() if share)
         if self.fraud_rate:
             dirt += f", fraud scenarios in {self.fraud_rate:.3%} of slots"
         return (

@@ -23,16 +23,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from txn_contract.registry import lookup_schema_id
 from txn_runtime.preflight import ClientErrors, check_topic
 
 from .config import ProducerSettings
-from .dirt import Dirt
-from .fraud import Scenarios
 from .progress import Pacer, Progress, Summary
+from .stream import EventStream
+
+if TYPE_CHECKING:
+    from txn_runtime.producer_metrics import ProducerMetrics
 
 __all__ = [
     "KAFKA_SETTINGS",
@@ -81,7 +82,8 @@ class ProducerRun:
     follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default topic it is the
     contract's own subject, the one ``txn-contract register`` registers.
     ``producer_factory`` and ``schema_lookup`` are seams for unit tests; by default they are
-    confluent-kafka's ``Producer`` and the registry's answer.
+    confluent-kafka's ``Producer`` and the registry's answer. ``metrics`` (``--metrics-port``)
+    follows the run's totals at every progress tick and each delivery's latency.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class ProducerRun:
         schema_lookup: Callable[[ProducerSettings, int], int] | None = None,
         registry: Any | None = None,
         kafka_overrides: dict[str, Any] | None = None,
+        metrics: ProducerMetrics | None = None,
     ) -> None:
         self.config = config
         self.log = log
@@ -119,14 +122,18 @@ class ProducerRun:
         self._generator = None
         self._encoder = None
         self._population = None
-        self._fraud: Scenarios | None = None
+        self._faults = None
+        self._stream: EventStream | None = None
+        self.metrics = metrics
         self._running = False
         self._errors_seen: set[int] = set()
 
     # --- delivery accounting (called from producer.poll/flush in this thread) ---
-    def _on_delivery(self, err, _msg) -> None:
+    def _on_delivery(self, err, msg) -> None:
         if err is None:
             self.delivered += 1
+            if self.metrics is not None and msg is not None:
+                self.metrics.observe_delivery(msg.latency())
         else:
             self.failed += 1
             if self.first_error is None:
@@ -216,15 +223,28 @@ class ProducerRun:
             f"{cfg.subject}; topic {cfg.topic} has {self.partitions} partitions; "
             f"population built in {time.monotonic() - t:.1f} s: {population.describe()}"
         )
+        if cfg.conflict_rate or cfg.poison_rate or cfg.violation_rate:
+            from .faults import Faults
+
+            self._faults = Faults(cv, self.schema_id, cfg.seed)
+            if cfg.violation_rate:
+                self.log(self._faults.describe())
 
     def run(self) -> Summary:
         """Produce until the count, the duration or a stop request; flush; summarise."""
         if self._producer is None:
             raise RuntimeError("call start() first")
         cfg = self.config
-        dirt = Dirt(cfg.duplicate_rate, cfg.late_rate, cfg.seed)
         truth = open(cfg.fraud_truth, "w", encoding="utf-8") if cfg.fraud_truth else None  # noqa: SIM115
-        self._fraud = Scenarios(self._population, cfg.fraud_rate, cfg.seed, truth)
+        stream = EventStream(
+            cfg,
+            self._generator,
+            self._encoder,
+            self._population,
+            faults=self._faults,
+            truth=truth,
+        )
+        self._stream = stream
         self._running = True
         t0 = time.monotonic()
         pacer = Pacer(cfg.rate, self._pacer_origin(t0)) if cfg.rate > 0 else None
@@ -241,7 +261,7 @@ class ProducerRun:
                 if n is None:
                     break
                 if n:
-                    self._send(self._messages(n, dirt))
+                    self._send(stream.messages(n, self.produced))
                     self._producer.poll(0)
                     self._tick(time.monotonic(), t0)
         finally:
@@ -251,9 +271,7 @@ class ProducerRun:
                 truth.close()
             self._flush(cfg.flush_timeout)
             seconds = time.monotonic() - t0
-            self.progress.update(
-                time.monotonic(), seconds, self.produced, self.delivered, self.failed, True
-            )
+            self._tick(time.monotonic(), t0, force=True)
             self.progress.close()
         if self.fatal_error:
             self.log(f"the producer stopped on a fatal Kafka error: {self.fatal_error}")
@@ -261,12 +279,10 @@ class ProducerRun:
             self.log(f"{self.failed:,} events were not delivered; first error: {self.first_error}")
         if cfg.fraud_rate:
             self.log(
-                f"fraud scenarios: {self._fraud.started:,} started, {self._fraud.finished:,} "
+                f"fraud scenarios: {stream.fraud.started:,} started, {stream.fraud.finished:,} "
                 f"complete (only complete ones are in the truth file)"
             )
-        return Summary(
-            self.produced, self.delivered, self.failed, seconds, dirt.resent, dirt.made_late
-        )
+        return stream.summary(self.produced, self.delivered, self.failed, seconds)
 
     def _batch_size(
         self, now: float, t0: float, deadline: float | None, pacer: Pacer | None
@@ -298,31 +314,6 @@ class ProducerRun:
         if start is None:
             return t0
         return t0 - (time.time() - start.timestamp())
-
-    def _messages(self, n: int, dirt: Dirt):
-        """``n`` events drawn and encoded as (key, value) pairs, with scenarios and dirt when
-        asked for."""
-        timestamps = self._timestamps(n)
-        draws = self._generator.draws(n, timestamps)
-        exempt: set[int] = set()
-        if self._fraud.rate or self._fraud.pending:
-            draws, exempt = self._fraud.apply(draws, timestamps)
-        if dirt.active:
-            # A scenario event stays on time: made late, it would no longer tell its story.
-            return dirt.apply(timestamps, partial(self._encoder.messages, draws), exempt)
-        return self._encoder.messages(draws, timestamps)
-
-    def _timestamps(self, n: int) -> list[int]:
-        """Event timestamps (ms) of the next ``n`` events: the simulated clock, or the wall
-        clock once per batch (what a pacer releases at once, or 2,000 events at full speed:
-        ~10 ms), which also decides who pays and where they are."""
-        cfg = self.config
-        if cfg.start_time is not None:
-            start_ms = int(cfg.start_time.timestamp() * 1000)
-            ms_per_event = 1000.0 / cfg.simulated_rate
-            first = self.produced
-            return [start_ms + int((first + k) * ms_per_event) for k in range(n)]
-        return [time.time_ns() // 1_000_000] * n
 
     def _send(self, messages) -> None:
         """Hand ``messages`` to the client; count what it accepted."""
@@ -359,8 +350,14 @@ class ProducerRun:
                 continue
         return False
 
-    def _tick(self, now: float, t0: float) -> None:
-        self.progress.update(now, now - t0, self.produced, self.delivered, self.failed)
+    def _tick(self, now: float, t0: float, force: bool = False) -> None:
+        """Progress line and metrics, brought up to date."""
+        stream = self._stream
+        note = stream.progress_note if stream is not None else None
+        figures = (self.produced, self.delivered, self.failed)
+        self.progress.update(now, now - t0, *figures, force=force, note=note)
+        if self.metrics is not None and stream is not None:
+            self.metrics.update(stream.figures(*figures))
 
     def _flush(self, timeout: float) -> None:
         """Wait up to ``timeout`` s for every delivery report; purge what is left."""

@@ -4,7 +4,8 @@ line."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 __all__ = ["Pacer", "Progress", "Summary"]
@@ -20,10 +21,16 @@ class Summary:
     delivered: int
     failed: int
     seconds: float
-    # Messages that re-sent an earlier event, and events stamped late (--duplicate-rate,
-    # --late-rate); both are among ``produced``.
+    # Messages that re-sent an earlier event, events stamped late, re-sends with other content,
+    # poison by quarantine reason, violators and the rules they break (--duplicate-rate,
+    # --late-rate, --conflict-rate, --poison-rate, --violation-rate); all among ``produced``.
     resent: int = 0
     late: int = 0
+    conflicts: int = 0
+    poison: dict[str, int] = field(default_factory=dict)
+    violators: int = 0
+    violations: dict[str, int] = field(default_factory=dict)
+    """Rules broken by the violators, by rule id (one violator may break two)."""
 
     @property
     def rate(self) -> float:
@@ -45,6 +52,11 @@ class Summary:
                 "rate": round(self.rate, 1),
                 "resent": self.resent,
                 "late": self.late,
+                "conflicts": self.conflicts,
+                "poison": sum(self.poison.values()),
+                "violations": self.violators,
+                "poison_by_reason": dict(sorted(self.poison.items())),
+                "violations_by_rule": dict(sorted(self.violations.items())),
             }
         )
 
@@ -89,8 +101,10 @@ class Progress:
         delivered: int,
         failed: int,
         force: bool = False,
+        note: Callable[[], str] | None = None,
     ) -> None:
-        """Rewrite the line if ``interval`` has passed since the last one (or ``force``)."""
+        """Rewrite the line if ``interval`` has passed since the last one (or ``force``);
+        ``note()`` is appended (the dirty share so far)."""
         if not self.enabled or (not force and now - self._last_t < self.interval):
             return
         span = now - self._last_t if self._last_t else elapsed
@@ -99,7 +113,7 @@ class Progress:
         in_flight = produced - delivered - failed
         line = (
             f"{elapsed:7.1f} s  rate {rate:>9,.0f}/s  delivered {delivered:>11,}  "
-            f"failed {failed:,}  in flight {in_flight:,}"
+            f"failed {failed:,}  in flight {in_flight:,}{note() if note else ''}"
         )
         # \x1b[K clears what a longer previous line left behind.
         self.stream.write(f"\r{line}\x1b[K")

@@ -63,7 +63,20 @@ def _summary(stdout: str) -> dict:
     lines = stdout.strip().splitlines()
     assert len(lines) == 1, stdout
     summary = json.loads(lines[0])
-    assert set(summary) == {"produced", "delivered", "failed", "seconds", "rate", "resent", "late"}
+    assert set(summary) == {
+        "produced",
+        "delivered",
+        "failed",
+        "seconds",
+        "rate",
+        "resent",
+        "late",
+        "conflicts",
+        "poison",
+        "violations",
+        "poison_by_reason",
+        "violations_by_rule",
+    }
     return summary
 
 
@@ -71,10 +84,9 @@ def test_help_ends_with_an_example():
     res = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0
     # The help ends with its examples (an epilog, so click keeps each on one line).
-    tail = res.stdout.strip().splitlines()[-3:]
-    assert tail[0].strip() == "Examples:" and all(
-        t.strip().startswith("txn-producer ") for t in tail[1:]
-    )
+    lines = [line.strip() for line in res.stdout.strip().splitlines()]
+    tail = lines[lines.index("Examples:") :]
+    assert len(tail) >= 3 and all(t.startswith("txn-producer ") for t in tail[1:])
     for flag in (
         "--rate",
         "--count",
@@ -87,6 +99,10 @@ def test_help_ends_with_an_example():
         "--contract-version",
         "--progress / --no-progress",
         "--start-time",
+        "--poison-rate",
+        "--violation-rate",
+        "--conflict-rate",
+        "--metrics-port",
     ):
         assert flag in res.stdout
 
@@ -139,8 +155,12 @@ def test_bad_flag_and_bad_variable_name_themselves(platform):
 
 
 def test_sigterm_stops_flushes_and_summarises(platform, fresh_topic):
+    """Also, while it runs, its --metrics-port is scraped, with every kind of dirt on."""
+    (port,) = free_ports(1)
+    dirt = ["--poison-rate", "0.01", "--violation-rate", "0.01", "--conflict-rate", "0.01"]
+    args = ["--rate", "2000", "--no-progress", "--topic", fresh_topic, *dirt]
     proc = subprocess.Popen(
-        [EXE, "--rate", "2000", "--no-progress", "--topic", fresh_topic],
+        [EXE, *args, "--metrics-port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -154,6 +174,7 @@ def test_sigterm_stops_flushes_and_summarises(platform, fresh_topic):
             seen += proc.stderr.readline()
         assert "population built" in seen, seen
         time.sleep(1.5)
+        scraped = _scrape(port)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -163,6 +184,25 @@ def test_sigterm_stops_flushes_and_summarises(platform, fresh_topic):
     summary = _summary(out)
     assert summary["produced"] == summary["delivered"] > 1000
     assert summary["failed"] == 0
+    produced = {k: v for (name, k), v in scraped.items() if name == "txn_producer_produced_total"}
+    assert 0 < sum(produced.values()) <= summary["produced"]
+    assert 0 < produced["poison"] <= summary["poison"]
+    assert scraped[("txn_producer_delivered_total", "")] <= summary["delivered"]
+
+
+def _scrape(port: int) -> dict[tuple[str, str], float]:
+    """(metric, its one label's value or "") -> value, from the producer's /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, next(iter(s.labels.values()), "")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def test_progress_line_on_a_terminal(platform, fresh_topic):

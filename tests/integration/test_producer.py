@@ -161,3 +161,44 @@ def test_rate_is_held_against_the_real_broker(platform, make_topic):
     summary = _produce(platform, topic, rate=5_000.0, duration=3.0, seed=1)
     assert summary.complete
     assert abs(summary.produced - 15_000) <= 15_000 * 0.05
+
+
+def test_a_dirty_stream_reaches_the_broker_as_counted(platform, registered_contract, make_topic):
+    """Poison, violators and conflicts go through the real client and broker unchanged: read
+    back, the poison decodes to exactly the reasons counted (and the registry does not know the
+    unregistered id, so bronze will call it UNKNOWN_SCHEMA_ID), conflicts re-send earlier ids."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from txn_contract.errors import DecodeError
+    from txn_producer.faults import UNREGISTERED_SCHEMA_ID
+
+    topic = make_topic()
+    rates = {"poison_rate": 0.02, "violation_rate": 0.02, "conflict_rate": 0.02}
+    summary = _produce(platform, topic, count=5_000, seed=5, start_time=START, **rates)
+    assert summary.complete and summary.delivered == 5_000
+    messages = _read_all(platform, topic, 5_000)
+    assert len(messages) == 5_000
+    schema_id = registered_contract[CONTRACT.latest.version]
+    reasons: dict[str, int] = defaultdict(int)
+    seen: dict[str, bytes] = {}
+    conflicts = 0
+    for msg in messages:
+        value = msg.value() or b""
+        try:
+            record = wire.decode(value, CONTRACT.latest.parsed)
+        except DecodeError as err:
+            reasons[err.reason] += 1
+            continue
+        if wire.split_header(value)[0] != schema_id:
+            assert wire.split_header(value)[0] == UNREGISTERED_SCHEMA_ID
+            reasons[wire.UNKNOWN_SCHEMA_ID] += 1
+            continue
+        tid = record["transaction_id"]
+        conflicts += tid in seen and seen[tid] != value
+        seen.setdefault(tid, value)
+    assert dict(reasons) == summary.poison and sum(reasons.values()) > 50
+    assert conflicts == summary.conflicts > 50
+    assert summary.violators > 50
+    with pytest.raises(SchemaRegistryError) as err:
+        registry_client(platform.registry_url).get_schema(UNREGISTERED_SCHEMA_ID)
+    assert err.value.http_status_code == 404

@@ -84,6 +84,17 @@ def test_a_stop_flag_overrides_both_stop_variables():
         ({"fraud_truth": "/tmp/truth.jsonl"}, {}, "--fraud-truth"),
         ({"fraud_rate": 0.01, "fraud_truth": "/no/such/dir/truth.jsonl"}, {}, "--fraud-truth"),
         ({"fraud_rate": 0.01, "fraud_truth": "/tmp"}, {}, "--fraud-truth"),
+        ({"poison_rate": 1.5}, {}, "--poison-rate"),
+        ({}, {"TXN_POISON_RATE": "-0.01"}, "TXN_POISON_RATE"),
+        ({"violation_rate": float("inf")}, {}, "--violation-rate"),
+        ({}, {"TXN_VIOLATION_RATE": "some"}, "TXN_VIOLATION_RATE"),
+        ({"conflict_rate": 0.6}, {}, "--conflict-rate"),
+        ({}, {"TXN_CONFLICT_RATE": "-1"}, "TXN_CONFLICT_RATE"),
+        ({"metrics_port": 70_000}, {}, "--metrics-port"),
+        ({}, {"TXN_METRICS_PORT": "http"}, "TXN_METRICS_PORT"),
+        # The kinds that take a new event's slot cannot take more than all of them.
+        ({"duplicate_rate": 0.4, "poison_rate": 0.7}, {}, "--poison-rate"),
+        ({"conflict_rate": 0.2}, {"TXN_VIOLATION_RATE": "0.9"}, "TXN_VIOLATION_RATE"),
     ],
 )
 def test_bad_values_name_their_flag_or_variable(flags, env, names):
@@ -117,3 +128,21 @@ def test_subject_follows_the_topic_and_secrets_are_masked():
     assert "s3cret" not in c.describe()
     assert mask_url("https://u:s3cret@reg:8081/x") == "https://u:***@reg:8081/x"
     assert mask_url("http://reg:8081") == "http://reg:8081"
+
+
+def test_dirty_rates_and_the_metrics_port_are_settings_like_the_others():
+    c = load_config({}, {})
+    assert (c.poison_rate, c.violation_rate, c.conflict_rate, c.metrics_port) == (0, 0, 0, None)
+    env = {"TXN_POISON_RATE": "0.001", "TXN_VIOLATION_RATE": "1", "TXN_METRICS_PORT": "9465"}
+    c = load_config({"conflict_rate": 0.5, "violation_rate": 0.25}, env)
+    assert (c.poison_rate, c.violation_rate, c.conflict_rate) == (0.001, 0.25, 0.5)
+    assert c.metrics_port == 9465
+    assert load_config({"poison_rate": 1.0}, {}).poison_rate == 1.0  # all poison is allowed
+    described = load_config({"poison_rate": 0.01, "conflict_rate": 0.02}, {}).describe()
+    assert "1.00% poison" in described and "2.00% conflicting" in described
+    with pytest.raises(ConfigError) as err:
+        load_config({"duplicate_rate": 0.3, "conflict_rate": 0.3, "poison_rate": 0.5}, {})
+    assert str(err.value) == (
+        "--poison-rate: adds up to 1.1 with --duplicate-rate, --conflict-rate and "
+        "--violation-rate; the shares of messages that replace a new event add up to at most 1"
+    )

@@ -132,8 +132,14 @@ def test_every_event_is_accounted_and_valid():
         "rate",
         "resent",
         "late",
+        "conflicts",
+        "poison",
+        "violations",
+        "poison_by_reason",
+        "violations_by_rule",
     }
-    assert (summary.resent, summary.late) == (0, 0)  # clean unless asked
+    assert (summary.resent, summary.late, summary.conflicts) == (0, 0, 0)  # clean unless asked
+    assert summary.poison == summary.violations == {}
     cv = packaged_contract().latest
     for topic, value, key in fake.sent[:500]:
         assert topic == "bank_txn_stream"
@@ -269,3 +275,33 @@ def test_signals_stop_then_force():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.05)
     assert calls == ["stop", "force"]
+
+
+def test_a_run_with_every_kind_of_dirt_counts_each_in_its_summary_and_progress_line():
+    flags = {"count": 6_000, "start_time": "2026-01-31T09:00:00Z", "progress": True}
+    rates = {"poison_rate": 0.01, "violation_rate": 0.01, "conflict_rate": 0.01}
+    config = load_config({"seed": 1, "customers": 100, **flags, **rates}, {})
+    made: list[FakeProducer] = []
+    stream = io.StringIO()
+    run = ProducerRun(
+        config,
+        producer_factory=lambda s: made.append(FakeProducer(s)) or made[0],
+        schema_lookup=lambda _c, _v: SCHEMA_ID,
+        progress_stream=stream,
+    )
+    run.start()
+    summary = run.run()
+    assert summary.produced == summary.delivered == len(made[0].sent) == 6_000
+    line = json.loads(summary.to_json())
+    assert line["poison"] == sum(line["poison_by_reason"].values()) > 20
+    assert line["violations"] == summary.violators > 20 and line["conflicts"] > 20
+    assert sum(line["violations_by_rule"].values()) >= line["violations"]
+    shown = stream.getvalue().split("\r")[-1]  # the last (forced) progress line
+    for kind in ("conflict", "poison", "violation"):
+        assert f"{kind} " in shown, shown
+
+
+def test_progress_line_appends_its_note():
+    shown = io.StringIO()
+    Progress(shown, True).update(1.0, 1.0, 10, 8, 1, force=True, note=lambda: "  poison 2")
+    assert shown.getvalue().endswith("in flight 1  poison 2\x1b[K")

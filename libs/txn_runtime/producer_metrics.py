@@ -1,0 +1,167 @@
+"""Prometheus metrics of ``txn-producer``, served on its ``--metrics-port`` (off by default).
+
+The producer is the pipeline's source, so its figures are what the jobs' metrics
+(:mod:`txn_runtime.metrics`) are compared with: what it sent of each kind, per quarantine reason
+and per rule, against what bronze quarantined and silver rejected. Same conventions: names
+start with ``txn_``, counters end in ``_total``, durations are ``_seconds``; a registry of its
+own per instance.
+
+==========================================  ==========  =======================================
+metric                                      labels      what
+==========================================  ==========  =======================================
+``txn_producer_produced_total``             ``kind``    messages handed to the Kafka client, by
+                                                        kind: ``clean``, ``late``, ``fraud``,
+                                                        ``duplicate``, ``conflict``, ``poison``,
+                                                        ``violation``
+``txn_producer_delivered_total``                        messages the broker confirmed
+``txn_producer_failed_total``                           messages not confirmed (errors, purged)
+``txn_producer_poison_total``               ``reason``  poison messages, by the quarantine
+                                                        reason bronze will give them
+``txn_producer_violations_total``           ``rule``    rules broken by the violators, by rule
+                                                        id (one breaking two counts under both)
+``txn_producer_delivery_latency_seconds``               histogram of produce() -> broker
+                                                        acknowledgement, per delivered message
+``txn_producer_in_flight_messages``                     produced, not yet confirmed or failed
+==========================================  ==========  =======================================
+
+Counters follow the run's own totals (:class:`ProducerFigures`, taken at every progress tick),
+so a scrape agrees with the summary line the run prints at exit.
+
+Example::
+
+    metrics = serve_producer_metrics(9465)       # http://HOST:9465/metrics
+    metrics.update(ProducerFigures(produced=100, delivered=98, failed=0))
+    metrics.observe_delivery(0.021)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["KINDS", "ProducerFigures", "ProducerMetrics", "serve_producer_metrics"]
+
+KINDS = ("clean", "late", "fraud", "duplicate", "conflict", "poison", "violation")
+# Delivery latency: linger (20 ms) plus a round trip, up to a broker that stalls.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@dataclass(frozen=True)
+class ProducerFigures:
+    """A run's totals so far: messages produced, delivered and failed; the dirty ones by kind
+    (``kinds``, without ``clean``: the rest of ``produced``), poison by reason, rules broken by
+    the violators by rule id."""
+
+    produced: int = 0
+    delivered: int = 0
+    failed: int = 0
+    kinds: Mapping[str, int] = field(default_factory=dict)
+    poison: Mapping[str, int] = field(default_factory=dict)
+    violations: Mapping[str, int] = field(default_factory=dict)
+
+
+class ProducerMetrics:
+    """The producer's metrics in a registry of their own."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        reg = {"registry": self.registry}
+        self.produced = Counter(
+            "txn_producer_produced", "Messages handed to the Kafka client.", ["kind"], **reg
+        )
+        self.delivered = Counter("txn_producer_delivered", "Messages the broker confirmed.", **reg)
+        self.failed = Counter("txn_producer_failed", "Messages not confirmed.", **reg)
+        self.poison = Counter(
+            "txn_producer_poison",
+            "Poison messages, by the quarantine reason bronze gives them.",
+            ["reason"],
+            **reg,
+        )
+        self.violations = Counter(
+            "txn_producer_violations",
+            "Quality rules broken by the violators, by rule id.",
+            ["rule"],
+            **reg,
+        )
+        self.latency = Histogram(
+            "txn_producer_delivery_latency_seconds",
+            "produce() to the broker's acknowledgement, per delivered message.",
+            buckets=_LATENCY_BUCKETS,
+            **reg,
+        )
+        self.in_flight = Gauge(
+            "txn_producer_in_flight_messages", "Produced, not yet confirmed or failed.", **reg
+        )
+        for kind in KINDS:  # every kind is exported from the start, at 0
+            self.produced.labels(kind)
+        self._last = ProducerFigures()
+        self.server: Any = None
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> Any:
+        """Serve ``/metrics`` on ``port`` from a daemon thread; the server."""
+        from prometheus_client import start_http_server
+
+        server, _thread = start_http_server(port, addr=addr, registry=self.registry)
+        self.server = server
+        return server
+
+    def close(self) -> None:
+        """Stop serving (a process that exits need not: the server is a daemon thread)."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def observe_delivery(self, seconds: float | None) -> None:
+        """One delivered message's latency (None, when the client has none, is skipped)."""
+        if seconds is not None:
+            self.latency.observe(seconds)
+
+    def update(self, now: ProducerFigures) -> None:
+        """Bring the counters to the run's totals ``now`` (they only grow)."""
+        last = self._last
+        _grow(self.delivered.inc, now.delivered - last.delivered)
+        _grow(self.failed.inc, now.failed - last.failed)
+        dirty_now, dirty_last = sum(now.kinds.values()), sum(last.kinds.values())
+        clean = (now.produced - dirty_now) - (last.produced - dirty_last)
+        _grow(self.produced.labels("clean").inc, clean)
+        for kind, n in now.kinds.items():
+            _grow(self.produced.labels(kind).inc, n - last.kinds.get(kind, 0))
+        for reason, n in now.poison.items():
+            _grow(self.poison.labels(reason).inc, n - last.poison.get(reason, 0))
+        for rule, n in now.violations.items():
+            _grow(self.violations.labels(rule).inc, n - last.violations.get(rule, 0))
+        self.in_flight.set(max(0, now.produced - now.delivered - now.failed))
+        self._last = now
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The current value of a sample (``name`` as exposed, ``_total`` included)."""
+        return self.registry.get_sample_value(name, labels)
+
+
+def _grow(inc: Callable[[float], None], by: int) -> None:
+    if by > 0:
+        inc(by)
+
+
+def serve_producer_metrics(port: int | None, emit: Any = print) -> ProducerMetrics | None:
+    """The producer's :class:`ProducerMetrics`, served on ``port``; None when ``port`` is None.
+    A port already taken is refused in one sentence naming ``--metrics-port``."""
+    if port is None:
+        return None
+    from txn_contract.errors import ConfigError
+
+    metrics = ProducerMetrics()
+    try:
+        metrics.serve(port)
+    except OSError as exc:
+        raise ConfigError(
+            "--metrics-port",
+            f"port {port} cannot be served ({exc.strerror or exc}); choose a free port "
+            "(or TXN_METRICS_PORT)",
+        ) from exc
+    emit(f"metrics: http://0.0.0.0:{port}/metrics (Prometheus)")
+    return metrics
