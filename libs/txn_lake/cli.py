@@ -133,8 +133,15 @@ def describe(lake: Path | None, tables, fmt: str, history: int, columns: bool) -
     show_default=True,
     help="Compact partitions whose time window ended at least this long ago; 0 = all.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print, from the log (no Spark), the partitions that would be compacted and their "
+    "small files, per table, and compact nothing.",
+)
+@format_option("How --dry-run prints its plan: text for people, json for machines.")
 @_spark_options
-def compact(tables, min_age: str, **flags) -> None:
+def compact(tables, min_age: str, dry_run: bool, fmt: str, **flags) -> None:
     """OPTIMIZE (bin-packing) the partitions whose hour (bronze, quarantine) or day (silver)
     ended at least MIN_AGE ago. Safe while the jobs write: rows do not change, and streaming
     readers skip the commit.
@@ -146,6 +153,11 @@ def compact(tables, min_age: str, **flags) -> None:
     from .maintenance import compact_table
 
     min_age_s = 0.0 if min_age.strip() == "0" else parse_duration("--min-age", min_age)
+    if fmt != "text" and not dry_run:
+        raise ConfigError("--format", f"{fmt} is the format of --dry-run's plan; add --dry-run")
+    if dry_run:
+        _compaction_plans(_settings(**flags), tables, min_age_s, fmt)
+        return
     with _spark_on_tables(flags, tables) as (spark, root, chosen):
         for t in chosen:
             r = compact_table(spark, t, root.table_path(t), min_age_s, _emit)
@@ -153,6 +165,38 @@ def compact(tables, min_age: str, **flags) -> None:
                 f"{t}: compacted {r.partitions} partition(s), {r.files_removed} file(s) -> "
                 f"{r.files_added}" + (f", {r.retries} retried conflict(s)" if r.retries else "")
             )
+
+
+def _compaction_plans(settings: LakeCliSettings, tables, min_age_s: float, fmt: str) -> None:
+    from .maintenance import compaction_plan
+
+    root = Lake(settings.lake)
+    plans = [compaction_plan(t, root.table_path(t), min_age_s) for t in _selected(root, tables)]
+    if fmt == "json":
+        click.echo(json.dumps([p.as_json() for p in plans], indent=2))
+        return
+    for p in plans:
+        where = ", ".join(
+            "/".join(f"{k}={v}" for k, v in values.items()) + f" ({small} small of {files})"
+            for values, files, small in p.partitions
+        )
+        click.echo(
+            f"{p.table}: {len(p.partitions)} partition(s) to compact, {p.small_files} small "
+            f"file(s)" + (f": {where}" if where else "") + f"; retention {p.retention_hours:g} h"
+        )
+
+
+def _vacuum_candidates(settings: LakeCliSettings, tables, fmt: str) -> None:
+    from .maintenance import vacuum_candidates
+
+    root = Lake(settings.lake)
+    counts = [(t, *vacuum_candidates(root.table_path(t))) for t in _selected(root, tables)]
+    if fmt == "json":
+        rows = [{"table": t, "retention_hours": h, "files": n} for t, h, n in counts]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for t, hours, n in counts:
+        click.echo(f"{t}: vacuum could delete {n} file(s) older than its retention, {hours:g} h")
 
 
 @uses_settings(LakeCliSettings)
@@ -166,13 +210,26 @@ def compact(tables, min_age: str, **flags) -> None:
     help="Must equal the table's retention (delta.deletedFileRetentionDuration, default 168): "
     "Delta 4.4 vacuums with that. Shorter is refused (Delta's retention check stays on).",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print, from the log and the files (no Spark), how many files per table vacuum could "
+    "delete (not in the current version, older than the retention), and delete nothing.",
+)
+@format_option("How --dry-run prints its counts: text for people, json for machines.")
 @_spark_options
-def vacuum(tables, retain_hours, **flags) -> None:
+def vacuum(tables, retain_hours, dry_run: bool, fmt: str, **flags) -> None:
     """Delete files that no table version within the retention period references.
 
     Example: txn-lake vacuum --lake ./lake --retain-hours 168
     """
     from .maintenance import check_retain_hours, vacuum_table
+
+    if fmt != "text" and not dry_run:
+        raise ConfigError("--format", f"{fmt} is the format of --dry-run's counts; add --dry-run")
+    if dry_run:
+        _vacuum_candidates(_settings(**flags), tables, fmt)
+        return
 
     check = lambda path: check_retain_hours(path, retain_hours)  # noqa: E731
     with _spark_on_tables(flags, tables, check) as (spark, root, chosen):

@@ -23,11 +23,15 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 __all__ = [
+    "SMALL_FILE_BYTES",
     "CompactResult",
+    "CompactionPlan",
     "closed_partitions",
     "compact_table",
+    "compaction_plan",
     "partition_end",
     "retention_hours",
+    "vacuum_candidates",
     "vacuum_table",
 ]
 
@@ -50,6 +54,13 @@ def partition_end(values: dict[str, str]) -> datetime | None:
 def closed_partitions(path: Path, min_age_s: float, now: datetime | None = None) -> list[dict]:
     """Partitions (as ``{column: value}``) whose window ended at least ``min_age_s`` ago and that
     hold more than one file (one file is already compact)."""
+    return [values for values, _ in _closed_partition_files(path, min_age_s, now)]
+
+
+def _closed_partition_files(
+    path: Path, min_age_s: float, now: datetime | None
+) -> list[tuple[dict[str, str], list[int]]]:
+    """:func:`closed_partitions` with the sizes of each one's files, from the log."""
     import pyarrow as pa
     from deltalake import DeltaTable
 
@@ -58,19 +69,67 @@ def closed_partitions(path: Path, min_age_s: float, now: datetime | None = None)
     actions = pa.table(dt.get_add_actions(flatten=True))
     if not cols or not actions.num_rows:
         return []
-    files: dict[tuple, int] = {}
-    for key in zip(*(actions.column(f"partition.{c}").to_pylist() for c in cols), strict=True):
-        files[key] = files.get(key, 0) + 1
+    files: dict[tuple, list[int]] = {}
+    keys = zip(*(actions.column(f"partition.{c}").to_pylist() for c in cols), strict=True)
+    for key, size in zip(keys, actions.column("size_bytes").to_pylist(), strict=True):
+        files.setdefault(key, []).append(size)
     now = now or datetime.now(UTC)
     out = []
-    for key, n in sorted(files.items(), key=lambda kv: [str(v) for v in kv[0]]):
+    for key, sizes in sorted(files.items(), key=lambda kv: [str(v) for v in kv[0]]):
         values = {c: str(v) for c, v in zip(cols, key, strict=True)}
         end = partition_end(values)
-        if n > 1 and (
+        if len(sizes) > 1 and (
             min_age_s == 0 or (end is not None and (now - end).total_seconds() >= min_age_s)
         ):
-            out.append(values)
+            out.append((values, sizes))
     return out
+
+
+# Delta OPTIMIZE's default spark.databricks.delta.optimize.minFileSize: bin-packing rewrites
+# only the files below it, so those are the small files.
+SMALL_FILE_BYTES = 1024**3
+
+
+@dataclass
+class CompactionPlan:
+    """What ``txn-lake compact`` would do to one table (``--dry-run``), from the log alone:
+    the closed partitions it would OPTIMIZE, with their files and small files."""
+
+    table: str
+    partitions: list[tuple[dict[str, str], int, int]]  # values, files, small files
+    retention_hours: float
+
+    @property
+    def small_files(self) -> int:
+        return sum(small for _, _, small in self.partitions)
+
+    def as_json(self) -> dict:
+        """The documented JSON form (``txn-lake compact --dry-run --format json``)."""
+        return {
+            "table": self.table,
+            "small_files": self.small_files,
+            "small_file_bytes": SMALL_FILE_BYTES,
+            "retention_hours": self.retention_hours,
+            "partitions": [
+                {"partition": values, "files": files, "small_files": small}
+                for values, files, small in self.partitions
+            ],
+        }
+
+
+def compaction_plan(
+    name: str, path: Path, min_age_s: float, now: datetime | None = None
+) -> CompactionPlan:
+    """The partitions :func:`compact_table` would OPTIMIZE and how many small files they hold
+    (files under :data:`SMALL_FILE_BYTES`), and the table's vacuum retention (no Spark)."""
+    from deltalake import DeltaTable
+
+    parts = [
+        (values, len(sizes), sum(1 for s in sizes if s < SMALL_FILE_BYTES))
+        for values, sizes in _closed_partition_files(path, min_age_s, now)
+    ]
+    properties = dict(DeltaTable(str(path)).metadata().configuration)
+    return CompactionPlan(name, parts, retention_hours(properties))
 
 
 @dataclass
@@ -170,6 +229,29 @@ def check_retain_hours(path: Path, retain_hours: float | None) -> None:
             else "raise that table property to keep files longer"
         ),
     )
+
+
+def vacuum_candidates(path: Path, now: float | None = None) -> tuple[float, int]:
+    """``(the table's retention in hours, files VACUUM could delete)``, from the log and the file
+    system (no Spark): Parquet files under the table that its current version does not
+    reference and that are older than the retention. An upper bound, as Delta also keeps the
+    files that versions within the retention reference; 0 means VACUUM would delete nothing."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(str(path))
+    hours = retention_hours(dict(dt.metadata().configuration))
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    referenced = {str((path / p).resolve()) for p in actions.column("path").to_pylist()}
+    cutoff = (now if now is not None else time.time()) - hours * 3600
+    old = [
+        p
+        for p in path.rglob("*.parquet")
+        if "_delta_log" not in p.parts
+        and str(p.resolve()) not in referenced
+        and p.stat().st_mtime < cutoff
+    ]
+    return hours, len(old)
 
 
 def vacuum_table(spark: SparkSession, path: Path, retain_hours: float | None) -> int:
