@@ -6,7 +6,7 @@ turned into Python objects, then the four detectors), most of a 150,000-row batc
 find alerts for a few customers in 10,000. The screen computes, with Arrow and numpy over the
 whole history at once, a necessary condition for each detector, and the exact detectors then
 run only for the customers that pass one. The screen errs only one way: every customer for
-whom a detector could fire passes (the margins below are wider than any float error), so the
+whom a detector could fire passes (the float comparisons carry rigorous error bounds), so the
 alerts are exactly those of the detectors over every customer; the property test
 ``tests/unit/test_gold_screen.py`` holds the two to the same alerts.
 
@@ -17,7 +17,7 @@ The conditions, per detector (``new`` = a transaction of this batch):
 - ``impossible_travel``: two consecutive POS/ATM transactions, one new, both in the gazetteer,
   farther apart and faster than the thresholds, less a relative 1e-6;
 - ``amount_outlier``: a new APPROVED transaction with the history it needs, above the mean by
-  more than the threshold's deviations, computed in float64 with its error bound added.
+  more than the threshold's deviations, computed in float64 with a rigorous error bound added.
 
 It also counts the new POS/ATM transactions whose city the gazetteer lacks (the detectors'
 ``unknown_cities``, for every customer, not only those screened in).
@@ -91,10 +91,18 @@ def _windowed(s: _Sorted, mask: np.ndarray, least: int, window_s: int) -> np.nda
     import numpy as np
 
     codes, ts, new = s.codes[mask], s.ts[mask], s.new[mask]
-    if not len(codes):
-        return codes
+    if not new.any():
+        return codes[:0]
     window = window_s * 1000
+    # A window holding a new row ends at or after it, so it holds nothing older than a window
+    # before the oldest new row: those rows are left out (and with them most of the range).
+    keep = ts > ts[new].min() - window
+    codes, ts, new = codes[keep], ts[keep], new[keep]
     span = int(ts.max() - ts.min()) + window + 1
+    if int(codes.max()) * span >= 2**62:
+        # One sort key per row would overflow int64 (event times years apart across very many
+        # customers): every customer with a new row passes, and the detector decides.
+        return np.unique(codes[new])
     key = codes * span + (ts - ts.min())
     # The window ending at row i starts at the first row of the customer less than a window
     # before it: event time > ts_i - window (ms are integers).
@@ -179,13 +187,22 @@ def _outliers(history: Any, new_ids: Any, detectors: Detectors) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, s.codes[1:] != s.codes[:-1]])
     first = np.repeat(starts, np.diff(np.r_[starts, n]))
     count = np.arange(n) - first  # the earlier rows of the group
-    sums, squares = (_exclusive(v, first) for v in (amount, amount * amount))
-    # Float error bounds of the prefix sums (cumulative over the whole array).
-    err_s = 4 * _EPS * np.cumsum(np.abs(amount)).max(initial=0) + 1e-9
-    err_q = 4 * _EPS * np.cumsum(amount * amount).max(initial=0) + 1e-9
+    squares = amount * amount
+    sums, sum_sq = _exclusive(amount, first), _exclusive(squares, first)
+    # Rigorous bounds of the float error (u = 2^-52 per operation, n = every row summed): each
+    # prefix sum errs by at most n*u times the sum of magnitudes before it, and a group's sum is
+    # a difference of two prefixes; the products add u of their size. Wide, and still far below
+    # the spread of a customer whose amounts vary by cents.
+    grow = 2 * n * _EPS
+    err_s = grow * float(np.abs(amount).sum()) + 1e-12
+    err_q = grow * float(squares.sum()) + 1e-12
     above = count * amount - sums  # n * (a - mean)
-    spread = count * squares - sums * sums  # n^2 * variance
-    err_spread = count * err_q + 2 * np.abs(sums) * err_s + err_s * err_s
+    err_above = err_s + 2 * _EPS * (count * np.abs(amount) + np.abs(sums))
+    spread = count * sum_sq - sums * sums  # n^2 * variance
+    err_spread = (
+        count * err_q + 2 * np.abs(sums) * err_s + err_s * err_s
+        + 2 * _EPS * (count * sum_sq + sums * sums)
+    )  # fmt: skip
     k2 = float(p.stddevs_over) ** 2
     approved = pc.equal(s.rows.column("status"), "APPROVED").to_numpy(zero_copy_only=False)
     may = (
@@ -193,8 +210,8 @@ def _outliers(history: Any, new_ids: Any, detectors: Detectors) -> np.ndarray:
         & approved
         & (count >= p.min_history)
         & (spread + err_spread > 0)
-        & (above + err_s > 0)
-        & ((np.abs(above) + count * err_s) ** 2 * (1 + _REL) > k2 * (spread - err_spread))
+        & (above + err_above > 0)
+        & ((np.abs(above) + err_above) ** 2 * (1 + _REL) > k2 * (spread - err_spread))
     )
     customers = s.rows.column("customer_id").to_numpy(zero_copy_only=False)
     return customers[may]

@@ -115,3 +115,47 @@ def test_an_outlier_after_exactly_the_history_it_needs_is_screened_in(detectors)
     screened = screen(history, pa.array(sorted(new_ids)), detectors)
     assert screened.customers == {"c0"}
     assert _alerts(detectors, history, new_ids, ["c0"])[0]  # and the detector does fire
+
+
+def test_a_near_constant_customer_after_a_large_history_is_screened_in(detectors):
+    # Float prefix sums over a large history before the customer lose the cents the
+    # customer's spread is made of (its standard deviation is 0.0022): the error bound must
+    # let it through, and the detector then fires (z ~ 234).
+    big = [
+        {"customer": 0, "second": i % 3600, "status": "APPROVED", "channel": "ONLINE",
+         "place": ("Toronto", "CA"), "amount": "987654.32", "currency": "CAD", "new": False}
+        for i in range(100_000)
+    ]  # fmt: skip
+    steady = [
+        {"customer": 1, "second": 60 * i, "status": "APPROVED", "channel": "ONLINE",
+         "place": ("Toronto", "CA"), "amount": "10.00" if i == 0 else "9.99", "currency": "CAD",
+         "new": False}
+        for i in range(20)
+    ]  # fmt: skip
+    steady.append({**steady[-1], "second": 60 * 20, "amount": "10.50", "new": True})
+    rows = big + steady
+    history = _history(rows)
+    # As a scan hands it over: several chunks.
+    history = pa.concat_tables([history.slice(0, 50_000), history.slice(50_000)])
+    new_ids = {f"t{len(rows) - 1:03d}"}
+    screened = screen(history, pa.array(sorted(new_ids)), detectors)
+    assert "c1" in screened.customers
+    assert _alerts(detectors, history, new_ids, ["c1"])[0]
+
+
+def test_windows_over_event_times_centuries_apart_still_screen_in(detectors):
+    # Event times 2,000 years apart across 150,000 customers: one int64 sort key (customer
+    # code x event-time range in ms) would not fit, so the screen lets every customer with a
+    # new row through; the burst's customer must be among them.
+    rows = [
+        {"customer": i, "second": 0, "status": "APPROVED", "channel": "ONLINE",
+         "place": ("Toronto", "CA"), "amount": "20.00", "currency": "CAD", "new": True}
+        for i in range(150_000)
+    ]  # fmt: skip
+    burst = [{**rows[0], "customer": 149_999, "second": s} for s in (1, 2, 3, 4)]
+    history = _history(rows + burst)
+    old = pa.array([datetime(1, 1, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC"))
+    ts = pa.concat_arrays([old, history.column("timestamp").combine_chunks().slice(1)])
+    history = history.set_column(2, "timestamp", ts)
+    screened = screen(history, history.column("transaction_id").combine_chunks(), detectors)
+    assert "c149999" in screened.customers  # five within a window: velocity
