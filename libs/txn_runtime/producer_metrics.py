@@ -36,7 +36,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +97,7 @@ class ProducerMetrics:
         )
         for kind in KINDS:  # every kind is exported from the start, at 0
             self.produced.labels(kind)
-        self._last = ProducerFigures()
+        self._exported: dict[tuple[str, str], int] = {}
         self.server: Any = None
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> Any:
@@ -121,30 +121,30 @@ class ProducerMetrics:
             self.latency.observe(seconds)
 
     def update(self, now: ProducerFigures) -> None:
-        """Bring the counters to the run's totals ``now`` (they only grow)."""
-        last = self._last
-        _grow(self.delivered.inc, now.delivered - last.delivered)
-        _grow(self.failed.inc, now.failed - last.failed)
-        dirty_now, dirty_last = sum(now.kinds.values()), sum(last.kinds.values())
-        clean = (now.produced - dirty_now) - (last.produced - dirty_last)
-        _grow(self.produced.labels("clean").inc, clean)
-        for kind, n in now.kinds.items():
-            _grow(self.produced.labels(kind).inc, n - last.kinds.get(kind, 0))
-        for reason, n in now.poison.items():
-            _grow(self.poison.labels(reason).inc, n - last.poison.get(reason, 0))
-        for rule, n in now.violations.items():
-            _grow(self.violations.labels(rule).inc, n - last.violations.get(rule, 0))
+        """Bring the counters to the run's totals ``now``: each series grows by what its total
+        gained since it was last exported (a total that dips for a moment, such as ``clean``
+        while a dirty kind is counted before ``produced``, is caught up later, never doubled)."""
+        dirty = sum(now.kinds.values())
+        series: list[tuple[tuple[str, str], Any, int]] = [
+            (("delivered", ""), self.delivered, now.delivered),
+            (("failed", ""), self.failed, now.failed),
+            (("produced", "clean"), self.produced.labels("clean"), now.produced - dirty),
+        ]
+        series += [(("produced", k), self.produced.labels(k), n) for k, n in now.kinds.items()]
+        series += [(("poison", r), self.poison.labels(r), n) for r, n in now.poison.items()]
+        series += [
+            (("violations", r), self.violations.labels(r), n) for r, n in now.violations.items()
+        ]
+        for key, counter, total in series:
+            exported = self._exported.get(key, 0)
+            if total > exported:
+                counter.inc(total - exported)
+                self._exported[key] = total
         self.in_flight.set(max(0, now.produced - now.delivered - now.failed))
-        self._last = now
 
     def value(self, name: str, **labels: str) -> float | None:
         """The current value of a sample (``name`` as exposed, ``_total`` included)."""
         return self.registry.get_sample_value(name, labels)
-
-
-def _grow(inc: Callable[[float], None], by: int) -> None:
-    if by > 0:
-        inc(by)
 
 
 def serve_producer_metrics(port: int | None, emit: Any = print) -> ProducerMetrics | None:

@@ -117,7 +117,8 @@ class Faults:
         rules = rules if rules is not None else packaged_rules()
         self.derived: Derived = derive(rules, cv)
         self._reasons = tuple(POISON_REASONS)
-        # A violator never breaks a fail rule, even as a side effect: it would stop silver.
+        # A violator never breaks a fail rule (one this module can evaluate: every rule of
+        # today's contract), even as a side effect: it would stop silver.
         self._fail = {r.id for r in rules.by_action("fail")}
         self._checks: dict[str, Check] = {}
         for rule in rules.rules:

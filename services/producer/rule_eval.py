@@ -63,8 +63,13 @@ def compile_rule(sql: str) -> Check:
 
 
 def passes(check: Check, row: Mapping[str, Any]) -> bool:
-    """Whether ``row`` passes (the expression is TRUE; NULL does not pass)."""
-    return check(row) is True
+    """Whether ``row`` passes (the expression is TRUE; NULL does not pass); :class:`Unsupported`
+    when this reading cannot evaluate it on ``row`` (Spark would cast: a string compared with a
+    number, an empty delimiter)."""
+    try:
+        return check(row) is True
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise Unsupported(f"cannot evaluate on this row: {exc}") from exc
 
 
 def _compile(node) -> Check:

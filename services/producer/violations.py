@@ -49,7 +49,7 @@ __all__ = ["KAFKA_TIME", "Derived", "Need", "Violation", "derive"]
 # The rules' column for the Kafka record timestamp: the wall clock when the producer sends.
 KAFKA_TIME = "kafka_timestamp"
 # How far past a time bound a violator's event time goes, in minutes.
-_AHEAD_MINUTES = (1, 60)
+_AHEAD_MINUTES = (10, 60)
 _UNITS_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
 _FLIP = {"GT": "LT", "GTE": "LTE", "LT": "GT", "LTE": "GTE", "EQ": "EQ", "NEQ": "NEQ"}
 _HOLDS: dict[str, Callable[[Any, Any], bool]] = {
