@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -87,7 +86,7 @@ with DAG(
     tags=["txn-pipeline", "silver", "gold", "batch"],
     params={
         "lake": Param(
-            os.environ.get("TXN_LAKE"),
+            None,  # resolved on the worker (txn_dags.cli.lake_path), not when the file is parsed
             type=["null", "string"],
             description="Lake root; empty: TXN_LAKE of the workers.",
         ),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -84,9 +83,7 @@ def vacuum(table: str, decisions: dict[str, dict[str, Any]]) -> None:
     hours = _go_ahead("vacuum", table, decisions)["retention_hours"]
     lake = lake_path(_params()["lake"])
     log.info("%s: vacuum keeps %g h (delta.deletedFileRetentionDuration)", table, hours)
-    run_cli(
-        "txn-lake", *("vacuum", "--lake", lake, "--table", table, "--retain-hours", f"{hours:g}")
-    )
+    run_cli("txn-lake", *("vacuum", "--lake", lake, "--table", table, "--retain-hours", str(hours)))
 
 
 with DAG(
@@ -101,7 +98,7 @@ with DAG(
     tags=["txn-pipeline", "lake", "maintenance"],
     params={
         "lake": Param(
-            os.environ.get("TXN_LAKE"),
+            None,  # resolved on the worker (txn_dags.cli.lake_path), not when the file is parsed
             type=["null", "string"],
             description="Lake root; empty: TXN_LAKE of the workers.",
         ),
@@ -124,8 +121,8 @@ with DAG(
     chain(
         decisions,
         *(
-            step.override(task_id=f"{step.function.__name__}_{name}")(name, decisions)
+            step.override(task_id=f"{what}_{name}")(name, decisions)
             for name in LAKE_TABLES
-            for step in (compact, vacuum)
+            for what, step in (("compact", compact), ("vacuum", vacuum))
         ),
     )
