@@ -23,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from txn_lake.facts import is_delta_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["DETECTOR_COLUMNS", "LakeReads", "sql_list"]
 
@@ -65,7 +68,7 @@ def _scan(path: Path, columns: Iterable[str] | None, where: Any):
 
     cols = None if columns is None else list(columns)
     table = DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=cols, filter=where)
-    # Plain types for Arrow compute (a scan may answer with views or dictionaries).
+    # Plain strings for Arrow compute (a scan may answer with string views).
     return table.cast(
         pa.schema(
             [f.with_type(pa.string()) if f.type == pa.string_view() else f for f in table.schema]
@@ -121,14 +124,14 @@ class LakeReads:
         self.silver_path = silver
         self.alerts_path = alerts
 
-    def new_rows(self, after: int, upto: int):
+    def new_rows(self, after: int, upto: int) -> pa.Table:
         """Silver's rows of silver batches ``after`` < batch_id <= ``upto`` (Arrow)."""
         import pyarrow.dataset as ds
 
         where = (ds.field("batch_id") > int(after)) & _upto(upto)
         return _scan(self.silver_path, _NEW_COLUMNS, where)
 
-    def history(self, customers: list[str], upto: int):
+    def history(self, customers: list[str], upto: int) -> pa.Table:
         """Every silver row of ``customers`` up to silver batch ``upto``, for the detectors."""
         where = _upto(upto) & _member("customer_id", customers)
         return _scan(self.silver_path, DETECTOR_COLUMNS, where)
@@ -145,7 +148,7 @@ class LakeReads:
         )
         return _approved(_scan(self.silver_path, columns, where))
 
-    def merchant_hourly(self, dates: list[date], merchants: list[str], upto: int):
+    def merchant_hourly(self, dates: list[date], merchants: list[str], upto: int) -> pa.Table:
         """The hourly aggregates of ``merchants`` on ``dates``, recomputed from silver."""
         cols = (*_MERCHANT_KEYS, "customer_id", "status", "amount", "timestamp")
         rows = self._day_rows(dates, "merchant_id", merchants, upto, cols)
@@ -173,7 +176,7 @@ class LakeReads:
             },
         )
 
-    def customer_daily(self, dates: list[date], customers: list[str], upto: int):
+    def customer_daily(self, dates: list[date], customers: list[str], upto: int) -> pa.Table:
         """The daily aggregates of ``customers`` on ``dates``, recomputed from silver."""
         import pyarrow.compute as pc
 
