@@ -102,13 +102,28 @@ def _append_bronze(spark, rows: Path, bronze: Path, batch_id: int) -> None:
     )
 
 
+def jvm_pid() -> int:
+    """The pid of this driver's JVM: the java child process pyspark's launcher started (read
+    from /proc, not through py4j)."""
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            comm = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue  # a process that ended meanwhile
+        if int(fields[1]) == me and comm == "java":
+            return int(stat.parent.name)
+    raise SystemExit("no JVM child of this process: is the Spark session local?")
+
+
 class Phases:
     """Wall-clock and CPU seconds (the JVM's and this Python's) per phase of the batch in
     progress; tags Spark jobs with it. CPU seconds hardly change with the machine's load."""
 
     def __init__(self, spark) -> None:
         self.context = spark.sparkContext
-        self.jvm_stat = Path(f"/proc/{self.context._jvm.ProcessHandle.current().pid()}/stat")
+        self.jvm_stat = Path(f"/proc/{jvm_pid()}/stat")
         self.ticks = os.sysconf("SC_CLK_TCK")
         self.batch = "setup"
         self.seconds: dict[str, float] = defaultdict(float)
@@ -238,21 +253,21 @@ def warm_batches(args, work: Path) -> dict:
     phases = Phases(spark)
     _instrument(job, phases)
     query = job.begin(lines.append)
-    jcmd, jvm_pid = "jcmd", str(spark.sparkContext._jvm.ProcessHandle.current().pid())
+    jcmd, pid = "jcmd", str(jvm_pid())
     for batch_id in range(len(slices)):
         if batch_id:
             _append_bronze(spark, slices[batch_id], lake / BRONZE, batch_id)
         if args.jfr and batch_id == args.warmup + 1:
             # Java Flight Recorder over the timed batches only: where the JVM's CPU goes.
             record = ["JFR.start", "name=warm", "settings=profile", f"filename={args.jfr}"]
-            subprocess.run([jcmd, jvm_pid, *record], check=True, capture_output=True)
+            subprocess.run([jcmd, pid, *record], check=True, capture_output=True)
         _wait_for(job, batch_id + 1)
         run = phases.done[-1]
         line = next(x for x in reversed(lines) if x.startswith(f"batch {batch_id}:"))
         run["line"] = line
         _log(f"{line}  [{run['total']:.2f} s, CPU {run['cpu']:.2f} s; load {load_average()}]")
     if args.jfr:
-        subprocess.run([jcmd, jvm_pid, "JFR.stop", "name=warm"], check=True, capture_output=True)
+        subprocess.run([jcmd, pid, "JFR.stop", "name=warm"], check=True, capture_output=True)
     deadline = time.monotonic() + 30  # the last batch's progress is posted after its commit
     while (query.lastProgress or {}).get("batchId") != len(slices) - 1:
         if time.monotonic() > deadline:
