@@ -71,14 +71,21 @@ class StreamingJob:
 
     def run(self, emit: Callable[[str], None]) -> dict[str, int]:
         """Run until stopped (processing-time) or drained (available-now); the totals."""
-        query = self.begin(emit)
-        while True:
-            error = self.wait(query, emit)
-            if error is None:
-                return dict(self.totals)
-            if not self.restart_after(error, emit):
-                raise self.failed(error) from error
+        try:
             query = self.begin(emit)
+            while True:
+                error = self.wait(query, emit)
+                if error is None:
+                    return dict(self.totals)
+                if not self.restart_after(error, emit):
+                    raise self.failed(error) from error
+                query = self.begin(emit)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release what the job holds beyond its query (clients), once it has ended (nothing by
+        default)."""
 
     def prepare(self, emit: Callable[[str], None]) -> None:
         """Create or bring up to date what the job writes, before its first query (nothing by
@@ -156,6 +163,14 @@ def run_together(jobs: list[StreamingJob], emit: Callable[[str], None]) -> None:
     stopped (after a stop request, each between its triggers) or failed. A failure stops the
     other queries and is raised as one sentence naming the failed query. Each job's lines are
     emitted with its query's name in front."""
+    try:
+        _run_together(jobs, emit)
+    finally:
+        for job in jobs:
+            job.close()
+
+
+def _run_together(jobs: list[StreamingJob], emit: Callable[[str], None]) -> None:
     emits = {job.query_name: _named(emit, job.query_name) for job in jobs}
     running = {job.query_name: (job, job.begin(emits[job.query_name])) for job in jobs}
     while running:

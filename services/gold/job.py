@@ -107,6 +107,11 @@ class GoldJob(StreamingJob):
             )
         return self._publisher
 
+    def close(self) -> None:
+        """Hand the alerts producer back (its librdkafka threads would otherwise outlive the
+        job, retrying a broker that may be gone); every publish has flushed already."""
+        self._publisher = None
+
     def prepare(self, emit: Emit) -> None:
         """Create the tables if missing (the alerts' from the alert contract)."""
         from txn_contract import packaged_contract
