@@ -26,6 +26,7 @@ __all__ = [
     "ClientErrors",
     "PreflightError",
     "check_topic",
+    "refusal",
     "watermarks",
 ]
 
@@ -72,6 +73,30 @@ class ClientErrors:
         from confluent_kafka import KafkaError
 
         return self.seen.get(KafkaError._AUTHENTICATION)
+
+
+# What each Kafka authorization failure means for a writer: the permission the broker refused.
+_REFUSED = {
+    "CLUSTER_AUTHORIZATION_FAILED": (
+        "the cluster's IdempotentWrite permission, which an idempotent producer needs"
+    ),
+    "TOPIC_AUTHORIZATION_FAILED": "Write on the topic",
+    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "the transactional id",
+}
+
+
+def refusal(err: Any, principal: str | None, topic: str) -> str | None:
+    """The sentence for a Kafka error that is an authorization refusal (None for any other):
+    it names the principal, what it was doing, and the permission refused."""
+    name = err.name() if hasattr(err, "name") else ""
+    refused = _REFUSED.get(name)
+    if refused is None:
+        return None
+    return (
+        f"Kafka refused principal {principal or '(no SASL user)'} {refused} while producing to "
+        f"topic {topic} ({name}); run as a principal with that ACL (`txn-platform up --secure`: "
+        "the producer principal) or grant it (docs/security.md)."
+    )
 
 
 def check_topic(

@@ -26,8 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from txn_contract.registry import lookup_schema_id
-from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.preflight import ClientErrors, check_topic, refusal
 
+from .client import KAFKA_SETTINGS, kafka_config
 from .config import ProducerSettings
 from .progress import Pacer, Progress, Summary
 from .stream import EventStream
@@ -44,22 +45,6 @@ __all__ = [
     "kafka_config",
 ]
 
-# Chosen by measurement on the reference machine (docs/performance.md, "Producer"): lz4 costs
-# the least CPU per byte saved here, and 64 KiB batches lingering 20 ms keep the producer's
-# one Python thread, not the broker, the bottleneck at full speed while adding at most 20 ms of
-# latency at low rates.
-KAFKA_SETTINGS: dict[str, Any] = {
-    "enable.idempotence": True,
-    "acks": "all",
-    "compression.type": "lz4",
-    "linger.ms": 20,
-    "batch.size": 262_144,
-    # Java-compatible key hashing: a customer lands on the same partition whichever client
-    # (Java, librdkafka) produced the event.
-    "partitioner": "murmur2_random",
-    # Room for a couple of seconds of full-speed output before produce() pushes back.
-    "queue.buffering.max.messages": 500_000,
-}
 # Together with start-up (~1.5 s) and the registry look-up, well inside the promised 15 s.
 BROKER_CHECK_TIMEOUT_S = 8.0
 REGISTRY_TIMEOUT_S = 5.0
@@ -68,11 +53,6 @@ _BATCH = 2_000
 # Allocations between young-generation collections in the hot loop (the default is 700): more
 # than a batch allocates, so a batch is usually freed before the collector ever sees it.
 _GC_YOUNG = 100_000
-
-
-def kafka_config(config: ProducerSettings) -> dict[str, Any]:
-    """The confluent-kafka Producer settings for ``config`` (without callbacks)."""
-    return config.kafka_config(**{"client.id": "txn-producer", **KAFKA_SETTINGS})
 
 
 class ProducerRun:
@@ -139,13 +119,19 @@ class ProducerRun:
             if self.first_error is None:
                 self.first_error = err.str()
 
+    def _fatal(self, err) -> None:
+        """End the run on a fatal client error: one sentence, naming the principal when the
+        broker refused it a permission."""
+        principal = self.config.kafka_sasl_username
+        self.fatal_error = refusal(err, principal, self.config.topic) or err.str()
+        self._stop.set()
+
     def _on_error(self, err) -> None:
         # Transport errors are retried by librdkafka; only fatal ones (e.g. the idempotent
-        # producer's sequence was lost) end the run.
+        # producer's sequence was lost, or a refused IdempotentWrite) end the run.
         self.client_errors(err)
         if err.fatal():
-            self.fatal_error = err.str()
-            self._stop.set()
+            self._fatal(err)
         elif self._running and err.code() not in self._errors_seen:
             # Once per kind: a broker that goes away mid-run must not flood stderr. Before the
             # run the start-up checks report problems in one sentence instead.
@@ -262,7 +248,7 @@ class ProducerRun:
                     break
                 if n:
                     self._send(stream.messages(n, self.produced))
-                    self._producer.poll(0)
+                    self._poll()
                     self._tick(time.monotonic(), t0)
         finally:
             gc.set_threshold(*thresholds)
@@ -300,7 +286,7 @@ class ProducerRun:
             due = pacer.due(now) - self.produced
             if due <= 0:
                 # Serve delivery reports while waiting, but never past the next event.
-                self._producer.poll(min(pacer.wait(self.produced, now), 0.05))
+                self._poll(min(pacer.wait(self.produced, now), 0.05))
                 self._tick(now, t0)
                 return 0
             n = min(n, due)
@@ -314,6 +300,15 @@ class ProducerRun:
         if start is None:
             return t0
         return t0 - (time.time() - start.timestamp())
+
+    def _poll(self, timeout: float = 0) -> None:
+        """Serve the client's callbacks; a fatal error it raises ends the run (see _fatal)."""
+        from confluent_kafka import KafkaException
+
+        try:
+            self._producer.poll(timeout)
+        except KafkaException as exc:
+            self._fatal(exc.args[0])
 
     def _send(self, messages) -> None:
         """Hand ``messages`` to the client; count what it accepted."""
@@ -342,7 +337,7 @@ class ProducerRun:
         """librdkafka's queue is full: serve reports until there is room, unless asked to stop
         (a dead broker keeps the queue full for message.timeout.ms); False = not produced."""
         while not self._stop.is_set():
-            self._producer.poll(0.05)
+            self._poll(0.05)
             try:
                 self._producer.produce(topic, value, key)
                 return True
@@ -361,13 +356,19 @@ class ProducerRun:
 
     def _flush(self, timeout: float) -> None:
         """Wait up to ``timeout`` s for every delivery report; purge what is left."""
+        from confluent_kafka import KafkaException
+
         producer = self._producer
         deadline = time.monotonic() + timeout
         while len(producer) > 0 and not self._force.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            producer.flush(min(left, 0.2))
+            try:
+                producer.flush(min(left, 0.2))
+            except KafkaException as exc:
+                self._fatal(exc.args[0])  # nothing more will be delivered
+                break
             self._tick(time.monotonic(), deadline - timeout)
         if len(producer) > 0:
             self.log(

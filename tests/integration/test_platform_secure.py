@@ -125,16 +125,15 @@ def test_a_wrong_password_sentence_names_the_principal(wrong_password):
     assert "producer" in sentence and "authentic" in sentence.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap (issue 21, refusals): bronze producing passes the preflight (it may DESCRIBE "
-    "the topic) and dies on CLUSTER_AUTHORIZATION_FAILED with a traceback",
-)
 def test_bronze_principal_producing_is_one_sentence(secure_platform, registered):
+    """Bronze may describe the topic (the start-up check passes), not produce: the broker
+    refuses the idempotent producer's IdempotentWrite, and the run ends in one sentence."""
     before = _end_offsets(secure_platform)
     res = _run("txn-producer", "--count", "10", env=secure_platform.cli_env("bronze"))
-    assert _end_offsets(secure_platform) == before  # holds today too: nothing is written
+    assert _end_offsets(secure_platform) == before  # nothing is written
     assert res.returncode == 1 and "Traceback" not in res.stderr
+    sentence = [ln for ln in res.stderr.splitlines() if "refused principal" in ln]
+    assert sentence and "bronze" in sentence[0] and "IdempotentWrite" in sentence[0]
 
 
 def test_registry_serves_https_only_to_its_users_and_only_admin_registers(

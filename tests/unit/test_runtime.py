@@ -363,3 +363,20 @@ def test_a_failed_query_returns_its_error_unless_the_job_has_its_own():
     with pytest.raises(TxnError, match="own sentence") as err:
         await_query(_Query(1, boom), threading.Event(), print, lambda: own)
     assert err.value.__cause__ is boom
+
+
+def test_an_authorization_refusal_is_one_sentence_naming_the_principal():
+    from txn_runtime.preflight import refusal
+
+    class Err:
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def name(self) -> str:
+            return self._name
+
+    cluster = refusal(Err("CLUSTER_AUTHORIZATION_FAILED"), "bronze", "bank_txn_stream")
+    assert cluster is not None and "principal bronze" in cluster and "IdempotentWrite" in cluster
+    topic = refusal(Err("TOPIC_AUTHORIZATION_FAILED"), None, "t")
+    assert topic is not None and "(no SASL user)" in topic and "Write on the topic" in topic
+    assert refusal(Err("_TRANSPORT"), "bronze", "t") is None  # not a refusal: retried
