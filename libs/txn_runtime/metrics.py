@@ -32,7 +32,7 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,14 +148,15 @@ class Metrics:
         return self.registry.get_sample_value(name, labels)
 
 
-def serve_metrics(port: int | None, emit: Any = print) -> Metrics | None:
-    """The process's :class:`Metrics`, served on ``port``; None (no metrics) when ``port`` is
-    None. A port already taken is refused in one sentence naming ``--metrics-port``."""
+def serve_metrics(port: int | None, emit: Any = print, make: Callable[[], Any] = Metrics) -> Any:
+    """The process's metrics (``make()``: :class:`Metrics` unless told), served on ``port``;
+    None (no metrics) when ``port`` is None. A port already taken is refused in one sentence
+    naming ``--metrics-port``."""
     if port is None:
         return None
     from txn_contract.errors import ConfigError
 
-    metrics = Metrics()
+    metrics = make()
     try:
         metrics.serve(port)
     except OSError as exc:

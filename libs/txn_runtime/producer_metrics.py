@@ -148,20 +148,8 @@ class ProducerMetrics:
 
 
 def serve_producer_metrics(port: int | None, emit: Any = print) -> ProducerMetrics | None:
-    """The producer's :class:`ProducerMetrics`, served on ``port``; None when ``port`` is None.
-    A port already taken is refused in one sentence naming ``--metrics-port``."""
-    if port is None:
-        return None
-    from txn_contract.errors import ConfigError
+    """The producer's :class:`ProducerMetrics`, served on ``port``; None when ``port`` is None
+    (:func:`txn_runtime.metrics.serve_metrics`, the jobs' own)."""
+    from .metrics import serve_metrics
 
-    metrics = ProducerMetrics()
-    try:
-        metrics.serve(port)
-    except OSError as exc:
-        raise ConfigError(
-            "--metrics-port",
-            f"port {port} cannot be served ({exc.strerror or exc}); choose a free port "
-            "(or TXN_METRICS_PORT)",
-        ) from exc
-    emit(f"metrics: http://0.0.0.0:{port}/metrics (Prometheus)")
-    return metrics
+    return serve_metrics(port, emit, ProducerMetrics)
