@@ -23,13 +23,12 @@ from typing import Any
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from txn_dags.checks import gate_failure, reconciliation
-from txn_dags.cli import lake_path, run_cli
+from txn_dags.cli import DEFAULT_ARGS, lake_path, run_cli
 
 __all__ = ["dag"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARGS = {"owner": "data-platform", "retries": 1, "retry_delay": timedelta(minutes=5)}
 SPARK_TIMEOUT = timedelta(hours=3)
 
 

@@ -26,13 +26,12 @@ from typing import Any
 from airflow.sdk import DAG, Param, TriggerRule, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from txn_dags.checks import LAKE_TABLES, maintenance_plan
-from txn_dags.cli import lake_path, run_cli
+from txn_dags.cli import DEFAULT_ARGS, lake_path, run_cli
 
 __all__ = ["dag"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARGS = {"owner": "data-platform", "retries": 1, "retry_delay": timedelta(minutes=5)}
 # Spark starts for each command; a compaction of a big backlog takes a while.
 SPARK_TIMEOUT = timedelta(hours=2)
 

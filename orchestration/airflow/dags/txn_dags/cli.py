@@ -22,9 +22,11 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 
 __all__ = [
+    "DEFAULT_ARGS",
     "CliFailed",
     "credentials_file",
     "lake_path",
@@ -33,6 +35,9 @@ __all__ = [
     "task_env",
     "txn_bin",
 ]
+
+# Every DAG's task defaults: the owner the tests hold, and one retry a few minutes later.
+DEFAULT_ARGS = {"owner": "data-platform", "retries": 1, "retry_delay": timedelta(minutes=5)}
 
 log = logging.getLogger(__name__)
 
