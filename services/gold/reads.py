@@ -6,11 +6,12 @@ to the newest one its stream delivered, and reads silver only up to that one. Si
 append-only, so a re-run of a gold batch reads exactly what its first attempt read, whatever
 silver gained since, and the figures and alerts do not depend on where the stream cut batches.
 
-The reads are Arrow dataset scans of the table's current files (delta-rs' snapshot), filtered
-by key membership (a hash set: ``is_in``) and partition, and aggregated with Arrow's group-by.
-They used to be SQL with the keys as IN lists: a list was cut at 5,000 literals (DataFusion's
-parser recursed per element), so a batch of 150,000 customers scanned silver 30 times per read
-(11.8 s for the history of a 157,000-row batch against 0.6 s for one scan).
+Each read is one scan by delta-rs' engine (DataFusion), bounded in SQL by batch and date only,
+then filtered by key membership in Arrow (a hash set: ``is_in``) and aggregated with Arrow's
+group-by. The keys used to be SQL IN lists, cut at 5,000 literals (DataFusion's parser recursed
+per element), so a batch of 150,000 customers scanned silver 30 times per read (11.8 s for the
+history of a 157,000-row batch). A pyarrow dataset scan would filter while reading, but a
+process that made one aborts at exit here (txn_lake.facts.query_table).
 
 Example::
 
@@ -25,7 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from txn_lake.facts import is_delta_table
+from txn_lake.facts import is_delta_table, query_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -60,33 +61,33 @@ def sql_list(values: Iterable[Any]) -> str:
     return ", ".join(out)
 
 
-def _scan(path: Path, columns: Iterable[str] | None, where: Any):
-    """The rows of the Delta table at ``path`` that match ``where`` (an Arrow expression);
-    every column when ``columns`` is None."""
+def _scan(
+    path: Path,
+    columns: Iterable[str] | None,
+    where: str | None = None,
+    keep: tuple[str, Iterable[Any]] | None = None,
+) -> pa.Table:
+    """The rows of the Delta table at ``path`` that match the SQL ``where`` (partition and
+    batch bounds: few literals), then, when ``keep`` is ``(column, values)``, those whose
+    ``column`` is one of ``values`` (a hash set, any number of keys); every column when
+    ``columns`` is None. delta-rs' own engine scans (txn_lake.facts.query_table: a pyarrow
+    dataset scan aborts the process at exit here)."""
     import pyarrow as pa
-    from deltalake import DeltaTable
+    import pyarrow.compute as pc
 
-    cols = None if columns is None else list(columns)
-    table = DeltaTable(str(path)).to_pyarrow_dataset().to_table(columns=cols, filter=where)
-    # Plain strings for Arrow compute (a scan may answer with string views).
-    return table.cast(
+    cols = "*" if columns is None else ", ".join(f'"{c}"' for c in columns)
+    table = query_table(path, f"SELECT {cols} FROM t" + (f" WHERE {where}" if where else ""))
+    # Plain strings for Arrow compute (DataFusion may answer with string views).
+    table = table.cast(
         pa.schema(
             [f.with_type(pa.string()) if f.type == pa.string_view() else f for f in table.schema]
         )
     )
-
-
-def _upto(upto: int):
-    import pyarrow.dataset as ds
-
-    return ds.field("batch_id") <= int(upto)
-
-
-def _member(column: str, values: Iterable[Any], type_: Any = None):
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    return ds.field(column).isin(pa.array(list(values), type_))
+    if keep is None:
+        return table
+    column, values = keep
+    wanted = pa.array(list(values), table.schema.field(column).type)
+    return table.filter(pc.is_in(table.column(column), value_set=wanted))
 
 
 def _approved(rows):
@@ -126,27 +127,20 @@ class LakeReads:
 
     def new_rows(self, after: int, upto: int) -> pa.Table:
         """Silver's rows of silver batches ``after`` < batch_id <= ``upto`` (Arrow)."""
-        import pyarrow.dataset as ds
-
-        where = (ds.field("batch_id") > int(after)) & _upto(upto)
+        where = f"batch_id > {int(after)} AND batch_id <= {int(upto)}"
         return _scan(self.silver_path, _NEW_COLUMNS, where)
 
     def history(self, customers: list[str], upto: int) -> pa.Table:
         """Every silver row of ``customers`` up to silver batch ``upto``, for the detectors."""
-        where = _upto(upto) & _member("customer_id", customers)
-        return _scan(self.silver_path, DETECTOR_COLUMNS, where)
+        where = f"batch_id <= {int(upto)}"
+        return _scan(self.silver_path, DETECTOR_COLUMNS, where, ("customer_id", customers))
 
     def _day_rows(self, dates: list[date], key: str, values: list[str], upto: int, columns):
-        import pyarrow as pa
-        import pyarrow.dataset as ds
-
         where = (
-            _upto(upto)
-            & _member("event_date", dates, pa.date32())
-            & _member(key, values)
-            & ~ds.field("currency").is_null()
+            f"batch_id <= {int(upto)} AND event_date IN ({sql_list(dates)}) "
+            "AND currency IS NOT NULL"
         )
-        return _approved(_scan(self.silver_path, columns, where))
+        return _approved(_scan(self.silver_path, columns, where, (key, values)))
 
     def merchant_hourly(self, dates: list[date], merchants: list[str], upto: int) -> pa.Table:
         """The hourly aggregates of ``merchants`` on ``dates``, recomputed from silver."""
@@ -215,7 +209,7 @@ class LakeReads:
         table = _scan(
             self.alerts_path,
             ("customer_id", "alert_id", "detector", "event_time"),
-            _member("customer_id", customers),
+            keep=("customer_id", customers),
         )
         out: dict[str, list[tuple[str, str, Any]]] = {}
         for row in table.to_pylist():
@@ -226,7 +220,4 @@ class LakeReads:
 
     def batch_alerts(self, batch_id: int) -> list[dict[str, Any]]:
         """The alerts rows gold batch ``batch_id`` committed (to publish them again)."""
-        import pyarrow.dataset as ds
-
-        rows = _scan(self.alerts_path, None, ds.field("batch_id") == int(batch_id))
-        return rows.to_pylist()
+        return _scan(self.alerts_path, None, f"batch_id = {int(batch_id)}").to_pylist()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from txn_lake import ALERTS, BRONZE, GOLD_CUSTOMER_DAILY, SILVER, Lake
+from txn_lake.facts import query
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +43,7 @@ def _secrets(state: Path) -> list[str]:
 
 
 def _rows(lake: Path, table: str) -> int:
-    from deltalake import DeltaTable
-
-    return DeltaTable(str(Lake(lake).table_path(table))).to_pyarrow_dataset().count_rows()
+    return query(Lake(lake).table_path(table), "SELECT count(*) AS n FROM t")[0]["n"]
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +87,8 @@ def test_every_layer_holds_exactly_what_was_produced(secured_run):
     assert _rows(lake, SILVER) == EVENTS
     assert report["bronze_rows"] == EVENTS and report["quarantine_rows"] == 0
     assert report["silver"]["rows"] == EVENTS and report["silver"]["reconciled"] is True
-    from deltalake import DeltaTable
-
-    daily = DeltaTable(str(Lake(lake).table_path(GOLD_CUSTOMER_DAILY))).to_pyarrow_dataset()
-    assert sum(daily.to_table(columns=["transactions"]).column(0).to_pylist()) == EVENTS
+    daily = Lake(lake).table_path(GOLD_CUSTOMER_DAILY)
+    assert query(daily, "SELECT sum(transactions) AS n FROM t")[0]["n"] == EVENTS
     assert (Lake(lake).table_path(ALERTS) / "_delta_log").is_dir()
 
 
