@@ -28,12 +28,13 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-__all__ = ["Check", "Unsupported", "compile_rule", "parse", "passes"]
+__all__ = ["COMPARE", "UNIT_S", "Check", "Unsupported", "compile_rule", "parse", "passes"]
 
 Check = Callable[[Mapping[str, Any]], Any]
 """A compiled expression: its value for a row (lower-case column names)."""
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+# sqlglot's comparison node names, as Python operators.
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "GT": operator.gt,
     "GTE": operator.ge,
     "LT": operator.lt,
@@ -41,7 +42,8 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "EQ": operator.eq,
     "NEQ": operator.ne,
 }
-_UNIT_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
+# Seconds per interval unit.
+UNIT_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400, "WEEK": 604_800}
 
 
 class Unsupported(Exception):
@@ -89,7 +91,7 @@ def _compile(node) -> Check:
         return _in(node)
     if isinstance(node, exp.RegexpLike):
         return _rlike(node)
-    if type(node).__name__ in _COMPARE:
+    if type(node).__name__ in COMPARE:
         return _comparison(node)
     return _value(node)
 
@@ -148,7 +150,7 @@ def _rlike(node) -> Check:
 
 
 def _comparison(node) -> Check:
-    compare = _COMPARE[type(node).__name__]
+    compare = COMPARE[type(node).__name__]
     left, right = _compile(node.this), _compile(node.expression)
 
     def check(row: Mapping[str, Any]) -> Any:
@@ -202,9 +204,9 @@ def _shifted(node) -> Check:
 
     interval = node.expression
     unit = str(interval.unit.name if interval.unit else "").upper().rstrip("S")
-    if unit not in _UNIT_S:
+    if unit not in UNIT_S:
         raise Unsupported(f"interval unit {unit or '?'}")
-    delta = timedelta(seconds=float(Decimal(interval.this.name) * _UNIT_S[unit]))
+    delta = timedelta(seconds=float(Decimal(interval.this.name) * UNIT_S[unit]))
     sign = 1 if isinstance(node, exp.Add) else -1
     base = _compile(node.this)
 

@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import operator
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -42,7 +41,7 @@ from typing import Any
 from txn_contract.contract import ContractVersion
 from txn_contract.rules import RuleSet
 
-from .rule_eval import parse
+from .rule_eval import COMPARE, UNIT_S, parse
 
 __all__ = ["KAFKA_TIME", "Derived", "Need", "Violation", "derive"]
 
@@ -50,16 +49,7 @@ __all__ = ["KAFKA_TIME", "Derived", "Need", "Violation", "derive"]
 KAFKA_TIME = "kafka_timestamp"
 # How far past a time bound a violator's event time goes, in minutes.
 _AHEAD_MINUTES = (10, 60)
-_UNITS_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
 _FLIP = {"GT": "LT", "GTE": "LTE", "LT": "GT", "LTE": "GTE", "EQ": "EQ", "NEQ": "NEQ"}
-_HOLDS: dict[str, Callable[[Any, Any], bool]] = {
-    "GT": operator.gt,
-    "GTE": operator.ge,
-    "LT": operator.lt,
-    "LTE": operator.le,
-    "EQ": operator.eq,
-    "NEQ": operator.ne,
-}
 
 
 @dataclass(frozen=True)
@@ -226,7 +216,7 @@ def _compare(node, types) -> dict[str, list[Need]]:
     if not isinstance(left, exp.Column) or left.name.lower() == KAFKA_TIME:
         op, left, right = _FLIP[op], right, left
     name, avro = _column(left, types)
-    holds = _HOLDS[op]
+    holds = COMPARE[op]
     if isinstance(right, exp.Literal) and not right.is_string:
         return {name: [_number_need(avro, holds, op, Decimal(right.this))]}
     offset_ms = _kafka_offset_ms(right)
@@ -269,8 +259,8 @@ def _kafka_offset_ms(node) -> int:
         base = _kafka_offset_ms(node.this)
         interval = node.expression
         unit = str(interval.unit.name if interval.unit else "").upper().rstrip("S")
-        if unit not in _UNITS_S:
-            raise _Skip(f"interval unit {unit or '?'} is not one of {', '.join(_UNITS_S)}")
-        ms = int(Decimal(interval.this.name) * _UNITS_S[unit] * 1000)
+        if unit not in UNIT_S:
+            raise _Skip(f"interval unit {unit or '?'} is not one of {', '.join(UNIT_S)}")
+        ms = int(Decimal(interval.this.name) * UNIT_S[unit] * 1000)
         return base + (ms if isinstance(node, exp.Add) else -ms)
     raise _Skip(f"{node.sql('spark')[:60]} is not {KAFKA_TIME} or an interval from it")
