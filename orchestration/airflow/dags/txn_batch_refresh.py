@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 from txn_dags.checks import gate_failure, reconciliation
-from txn_dags.cli import DEFAULT_ARGS, lake_path, run_cli
+from txn_dags.cli import DAG_SETTINGS, lake_path, run_cli
 
 __all__ = ["dag"]
 
@@ -77,11 +77,7 @@ with DAG(
     dag_id="txn_batch_refresh",
     description="silver-refine and gold-signals in available-now mode, then a reconciliation gate.",
     doc_md=__doc__,
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=["txn-pipeline", "silver", "gold", "batch"],
     params={
         "lake": Param(

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Param, TriggerRule, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 from txn_dags.checks import LAKE_TABLES, maintenance_plan
-from txn_dags.cli import DEFAULT_ARGS, lake_path, run_cli
+from txn_dags.cli import DAG_SETTINGS, lake_path, run_cli
 
 __all__ = ["dag"]
 
@@ -89,11 +89,7 @@ with DAG(
     dag_id="txn_lake_maintenance",
     description="Compact, then vacuum, each lake table with enough small files, one at a time.",
     doc_md=__doc__,
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=["txn-pipeline", "lake", "maintenance"],
     params={
         "lake": Param(

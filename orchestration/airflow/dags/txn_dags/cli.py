@@ -22,10 +22,11 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 __all__ = [
+    "DAG_SETTINGS",
     "DEFAULT_ARGS",
     "CliFailed",
     "credentials_file",
@@ -38,6 +39,14 @@ __all__ = [
 
 # Every DAG's task defaults: the owner the tests hold, and one retry a few minutes later.
 DEFAULT_ARGS = {"owner": "data-platform", "retries": 1, "retry_delay": timedelta(minutes=5)}
+# What every DAG of the project shares: hourly, no backfill, one run at a time.
+DAG_SETTINGS = {
+    "schedule": "@hourly",
+    "start_date": datetime(2026, 1, 1, tzinfo=UTC),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+}
 
 log = logging.getLogger(__name__)
 
