@@ -50,6 +50,7 @@ from bench_bronze import (
     produce_avro,
 )
 from bench_silver import silver_cmd
+from kafka_alerts import kafka_alert_latencies
 from machine import load_average, machine
 
 from txn_lake import ALERTS, BRONZE, SILVER, Lake
@@ -86,11 +87,19 @@ def pipeline_bin() -> str | None:
 
 
 def job_commands(
-    mode: str, lake: Path, topic: str, trigger: str, silver_files: int | None = None
+    mode: str,
+    lake: Path,
+    topic: str,
+    trigger: str,
+    silver_files: int | None = None,
+    alerts_topic: str | None = None,
 ) -> list[list[str]]:
     """The processes of ``mode``, in the order they start (``silver_files``: silver's
-    ``--max-files-per-trigger``, when given)."""
+    ``--max-files-per-trigger``, when given; ``alerts_topic``: where the one-app run's gold
+    publishes)."""
     cap = [] if silver_files is None else ["--max-files-per-trigger", str(silver_files)]
+    if alerts_topic is not None:
+        cap += ["--alerts-topic", alerts_topic] if mode == "pipeline" else []
     if mode == "pipeline":
         exe = pipeline_bin() or "txn-pipeline"
         return [
@@ -126,11 +135,17 @@ def _wait_started(job: Process, ready: Callable[[], bool]) -> None:
 
 
 def start_jobs(
-    mode: str, lake: Path, topic: str, trigger: str, work: Path, silver_files: int | None = None
+    mode: str,
+    lake: Path,
+    topic: str,
+    trigger: str,
+    work: Path,
+    silver_files: int | None = None,
+    alerts_topic: str | None = None,
 ) -> list[Process]:
     """Start the jobs and wait until silver's query runs (silver needs bronze's table first)."""
     silver_table = Lake(lake).table_path(SILVER)
-    cmds = job_commands(mode, lake, topic, trigger, silver_files)
+    cmds = job_commands(mode, lake, topic, trigger, silver_files, alerts_topic)
     jobs: list[Process] = []
     try:
         for i, cmd in enumerate(cmds):
@@ -208,7 +223,8 @@ def run_mode(plat: Platform, mode: str, args: argparse.Namespace, work: Path) ->
     topic = plat.topic(f"latency-{mode}", register=True)
     lake = work / f"lake-{mode}"
     load = load_average()
-    jobs = start_jobs(mode, lake, topic, args.trigger, work, args.silver_files)
+    alerts = plat.topic(f"alerts-{mode}", register=False) if mode == "pipeline" else None
+    jobs = start_jobs(mode, lake, topic, args.trigger, work, args.silver_files, alerts)
     try:
         summary, producer = produce_avro(
             topic,
@@ -226,6 +242,8 @@ def run_mode(plat: Platform, mode: str, args: argparse.Namespace, work: Path) ->
         label: read(Lake(lake).table_path(table), since_ms=since).summary()
         for label, table, read in LEGS
     }
+    if alerts is not None:  # the alerts on Kafka, issue 20's target
+        legs["alert on Kafka"] = kafka_alert_latencies(plat.bootstrap, alerts, since).summary()
     return {
         "mode": mode,
         "jobs": [j.run.command for j in jobs],

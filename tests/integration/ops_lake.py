@@ -27,16 +27,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from tests.conftest import bronze_available_now, create_topic
+from tests.conftest import SHORT_JVM, bronze_available_now, create_topic
 from tests.records import produce_records, record
 from tests.unit import test_airflow_dags as dags_unit
 
 BIN = Path(sys.executable).parent
 NOW_MS = int(time.time() * 1000)
 POISON = [b"", b"\x00\x01", b'{"a": 1}']  # EMPTY_VALUE, SHORT_HEADER, BAD_MAGIC_BYTE
-# The DAG tasks' CLIs live a few seconds each: the JIT's first tier alone starts them about
-# 5 s sooner on these 2 cores (a deployment running long drains leaves the JVM's default).
-SHORT_JVM = "-XX:TieredStopAtLevel=1"
 
 # Run by Airflow's python: `airflow db migrate`, one DagBag, then one dag.test() per JSON line
 # on stdin, answered by one JSON line on the original stdout; Airflow's and the CLIs' logs go
@@ -193,6 +190,7 @@ def ops_lake(airflow, spark, platform, registered_contract, tmp_path_factory) ->
 def workers_env(platform, ops_lake) -> dict[str, str]:
     """What a deployment gives the Airflow workers: the platform, the CLIs, the topics."""
     env = platform.env() | {"TXN_BIN": str(BIN), "TXN_TOPIC": ops_lake.topic}
+    # The task's CLIs are short JVMs, like every other of the suite (tests/conftest.py).
     env |= {"TXN_ALERTS_TOPIC": ops_lake.alerts_topic, "JAVA_TOOL_OPTIONS": SHORT_JVM}
     if platform.state_dir:  # txn-report's topic size; no credentials/ on this platform
         env["TXN_STATE_DIR"] = str(platform.state_dir)
