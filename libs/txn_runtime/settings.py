@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         use_attribute_docstrings=True,
     )
     # Fields a caller may not set (derived during validation).
-    _internal: ClassVar[frozenset[str]] = frozenset()
+    derived_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, **_others):
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
         """
         flags = dict(flags or {})
         env = os.environ if env is None else env
-        unknown = sorted(set(flags) - set(cls.model_fields) | (set(flags) & cls._internal))
+        unknown = sorted(set(flags) - set(cls.model_fields) | (set(flags) & cls.derived_fields))
         if unknown:
             raise ConfigError("config", f"unrecognized settings: {', '.join(unknown)}")
         origins = cls.origins(flags, env)

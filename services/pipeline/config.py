@@ -63,5 +63,5 @@ class PipelineSettings(BronzeSettings):
         Spark) and the alerts' topic and subject, validated as gold-signals validates them."""
         own = {"checkpoint", "max_files_per_trigger"}
         shared = (set(GoldSettings.model_fields) & set(type(self).model_fields)) - own
-        flags = {name: getattr(self, name) for name in shared - GoldSettings._internal}
+        flags = {name: getattr(self, name) for name in shared - GoldSettings.derived_fields}
         return GoldSettings.load({**flags, "checkpoint": self.gold_checkpoint}, {})

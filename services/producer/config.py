@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import ValidationInfo, field_validator, model_validator
 
@@ -55,7 +55,7 @@ SLOT_RATES = ("duplicate_rate", "conflict_rate", "poison_rate", "violation_rate"
 class ProducerSettings(KafkaSettings, RegistrySettings, TopicSettings, MetricsSettings):
     """Validated settings of one producer run."""
 
-    _internal = frozenset({"seed_was_random"})
+    derived_fields: ClassVar[frozenset[str]] = frozenset({"seed_was_random"})
 
     bootstrap_servers: str = with_default(
         KafkaSettings, "bootstrap_servers", DEFAULT_BOOTSTRAP_SERVERS
