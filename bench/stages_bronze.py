@@ -50,6 +50,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from event_log import spark_jobs
 from machine import load_average, machine
 
 from bronze_ingest.cli import SESSION_CONF
@@ -299,46 +300,6 @@ class Stages:
         out = self.args.work / f"baseline-{time.time_ns()}"
         report_events(kafka).write.partitionBy("date", "hour").parquet(str(out))
         return {"total": time.perf_counter() - t}
-
-
-def spark_jobs(event_dir: Path) -> list[dict]:
-    """Spark jobs from the event log: step tag, description, seconds, tasks, executor CPU s."""
-    jobs: dict[int, dict] = {}
-    stage_job: dict[int, int] = {}
-    for path in event_dir.rglob("*"):
-        if not path.is_file() or path.name.startswith((".", "appstatus")):
-            continue
-        for line in path.read_text().splitlines():
-            e = json.loads(line) if line.strip() else {}
-            kind = e.get("Event")
-            if kind == "SparkListenerJobStart":
-                props = e.get("Properties") or {}
-                stages = e.get("Stage Infos") or []
-                for st in stages:
-                    stage_job[st["Stage ID"]] = e["Job ID"]
-                desc = props.get("spark.job.description") or (
-                    stages[-1]["Stage Name"] if stages else ""
-                )
-                jobs[e["Job ID"]] = {
-                    "step": props.get("bench.step", "other"),
-                    "description": desc,
-                    "start": e["Submission Time"],
-                    "seconds": 0.0,
-                    "tasks": 0,
-                    "cpu": 0.0,
-                }
-            elif kind == "SparkListenerJobEnd" and e["Job ID"] in jobs:
-                job = jobs[e["Job ID"]]
-                job["seconds"] = (e["Completion Time"] - job["start"]) / 1000
-            elif kind == "SparkListenerTaskEnd" and e.get("Stage ID") in stage_job:
-                metrics = e.get("Task Metrics") or {}
-                job = jobs[stage_job[e["Stage ID"]]]
-                job["tasks"] += 1
-                job["cpu"] += (
-                    metrics.get("Executor CPU Time", 0)
-                    + metrics.get("Executor Deserialize CPU Time", 0)
-                ) / 1e9
-    return [jobs[k] for k in sorted(jobs)]
 
 
 def _med(runs: list[dict], key: str = "total") -> float:

@@ -40,6 +40,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from event_log import spark_jobs
 from machine import load_average, machine
 
 __all__ = ["main"]
@@ -197,30 +198,6 @@ def _instrument(job, phases: Phases) -> None:
     phases.wrap(job.outputs, "_append_arrow", lambda out, *_: f"write {out.table}")
 
 
-def _events(event_dir: Path) -> list[dict]:
-    """Spark jobs from the event log: step tag, description, seconds."""
-    jobs: dict[int, dict] = {}
-    for path in event_dir.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        for line in path.read_text().splitlines():
-            e = json.loads(line)
-            kind = e.get("Event")
-            if kind == "SparkListenerJobStart":
-                props = e.get("Properties") or {}
-                stages = e.get("Stage Infos") or []
-                # A streaming batch's jobs are described by the query's name: the stage names.
-                name = stages[-1]["Stage Name"] if stages else ""
-                if (props.get("spark.job.description") or "").startswith("Delta"):
-                    name = props["spark.job.description"]
-                jobs[e["Job ID"]] = {"step": props.get("bench.step", "other"),
-                                     "description": name[:90], "start": e["Submission Time"]}  # fmt: skip
-            elif kind == "SparkListenerJobEnd" and e["Job ID"] in jobs:
-                job = jobs[e["Job ID"]]
-                job["seconds"] = (e["Completion Time"] - job["start"]) / 1000
-    return [jobs[k] for k in sorted(jobs)]
-
-
 def _wait_for(job, batches: int, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while job.totals["batches"] < batches:
@@ -279,7 +256,7 @@ def warm_batches(args, work: Path) -> dict:
     for run in phases.done:
         run["progress"] = progress.get(run["batch"], {})
     spark.stop()
-    return {"runs": phases.done, "jobs": _events(events)}
+    return {"runs": phases.done, "jobs": spark_jobs(events)}
 
 
 def _progress(query) -> list:
@@ -360,7 +337,7 @@ def _report(result: dict, args) -> None:
     print(f"\nSpark jobs of batch {last}:")
     for j in result["jobs"]:
         if j["step"].startswith(f"b{last}/"):
-            print(f"  {j['step']:<22}{j.get('seconds', 0):6.2f} s  {j['description']}")
+            print(f"  {j['step']:<22}{j.get('seconds', 0):6.2f} s  {j['description'][:90]}")
     for fc in result.get("first_commit", []):
         print(f"\nfirst commit after process start ({fc['run']}): {fc['first_commit_s']:.1f} s "
               f"(process {fc['process_s']:.1f} s)\n  {fc['batch_line']}")  # fmt: skip
