@@ -27,7 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CA_DAYS", "CERT_DAYS", "RENEW_BEFORE", "TlsFiles", "ensure_tls", "write_private"]
+__all__ = [
+    "CA_DAYS",
+    "CERT_DAYS",
+    "RENEW_BEFORE",
+    "TlsFiles",
+    "days_left",
+    "ensure_ca",
+    "ensure_tls",
+    "issue_server",
+    "write_private",
+]
 
 CA_DAYS = 3650
 CERT_DAYS = 397  # what public CAs may issue at most; the renewal path gets exercised
@@ -89,16 +99,26 @@ def _key_usage(**on: bool):
     return x509.KeyUsage(**{n: on.get(n, False) for n in names})
 
 
-def _build(subject: str, public_key, issuer, signing_key, days: int, host: str | None):
-    """A certificate for ``subject``: a self-signed CA when ``host`` is None, else a server
-    certificate for ``host`` (and localhost) signed by ``signing_key`` of ``issuer``."""
+def _san(name: str):
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _build(subject: str, public_key, issuer, signing_key, days: int, names: list[str] | None):
+    """A certificate for ``subject``: a self-signed CA when ``names`` is None, else a server
+    certificate for ``names`` (host names or IP addresses) signed by ``signing_key`` of
+    ``issuer``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    ca = host is None
+    ca = names is None
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -115,12 +135,7 @@ def _build(subject: str, public_key, issuer, signing_key, days: int, host: str |
             _key_usage(key_cert_sign=True, crl_sign=True), critical=True
         )
         return builder.sign(signing_key, hashes.SHA256())
-    sans: list[x509.GeneralName] = [
-        x509.IPAddress(ipaddress.ip_address(host)),
-        x509.DNSName("localhost"),
-    ]
-    if host != "127.0.0.1":
-        sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    sans = [_san(n) for n in dict.fromkeys(names)]
     server_and_client = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     builder = (
         builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -130,7 +145,7 @@ def _build(subject: str, public_key, issuer, signing_key, days: int, host: str |
     return builder.sign(signing_key, hashes.SHA256())
 
 
-def _days_left(pem: Path) -> float:
+def days_left(pem: Path) -> float:
     """Days until the certificate in ``pem`` expires (negative when expired, -1 if unreadable)."""
     from cryptography import x509
 
@@ -141,11 +156,12 @@ def _days_left(pem: Path) -> float:
     return (cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds() / 86400
 
 
-def _ensure_ca(files: TlsFiles, log: Callable[[str], None]) -> bool:
-    """Create (or renew) the CA; True when it is new."""
+def ensure_ca(files: TlsFiles, log: Callable[[str], None]) -> bool:
+    """Create the CA under ``files.root`` (or renew it when fewer than :data:`RENEW_BEFORE` days
+    remain); True when it is new."""
     from cryptography.hazmat.primitives import serialization
 
-    if files.ca_key.exists() and _days_left(files.ca_cert) > RENEW_BEFORE:
+    if files.ca_key.exists() and days_left(files.ca_cert) > RENEW_BEFORE:
         return False
     key = _key()
     # Unique per state dir (a CN is at most 64 characters): two platforms' CAs differ by name.
@@ -159,26 +175,34 @@ def _ensure_ca(files: TlsFiles, log: Callable[[str], None]) -> bool:
     return True
 
 
-def ensure_tls(root: Path, host: str, log: Callable[[str], None]) -> TlsFiles:
-    """The CA and a server certificate for ``host`` under ``root``: made on first use, renewed
-    when fewer than :data:`RENEW_BEFORE` days remain. Keys are mode 0600, ``root`` 0700."""
+def issue_server(files: TlsFiles, keystore: Path, subject: str, names: list[str]) -> bytes:
+    """A new key and a certificate for ``names`` (host names or IP addresses) signed by the CA
+    of ``files``, written to ``keystore`` (0600) as key + certificate + CA, the PEM keystore
+    Kafka, Quarkus and Confluent's rest-utils read; returns the certificate chain."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    files = TlsFiles(root)
-    root.mkdir(parents=True, exist_ok=True)
-    root.chmod(0o700)
-    new_ca = _ensure_ca(files, log)
-    if not new_ca and files.keystore.exists() and _days_left(files.server_cert) > RENEW_BEFORE:
-        return files
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     key = _key()
-    cert = _build(
-        "txn-platform services", key.public_key(), ca_cert.subject, ca_key, CERT_DAYS, host
-    )
+    cert = _build(subject, key.public_key(), ca_cert.subject, ca_key, CERT_DAYS, names)
     chain = cert.public_bytes(serialization.Encoding.PEM) + files.ca_cert.read_bytes()
-    write_private(files.keystore, _pem_key(key) + chain)
+    write_private(keystore, _pem_key(key) + chain)
+    return chain
+
+
+def ensure_tls(root: Path, host: str, log: Callable[[str], None]) -> TlsFiles:
+    """The CA and a server certificate for ``host`` (and localhost, 127.0.0.1) under ``root``:
+    made on first use, renewed when fewer than :data:`RENEW_BEFORE` days remain. Keys are mode
+    0600, ``root`` 0700."""
+    files = TlsFiles(root)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    new_ca = ensure_ca(files, log)
+    if not new_ca and files.keystore.exists() and days_left(files.server_cert) > RENEW_BEFORE:
+        return files
+    names = [host, "localhost", "127.0.0.1"]
+    chain = issue_server(files, files.keystore, "txn-platform services", names)
     files.server_cert.write_bytes(chain)
     log(
         f"tls: issued the services' certificate (brokers, registry) for {host} and localhost "

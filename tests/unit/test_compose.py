@@ -139,8 +139,14 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE.get("services") or {}
 SERVICE_NAMES = sorted(SERVICES)
 
 
+# deploy/compose/with-credentials.sh FILE as an entrypoint exports a principal's credentials
+# and execs the rest (tests/unit/test_compose_secure.py checks it and emulates its exports).
+CREDENTIALS_WRAPPER = ["sh", "/opt/txn/compose/with-credentials.sh"]
+
+
 def service_argv(service: Mapping[str, Any]) -> list[str]:
-    """``entrypoint`` + ``command`` as the container runs them (our images set no ENTRYPOINT)."""
+    """``entrypoint`` + ``command`` as the container runs them (our images set no ENTRYPOINT),
+    after the credentials wrapper."""
     argv: list[str] = []
     for key in ("entrypoint", "command"):
         value = service.get(key)
@@ -148,7 +154,7 @@ def service_argv(service: Mapping[str, Any]) -> list[str]:
             argv += shlex.split(value)
         elif value:
             argv += [str(v) for v in value]
-    return argv
+    return argv[3:] if argv[:2] == CREDENTIALS_WRAPPER else argv
 
 
 def environment(service: Mapping[str, Any]) -> dict[str, Any]:
@@ -336,12 +342,14 @@ def cli_invocation(script: str) -> Invocation:
 
 def parse_with_click(inv: Invocation, monkeypatch: pytest.MonkeyPatch) -> click.Context:
     """Parse the service's args and environment exactly as the CLI would at start-up."""
+    from tests.unit.test_compose_secure import process_environment
+
     for name in list(os.environ):
         if is_ours(name):
             monkeypatch.delenv(name)
-    for name, value in environment(SERVICES[inv.service]).items():
-        if value is not None:
-            monkeypatch.setenv(name, str(value))
+    # Compose's environment plus the credentials its entrypoint exports, secrets as files.
+    for name, value in process_environment(inv.service).items():
+        monkeypatch.setenv(name, value)
     *groups, (leaf, leaf_args) = inv.chain()
     for group, args in groups:
         names = {o for p in group.params for o in (*p.opts, *p.secondary_opts)}
@@ -533,6 +541,8 @@ def test_the_topics_are_the_contracts_topics_with_three_partitions():
         if (argv := service_argv(SERVICES[n]))
         and PurePosixPath(argv[0]).name == "kafka-topics.sh"
         and "--create" in argv
+        # The registry's own storage (test_compose_secure.py), not a topic of the pipeline.
+        and argv[argv.index("--topic") + 1] != "_schemas"
     ]
     assert sorted(argv[argv.index("--topic") + 1] for argv in creators) == sorted(
         [TOPIC, ALERTS_TOPIC]
