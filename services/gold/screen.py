@@ -60,29 +60,62 @@ class _Sorted:
 
 
 def _sorted(history: Any, new_ids: Any, by: tuple[str, ...]) -> _Sorted:
+    """``history`` sorted by the group ``by``, then event time, then ``transaction_id`` (the
+    detectors' order), with each row's group code: numpy sorts integer keys, where a sort of
+    the string columns took most of the screen's time."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     us = pc.cast(history.column("timestamp"), pa.int64()).to_numpy(zero_copy_only=False)
-    table = history.append_column("_ts", pa.array(us // 1000))  # Txn.ts_ms: floor, as there
-    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in (*by, "_ts")] + [
-        ("transaction_id", "ascending")
-    ])  # fmt: skip
-    rows = table.take(order)
-    key = rows.column(by[0]) if len(by) == 1 else _joined(rows, by)
-    codes = pc.dictionary_encode(key.combine_chunks()).indices.to_numpy(zero_copy_only=False)
-    ts = rows.column("_ts").to_numpy()
+    ts = us // 1000  # Txn.ts_ms: floor, as there
+    codes = _group_codes(history, by)
+    order = np.lexsort((ts, codes))
+    order = _ties_by_id(order, codes, ts, history.column("transaction_id"))
+    rows = history.take(pa.array(order))
     new = pc.is_in(rows.column("transaction_id"), value_set=new_ids)
-    return _Sorted(rows, codes.astype(np.int64), ts, new.to_numpy(zero_copy_only=False))
+    # The codes are those of the groups in first-appearance order: sorted, they count up from
+    # 0 with every value present, which screen() relies on to name a code's customer.
+    return _Sorted(rows, codes[order], ts[order], new.to_numpy(zero_copy_only=False))
 
 
-def _joined(rows: Any, by: tuple[str, ...]) -> Any:
-    """One grouping key of several string columns (a NULL is a value of its own)."""
+def _group_codes(table: Any, by: tuple[str, ...]) -> np.ndarray:
+    """One int64 code per row for its group of ``by`` (a NULL is a value of its own), numbered
+    0, 1, ... in order of first appearance."""
+    import numpy as np
     import pyarrow.compute as pc
 
-    parts = [pc.fill_null(rows.column(c), "\x00") for c in by]
-    return pc.binary_join_element_wise(*parts, "\x1f")
+    codes = np.zeros(table.num_rows, np.int64)
+    for c in by:
+        enc = pc.dictionary_encode(table.column(c).combine_chunks(), null_encoding="encode")
+        part = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = codes * (len(enc.dictionary) + 1) + part
+    # Renumber the combined codes densely, in first-appearance order.
+    _, first, dense = np.unique(codes, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[dense.reshape(-1)]
+
+
+def _ties_by_id(order: np.ndarray, codes: np.ndarray, ts: np.ndarray, ids: Any) -> np.ndarray:
+    """``order`` (by group, then time) with each run of rows of one group and one millisecond
+    put in ``transaction_id`` order, as the detectors order them."""
+    import numpy as np
+    import pyarrow as pa
+
+    c, t = codes[order], ts[order]
+    tie = np.flatnonzero((c[1:] == c[:-1]) & (t[1:] == t[:-1]))
+    if len(tie) == 0:
+        return order
+    order = order.copy()
+    # A tie k joins rows k and k+1: consecutive ties make one run of rows, first..last.
+    firsts = tie[np.r_[True, tie[1:] != tie[:-1] + 1]]
+    lasts = tie[np.r_[tie[1:] != tie[:-1] + 1, True]] + 1
+    for i, j in zip(firsts.tolist(), lasts.tolist(), strict=True):
+        span = order[i : j + 1]
+        keys = ids.take(pa.array(span)).to_pylist()
+        order[i : j + 1] = span[sorted(range(len(keys)), key=keys.__getitem__)]
+    return order
 
 
 def _windowed(s: _Sorted, mask: np.ndarray, least: int, window_s: int) -> np.ndarray:

@@ -159,3 +159,48 @@ def test_windows_over_event_times_centuries_apart_still_screen_in(detectors):
     history = history.set_column(2, "timestamp", ts)
     screened = screen(history, history.column("transaction_id").combine_chunks(), detectors)
     assert "c149999" in screened.customers  # five within a window: velocity
+
+
+_ids = st.sampled_from(["t-a", "t-b", "t-c", "t-é", "t-10", "t-9", "T-1"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["C1", "C2", "C10", None]),
+            st.sampled_from(["CAD", "USD", None]),
+            st.integers(0, 3),  # milliseconds: many ties
+            _ids,
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_the_screens_order_is_the_detectors_group_time_then_id(rows):
+    """Rows come out grouped (customer, currency), then by event time, then by transaction id,
+    ties included, and each group's code counts up from 0 in that order."""
+    from txn_gold.screen import _sorted
+
+    table = pa.table(
+        {
+            "customer_id": [r[0] for r in rows],
+            "currency": [r[1] for r in rows],
+            "timestamp": pa.array([r[2] * 1000 for r in rows], pa.timestamp("us", tz="UTC")),
+            "transaction_id": [r[3] for r in rows],
+        }
+    )
+    s = _sorted(table, pa.array(["t-a"]), ("customer_id", "currency"))
+    out = list(zip(*(s.rows.column(c).to_pylist() for c in ("customer_id", "currency")), s.ts.tolist(),
+                   s.rows.column("transaction_id").to_pylist(), strict=True))  # fmt: skip
+    groups = [(c, cur) for c, cur, _, _ in out]
+    # Groups are contiguous, numbered 0, 1, ... as they come.
+    firsts = [g for i, g in enumerate(groups) if i == 0 or groups[i - 1] != g]
+    assert len(firsts) == len(set(groups))
+    assert s.codes.tolist() == [firsts.index(g) for g in groups]
+    # Within a group: event time, then transaction id (by code point, as Python orders them).
+    for g in firsts:
+        within = [(ts, tid) for c, cur, ts, tid in out if (c, cur) == g]
+        assert within == sorted(within)
+    assert sorted(map(repr, out)) == sorted(repr((r[0], r[1], r[2], r[3])) for r in rows)
+    assert s.new.tolist() == [tid == "t-a" for *_, tid in out]
