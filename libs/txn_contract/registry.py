@@ -5,6 +5,10 @@ released version in order and sets the subject's compatibility level; a producer
 of its compiled version and stops with a sentence naming the command when it is missing.
 Only the Confluent REST subset that confluent-kafka's client uses is relied upon, so the same
 code works against Confluent Schema Registry and Apicurio's ``/apis/ccompat/v7``.
+
+A registry that refuses a client (no or wrong credentials, a role without the permission, a
+certificate the client's CA does not verify) is named in one sentence with the client's user,
+from the basic-auth settings :func:`registry_client` was given (never the password).
 """
 
 from __future__ import annotations
@@ -20,13 +24,23 @@ from .errors import (
     RegistryError,
     RegistryUnavailableError,
 )
+from .registry_auth import (
+    RegistryUser,
+    refusal,
+    registry_user,
+    remember_user,
+    untrusted,
+    verify_failure,
+)
 
 __all__ = [
     "RegistrationStep",
+    "RegistryUser",
     "lookup_schema_id",
     "register_contract",
     "registry_call",
     "registry_client",
+    "registry_user",
     "transport_errors",
 ]
 
@@ -48,7 +62,9 @@ def registry_client(
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     conf = {"url": url, "timeout": timeout_s, "max.retries": retries, "retries.wait.ms": 200}
-    return SchemaRegistryClient({**conf, **(settings or {})})
+    client = SchemaRegistryClient({**conf, **(settings or {})})
+    remember_user(client, settings or {})
+    return client
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -69,8 +85,11 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def registry_call(what: str, url: str, fn: Callable[[], Any], subject: str | None = None) -> Any:
-    """Run one client call, turning transport failures into :class:`RegistryUnavailableError`."""
+def registry_call(
+    what: str, url: str, fn: Callable[[], Any], subject: str | None = None, client: Any = None
+) -> Any:
+    """Run one client call, turning transport failures into :class:`RegistryUnavailableError`
+    (a certificate that does not verify named with ``client``'s user)."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     try:
@@ -78,6 +97,11 @@ def registry_call(what: str, url: str, fn: Callable[[], Any], subject: str | Non
     except SchemaRegistryError:
         raise
     except transport_errors() as exc:
+        unverified = verify_failure(exc)
+        if unverified is not None:
+            raise RegistryUnavailableError(
+                untrusted(url, what, registry_user(client), unverified), subject=subject
+            ) from exc
         raise RegistryUnavailableError(
             f"The schema registry at {url} could not be reached while {what} "
             f"({type(exc).__name__}: {exc}); check the registry URL (SCHEMA_REGISTRY_URL or the "
@@ -93,12 +117,13 @@ def _schema(version: ContractVersion):
 
 
 def _schema_call(
-    what: str, method: Callable[..., Any], subject: str, cv: ContractVersion, url: str
+    what: str, client: Any, method: str, subject: str, cv: ContractVersion, url: str
 ) -> Any:
-    """``method(subject, schema of cv)`` through :func:`registry_call`; ``what`` is its verb
-    ("looking up"), which the message completes with the subject and version."""
+    """``client.method(subject, schema of cv)`` through :func:`registry_call`; ``what`` is its
+    verb ("looking up"), which the message completes with the subject and version."""
+    call = getattr(client, method)
     return registry_call(
-        f"{what} {subject} v{cv.version}", url, lambda: method(subject, _schema(cv)), subject
+        f"{what} {subject} v{cv.version}", url, lambda: call(subject, _schema(cv)), subject, client
     )
 
 
@@ -142,13 +167,15 @@ def lookup_schema_id(
 
     subject = subject or contract.subject
     cv = contract.version(version)
+    where = url or "the configured URL"
     try:
-        registered = _schema_call(
-            "looking up", client.lookup_schema, subject, cv, url or "the configured URL"
-        )
+        registered = _schema_call("looking up", client, "lookup_schema", subject, cv, where)
     except SchemaRegistryError as exc:
         if not _is_not_found(exc):
-            refused = f"The registry refused to look up {subject} v{version}: {exc.error_message}"
+            refused = refusal(exc, where, f"looking up {subject} v{version}", client)
+            refused = refused or (
+                f"The registry refused to look up {subject} v{version}: {exc.error_message}"
+            )
             raise _registry_error(exc, subject, version, refused) from exc
         hint = _not_registered_hint(contract, subject, topic or contract.topic)
         message = (
@@ -184,7 +211,7 @@ def register_contract(
     subject = contract.subject
     for cv in contract.versions:
         try:
-            found = _schema_call("looking up", client.lookup_schema, subject, cv, url)
+            found = _schema_call("looking up", client, "lookup_schema", subject, cv, url)
             step = RegistrationStep(
                 f"v{cv.version} already registered (id {found.schema_id}, "
                 f"registry version {found.version})",
@@ -194,13 +221,15 @@ def register_contract(
             )
         except SchemaRegistryError as exc:
             if not _is_not_found(exc):
-                raise _registry_error(exc, subject, cv.version) from exc
+                refused = refusal(exc, url, f"looking up {subject} v{cv.version}", client)
+                raise _registry_error(exc, subject, cv.version, refused) from exc
             try:
-                schema_id = _schema_call("registering", client.register_schema, subject, cv, url)
+                schema_id = _schema_call("registering", client, "register_schema", subject, cv, url)
             except SchemaRegistryError as reg_exc:
                 if reg_exc.http_status_code == 409:
                     raise _incompatible(contract, cv, reg_exc) from reg_exc
-                raise _registry_error(reg_exc, subject, cv.version) from reg_exc
+                refused = refusal(reg_exc, url, f"registering {subject} v{cv.version}", client)
+                raise _registry_error(reg_exc, subject, cv.version, refused) from reg_exc
             step = RegistrationStep(f"v{cv.version} registered (id {schema_id})", True, schema_id)
         steps.append(step)
         log(f"{subject}: {step.what}")
@@ -214,29 +243,31 @@ def _ensure_level(client, contract: Contract, url: str, log) -> RegistrationStep
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     subject = contract.subject
+    reading = f"reading {subject}'s compatibility level"
     try:
         current = registry_call(
-            f"reading {subject}'s compatibility level",
-            url,
-            lambda: client.get_compatibility(subject),
-            subject,
+            reading, url, lambda: client.get_compatibility(subject), subject, client
         )
     except SchemaRegistryError as exc:
         if not _is_not_found(exc):
-            raise _registry_error(exc, subject, None) from exc
+            refused = refusal(exc, url, reading, client)
+            raise _registry_error(exc, subject, None, refused) from exc
         current = None
     if current == contract.compatibility:
         step = RegistrationStep(f"compatibility level already {current}", False)
     else:
+        setting = f"setting {subject}'s compatibility level"
         try:
             registry_call(
-                f"setting {subject}'s compatibility level",
+                setting,
                 url,
                 lambda: client.set_compatibility(subject, contract.compatibility),
                 subject,
+                client,
             )
         except SchemaRegistryError as exc:
-            raise _registry_error(exc, subject, None) from exc
+            refused = refusal(exc, url, setting, client)
+            raise _registry_error(exc, subject, None, refused) from exc
         step = RegistrationStep(
             f"compatibility level set to {contract.compatibility} (was {current or 'unset'})", True
         )

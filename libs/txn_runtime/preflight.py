@@ -1,36 +1,47 @@
 """One start-up check of what a service needs from Kafka and the registry, one error type.
 
-- :func:`check_topic`: the broker answers a bounded metadata request, the topic exists; its
-  partition count.
+- :func:`check_topic`: the broker answers a bounded metadata request, the topic exists, and the
+  principal may do what the service does with it (its ACLs); its partition count.
 - :func:`watermarks`: low and high offsets of each partition of a topic.
 (That the contract version is registered under the subject is
 ``txn_contract.registry.lookup_schema_id``'s to check: services never register.)
 
-Every failure is a :class:`PreflightError` (exit 1): one sentence naming what to fix.
+Every failure is a :class:`PreflightError` (exit 1): one sentence naming what to fix. A refused
+login, an untrusted certificate or a TLS listener met without TLS ends the check as soon as the
+client reports it (:mod:`txn_runtime.refusals`), not at the timeout.
 
 Example::
 
-    partitions = check_topic(AdminClient(settings.kafka_config()), settings.topic,
-                             settings.bootstrap_servers)
+    errors = ClientErrors(settings)
+    admin = AdminClient(settings.kafka_config(**errors.client_settings()))
+    partitions = check_topic(admin, settings.topic, settings.bootstrap_servers,
+                             errors=errors, operation=reading(settings.topic))
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from txn_contract.errors import TxnError
 from txn_contract.model import TOPIC
 
+from .refusals import ClientErrors, Operation, access_refusal, refusal
+
 __all__ = [
     "BROKER_TIMEOUT_S",
     "ClientErrors",
     "PreflightError",
+    "TopicNotFoundError",
     "check_topic",
     "refusal",
     "watermarks",
 ]
 
 BROKER_TIMEOUT_S = 8.0
+# How often a waiting check looks at what the client reported (a refused login is known within
+# a round trip; a broker still starting answers the next request).
+_SLICE_S = 0.5
 
 
 class PreflightError(TxnError):
@@ -46,57 +57,16 @@ class PreflightError(TxnError):
         super().__init__(message)
 
 
+class TopicNotFoundError(PreflightError):
+    """The topic does not exist (the principal may describe it: the broker said so)."""
+
+
 def _reason(exc: Exception) -> str:
     return _reason_of(exc.args[0] if exc.args else exc)
 
 
 def _reason_of(err: Any) -> str:
     return err.str() if hasattr(err, "str") else str(err)
-
-
-class ClientErrors:
-    """The errors a confluent-kafka client reports through its ``error_cb``: librdkafka delivers
-    a failed SASL authentication there, while the call that needed the broker only times out
-    ("Broker transport failure"). Pass one as ``error_cb`` in the client's settings and to
-    :func:`check_topic`, which then names the refused principal instead of an unreachable broker.
-    """
-
-    def __init__(self) -> None:
-        self.seen: dict[int, Any] = {}
-        """The first error reported of each kind (code): bounded however long the client runs."""
-
-    def __call__(self, err: Any) -> None:
-        self.seen.setdefault(err.code(), err)
-
-    def authentication(self) -> Any | None:
-        """The first authentication failure reported, if any."""
-        from confluent_kafka import KafkaError
-
-        return self.seen.get(KafkaError._AUTHENTICATION)
-
-
-# What each Kafka authorization failure means for a writer: the permission the broker refused.
-_REFUSED = {
-    "CLUSTER_AUTHORIZATION_FAILED": (
-        "the cluster's IdempotentWrite permission, which an idempotent producer needs"
-    ),
-    "TOPIC_AUTHORIZATION_FAILED": "Write on the topic",
-    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "the transactional id",
-}
-
-
-def refusal(err: Any, principal: str | None, topic: str) -> str | None:
-    """The sentence for a Kafka error that is an authorization refusal (None for any other):
-    it names the principal, what it was doing, and the permission refused."""
-    name = err.name() if hasattr(err, "name") else ""
-    refused = _REFUSED.get(name)
-    if refused is None:
-        return None
-    return (
-        f"Kafka refused principal {principal or '(no SASL user)'} {refused} while producing to "
-        f"topic {topic} ({name}); run as a principal with that ACL (`txn-platform up --secure`: "
-        "the producer principal) or grant it (docs/security.md)."
-    )
 
 
 def check_topic(
@@ -107,43 +77,97 @@ def check_topic(
     *,
     errors: ClientErrors | None = None,
     principal: str | None = None,
+    operation: Operation | None = None,
 ) -> int:
     """Partition count of ``topic``; ``client`` is any confluent-kafka client (``list_topics``).
-    ``errors`` is the client's ``error_cb`` (see :class:`ClientErrors`) and ``principal`` its
-    SASL user, for the sentence when the broker refuses it."""
-    from confluent_kafka import KafkaException
 
-    try:
-        metadata = client.list_topics(timeout=timeout_s)
-    except KafkaException as exc:
-        if errors is not None and hasattr(client, "poll"):
-            # librdkafka queues error_cb; a poll serves it (a consumer's, not subscribed to
-            # anything, returns no message).
-            client.poll(0)
-        refused = errors.authentication() if errors is not None else None
-        if refused is not None:
-            raise PreflightError(
-                f"The Kafka broker at {bootstrap_servers} refused principal "
-                f"{principal or '(no SASL user)'}: authentication failed ({_reason_of(refused)}); "
-                "check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (`txn-platform up --secure` "
-                "writes each principal's to STATE/credentials/<principal>.env).",
-                bootstrap_servers=bootstrap_servers,
-            ) from exc
-        raise PreflightError(
-            f"The Kafka broker at {bootstrap_servers} could not be reached within {timeout_s:g} s "
-            f"({_reason(exc)}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
-            bootstrap_servers=bootstrap_servers,
-        ) from exc
+    ``errors`` is the client's ``error_cb`` (see :class:`ClientErrors`), ``principal`` its SASL
+    user (default: the errors' settings'), ``operation`` what the service does with the topic
+    (:func:`~txn_runtime.refusals.producing`, :func:`~txn_runtime.refusals.reading`; default:
+    using it). An ``AdminClient`` is also asked for the principal's ACLs on the topic, so a
+    missing permission is refused here rather than by the first fetch or produce.
+    """
+    operation = operation or Operation("using", topic)
+    principal = principal or (errors.principal if errors is not None else None)
+    metadata = _metadata(client, bootstrap_servers, timeout_s, errors, principal, operation)
     found = metadata.topics.get(topic)
-    if found is None or found.error is not None:
-        raise PreflightError(
+    missing = found is None or found.error is not None
+    refused = found.error if found is not None else None
+    granted = None
+    if missing or operation.acl:
+        granted, answer = _authorized(client, topic, timeout_s)
+        refused = refused or answer
+    facts = {"bootstrap_servers": bootstrap_servers, "topic": topic}
+    if refused is not None and refused.name() == "TOPIC_AUTHORIZATION_FAILED":
+        raise PreflightError(access_refusal(principal, operation, "DESCRIBE", None), **facts)
+    if missing:
+        raise TopicNotFoundError(
             f"Topic {topic} does not exist on the broker at {bootstrap_servers}; check --topic "
             f"(or TXN_TOPIC), or create it (`txn-platform up` creates {TOPIC}; no service "
             "creates topics).",
-            bootstrap_servers=bootstrap_servers,
-            topic=topic,
+            **facts,
         )
+    if operation.acl and granted is not None and not {operation.acl, "ALL"} & set(granted):
+        raise PreflightError(access_refusal(principal, operation, operation.acl, granted), **facts)
     return len(found.partitions)
+
+
+def _metadata(
+    client: Any,
+    bootstrap_servers: str,
+    timeout_s: float,
+    errors: ClientErrors | None,
+    principal: str | None,
+    operation: Operation,
+) -> Any:
+    """The cluster's metadata, asked in slices until ``timeout_s``: between two, what the client
+    reported may end the wait with its sentence."""
+    from confluent_kafka import KafkaException
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        started = time.monotonic()
+        try:
+            return client.list_topics(timeout=max(min(_SLICE_S, deadline - started), 0.01))
+        except KafkaException as exc:
+            failure = exc
+        if errors is not None:
+            if hasattr(client, "poll"):
+                # librdkafka queues error_cb; a poll serves it (a consumer's, not subscribed to
+                # anything, returns no message).
+                client.poll(0)
+            sentence = errors.diagnosis(bootstrap_servers, operation, principal)
+            if sentence is not None:
+                raise PreflightError(sentence, bootstrap_servers=bootstrap_servers) from failure
+        now = time.monotonic()
+        if now >= deadline:
+            break
+        time.sleep(max(0.0, min(_SLICE_S - (now - started), deadline - now)))
+    raise PreflightError(
+        f"The Kafka broker at {bootstrap_servers} could not be reached within {timeout_s:g} s "
+        f"({_reason(failure)}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
+        bootstrap_servers=bootstrap_servers,
+    ) from failure
+
+
+def _authorized(client: Any, topic: str, timeout_s: float) -> tuple[list[str] | None, Any]:
+    """The ACL operations the client's principal has on ``topic`` (names; None when the client
+    cannot ask or the broker does not say), and the error the broker answered instead."""
+    if not hasattr(client, "describe_topics"):
+        return None, None
+    from confluent_kafka import KafkaException, TopicCollection
+
+    futures = client.describe_topics(
+        TopicCollection([topic]), include_authorized_operations=True, request_timeout=timeout_s
+    )
+    try:
+        described = futures[topic].result(timeout=timeout_s + 1)
+    except KafkaException as exc:
+        return None, exc.args[0]
+    except TimeoutError:
+        return None, None
+    ops = described.authorized_operations
+    return ([op.name for op in ops] if ops is not None else None), None
 
 
 def watermarks(

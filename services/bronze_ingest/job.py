@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from txn_contract.errors import TxnError
 from txn_lake import Lake
 from txn_lake.tables import BRONZE_INGEST, BRONZE_TABLE, QUARANTINE_TABLE
 from txn_runtime.metrics import BatchFigures
+from txn_runtime.refusals import reading, refusal
 from txn_runtime.streaming import StreamingJob
 
 from .config import BronzeSettings
@@ -247,6 +249,20 @@ class BronzeJob(StreamingJob):
             )
 
     # ------------------------------------------------------------------ running
+
+    def failed(self, error: BaseException) -> TxnError:
+        """The sentence a failed query becomes; Kafka refusing the principal the topic (its
+        ACL changed after the preflight checked it) is named as the preflight names it."""
+        text = str(error)
+        if "TopicAuthorizationException" in text or "Not authorized to access topics" in text:
+            cfg = self.cfg
+            sentence = refusal(
+                "TOPIC_AUTHORIZATION_FAILED", cfg.kafka_sasl_username, reading(cfg.topic)
+            )
+            return TxnError(
+                f"{sentence} The checkpoint is intact: once it may, start the job again to resume."
+            )
+        return super().failed(error)
 
     def begin(self, emit: Callable[[str], None]):
         """Create the tables, then start the query (see :meth:`StreamingJob.run`)."""

@@ -13,6 +13,7 @@ from txn_lake import Lake
 from txn_lake.outputs import StreamOutput, check_new_checkpoint
 from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
 from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.refusals import reading
 
 from .config import BronzeSettings
 
@@ -34,16 +35,18 @@ def preflight(cfg: BronzeSettings, contract: Contract, registry: Any) -> None:
     from confluent_kafka.admin import AdminClient
 
     check_lake_format(cfg)
-    errors = ClientErrors()
-    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), "error_cb": errors}
+    errors = ClientErrors(cfg)
+    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), **errors.client_settings()}
     admin = AdminClient(cfg.kafka_config(**timeout))
+    # Before Spark: a principal that may not read the topic is refused here, with nothing
+    # written, rather than by Spark's Kafka source after the tables and checkpoint exist.
     check_topic(
         admin,
         cfg.topic,
         cfg.bootstrap_servers,
         BROKER_TIMEOUT_S,
         errors=errors,
-        principal=cfg.kafka_sasl_username,
+        operation=reading(cfg.topic),
     )
     # The job's own (latest) version must be registered under its subject: otherwise the URL
     # or the subject is wrong, and every event would be quarantined as an unknown or foreign id.

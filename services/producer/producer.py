@@ -1,8 +1,9 @@
 """The producer loop: start-up checks, paced generation, delivery accounting, clean shutdown.
 
-Start-up fails fast, each failure one sentence: the contract version's schema id is looked up in
-the registry under the topic's subject (never registered from here), and the broker must answer
-a metadata request for the topic within a bound. Then events are drawn, encoded and handed to
+Start-up fails fast, each failure one sentence: the broker must accept the principal and let
+it write the topic within a bound (a refusal is named first: no registry answer would help), and
+the contract version's schema id is looked up in the registry under the topic's subject (never
+registered from here). Then events are drawn, encoded and handed to
 confluent-kafka in batches; a schedule on the monotonic clock paces them when ``rate`` is set.
 Every message is accounted for by its delivery report: at the end ``produced == delivered +
 failed``, where a message still unconfirmed when the flush bound runs out is purged and counted
@@ -26,9 +27,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from txn_contract.registry import lookup_schema_id
-from txn_runtime.preflight import ClientErrors, check_topic, refusal
+from txn_runtime.preflight import TopicNotFoundError
+from txn_runtime.refusals import producing, refusal
 
-from .client import KAFKA_SETTINGS, kafka_config
+from .client import KAFKA_SETTINGS, check_broker, kafka_config
 from .config import ProducerSettings
 from .progress import Pacer, Progress, Summary
 from .stream import EventStream
@@ -45,8 +47,6 @@ __all__ = [
     "kafka_config",
 ]
 
-# Together with start-up (~1.5 s) and the registry look-up, well inside the promised 15 s.
-BROKER_CHECK_TIMEOUT_S = 8.0
 REGISTRY_TIMEOUT_S = 5.0
 # Events drawn and encoded per batch at full speed; small enough to stay responsive to signals.
 _BATCH = 2_000
@@ -61,8 +61,9 @@ class ProducerRun:
     ``registry`` is a ``SchemaRegistryClient`` (by default the settings build one). The subject
     follows Confluent's TopicNameStrategy (``<topic>-value``), so for the default topic it is the
     contract's own subject, the one ``txn-contract register`` registers.
-    ``producer_factory`` and ``schema_lookup`` are seams for unit tests; by default they are
-    confluent-kafka's ``Producer`` and the registry's answer. ``metrics`` (``--metrics-port``)
+    ``producer_factory``, ``admin_factory`` and ``schema_lookup`` are seams for unit tests; by
+    default they are confluent-kafka's ``Producer`` and ``AdminClient`` (the start-up check) and
+    the registry's answer. ``metrics`` (``--metrics-port``)
     follows the run's totals at every progress tick and each delivery's latency.
     """
 
@@ -73,6 +74,7 @@ class ProducerRun:
         log: Callable[[str], None] = lambda _m: None,
         progress_stream: TextIO | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        admin_factory: Callable[[dict[str, Any]], Any] | None = None,
         schema_lookup: Callable[[ProducerSettings, int], int] | None = None,
         registry: Any | None = None,
         kafka_overrides: dict[str, Any] | None = None,
@@ -84,6 +86,7 @@ class ProducerRun:
         enabled = config.progress if config.progress is not None else _isatty(stream)
         self.progress = Progress(stream, enabled)
         self._factory = producer_factory
+        self._admin_factory = admin_factory
         self._schema_lookup = schema_lookup or self._registered_id
         self._registry = registry
         self._kafka_overrides = dict(kafka_overrides or {})
@@ -94,8 +97,6 @@ class ProducerRun:
         self.failed = 0
         self.first_error: str | None = None
         self.fatal_error: str | None = None
-        self.client_errors = ClientErrors()
-        """What the client reported through ``error_cb`` (a refused login among them)."""
         self.schema_id: int | None = None
         self.partitions: int | None = None
         self._producer = None
@@ -123,13 +124,13 @@ class ProducerRun:
         """End the run on a fatal client error: one sentence, naming the principal when the
         broker refused it a permission."""
         principal = self.config.kafka_sasl_username
-        self.fatal_error = refusal(err, principal, self.config.topic) or err.str()
+        operation = producing(self.config.topic)
+        self.fatal_error = refusal(err, principal, operation) or err.str()
         self._stop.set()
 
     def _on_error(self, err) -> None:
         # Transport errors are retried by librdkafka; only fatal ones (e.g. the idempotent
         # producer's sequence was lost, or a refused IdempotentWrite) end the run.
-        self.client_errors(err)
         if err.fatal():
             self._fatal(err)
         elif self._running and err.code() not in self._errors_seen:
@@ -163,7 +164,7 @@ class ProducerRun:
         )
 
     def start(self) -> None:
-        """Look up the schema id, check the broker and topic, build the population."""
+        """Check the broker and topic, look up the schema id, build the population."""
         import logging
 
         from confluent_kafka import Producer
@@ -176,6 +177,13 @@ class ProducerRun:
 
         cfg = self.config
         cv = packaged_contract().version(cfg.contract_version)
+        try:
+            self.partitions = check_broker(cfg, self._admin_factory)
+        except TopicNotFoundError:
+            # A topic without a subject is most likely a new name: the registry's sentence
+            # names `txn-contract register` first, the topic is next.
+            self.schema_id = self._schema_lookup(cfg, cfg.contract_version)
+            raise
         self.schema_id = self._schema_lookup(cfg, cfg.contract_version)
         settings = {
             **kafka_config(cfg),
@@ -184,21 +192,13 @@ class ProducerRun:
             "error_cb": self._on_error,
         }
         if self._factory is None:
-            # librdkafka logs every failed connection attempt; the checks below say it once.
+            # librdkafka logs every failed connection attempt; _on_error says each kind once.
             quiet = logging.getLogger("txn_producer.librdkafka")
             quiet.addHandler(logging.NullHandler())
             quiet.propagate = False
             settings["logger"] = quiet
         factory = self._factory or Producer
         self._producer = factory(settings)
-        self.partitions = check_topic(
-            self._producer,
-            cfg.topic,
-            cfg.bootstrap_servers,
-            BROKER_CHECK_TIMEOUT_S,
-            errors=self.client_errors,
-            principal=cfg.kafka_sasl_username,
-        )
         t = time.monotonic()
         population = build_population(cfg.population_size, cfg.seed)
         self._generator = EventGenerator(population, cfg.seed)

@@ -119,3 +119,31 @@ def test_a_registry_down_past_the_timeout_stops_the_job_without_verdicts(monkeyp
     resolver = WriterSchemaResolver(_FlakyClient(failures=10**6), "http://r", "s-value", 100)
     with pytest.raises(RegistryUnavailableError, match=r"unreachable for .* without quarantining"):
         resolver.subject_verdicts()
+
+
+def test_kafka_refusing_the_topic_to_the_running_query_names_principal_and_operation(tmp_path):
+    """The preflight refuses a principal without Read (tests/integration/
+    test_platform_secure.py); should the ACL go after it, Spark's Kafka source fails with
+    TopicAuthorizationException, and the job ends with the preflight's sentence."""
+    from bronze_ingest.job import BronzeJob
+
+    cfg = _cfg(
+        tmp_path,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="producer",
+        kafka_sasl_password="secret",
+    )
+    job = BronzeJob(cfg, spark=None, registry=object())
+    spark_said = RuntimeError(
+        "[STREAM_FAILED] Query [id = 1, runId = 2] terminated with exception: "
+        "org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access "
+        "topics: [bank_txn_stream]"
+    )
+    sentence = str(job.failed(spark_said))
+    assert sentence.startswith(
+        "Kafka refused principal producer Read on topic bank_txn_stream while reading topic "
+        "bank_txn_stream (TOPIC_AUTHORIZATION_FAILED); "
+    )
+    assert "The checkpoint is intact" in sentence and "secret" not in sentence
+    assert "The bronze query" in str(job.failed(RuntimeError("disk full")))

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_ports
-from tests.unit.test_producer_run import SCHEMA_ID, FakeProducer
+from tests.unit.test_producer_run import SCHEMA_ID, FakeAdmin, FakeProducer
 from txn_contract.errors import ConfigError
 from txn_producer.config import load_config
 from txn_producer.producer import ProducerRun
@@ -64,6 +64,7 @@ def test_a_running_producer_is_scraped_and_its_figures_end_equal_to_the_summary(
     run = ProducerRun(
         load_config({**flags, **rates}, {}),
         producer_factory=TimedProducer,
+        admin_factory=FakeAdmin,
         schema_lookup=lambda _c, _v: SCHEMA_ID,
         metrics=metrics,
     )

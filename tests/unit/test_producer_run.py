@@ -32,8 +32,6 @@ class FakeProducer:
         fail_every: int = 0,
         capacity: int | None = None,
         deliver: bool = True,
-        topics: dict[str, int] | None = None,
-        unreachable: bool = False,
         fatal_after: int | None = None,
         refuse_after: int | None = None,
     ):
@@ -46,22 +44,10 @@ class FakeProducer:
         self.fail_every = fail_every
         self.capacity = capacity
         self.deliver = deliver
-        self.topics = {"bank_txn_stream": 3} if topics is None else topics
-        self.unreachable = unreachable
         self.fatal_after = fatal_after
         self.buffer_errors = 0
         self.refuse_after = refuse_after
         self.accepted = 0
-
-    def list_topics(self, timeout=None):
-        if self.unreachable:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
-        return SimpleNamespace(
-            topics={
-                name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
-                for name, n in self.topics.items()
-            }
-        )
 
     def produce(self, topic, value, key):
         if self.capacity is not None and len(self.queue) >= self.capacity:
@@ -106,7 +92,31 @@ class FakeProducer:
         return len(self.queue)
 
 
-def _run(flags: dict, **fake_options) -> tuple[ProducerRun, FakeProducer, Summary]:
+class FakeAdmin:
+    """Just enough of confluent_kafka.admin.AdminClient for the start-up check: metadata."""
+
+    def __init__(self, settings, *, topics: dict[str, int] | None = None, unreachable=False):
+        self.settings = settings
+        self.topics = {"bank_txn_stream": 3} if topics is None else topics
+        self.unreachable = unreachable
+
+    def list_topics(self, timeout=None):
+        if self.unreachable:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return SimpleNamespace(
+            topics={
+                name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
+                for name, n in self.topics.items()
+            }
+        )
+
+    def poll(self, timeout=0):
+        return 0
+
+
+def _run(
+    flags: dict, admin: dict | None = None, **fake_options
+) -> tuple[ProducerRun, FakeProducer, Summary]:
     config = load_config({"seed": 1, "customers": 100, "progress": False, **flags}, {})
     made: list[FakeProducer] = []
 
@@ -114,7 +124,12 @@ def _run(flags: dict, **fake_options) -> tuple[ProducerRun, FakeProducer, Summar
         made.append(FakeProducer(settings, **fake_options))
         return made[0]
 
-    run = ProducerRun(config, producer_factory=factory, schema_lookup=lambda _c, _v: SCHEMA_ID)
+    run = ProducerRun(
+        config,
+        producer_factory=factory,
+        admin_factory=lambda s: FakeAdmin(s, **(admin or {})),
+        schema_lookup=lambda _c, _v: SCHEMA_ID,
+    )
     run.start()
     summary = run.run()
     return run, made[0], summary
@@ -185,7 +200,12 @@ def test_a_refused_event_stops_the_run_with_everything_accepted_accounted():
 
 def test_stop_request_flushes_what_was_produced():
     config = load_config({"seed": 1, "customers": 50, "progress": False}, {})
-    run = ProducerRun(config, producer_factory=FakeProducer, schema_lookup=lambda _c, _v: SCHEMA_ID)
+    run = ProducerRun(
+        config,
+        producer_factory=FakeProducer,
+        admin_factory=FakeAdmin,
+        schema_lookup=lambda _c, _v: SCHEMA_ID,
+    )
     run.start()
     threading.Timer(0.3, run.request_stop).start()
     summary = run.run()
@@ -241,11 +261,49 @@ def test_a_dirty_stream_resends_exact_copies_and_stamps_some_events_hours_late()
     assert again.sent == fake.sent
 
 
-def test_unreachable_broker_and_missing_topic_are_sentences():
-    with pytest.raises(PreflightError, match=r"could not be reached within 8 s"):
-        _run({"count": 1}, unreachable=True)
+def test_unreachable_broker_and_missing_topic_are_sentences(monkeypatch):
+    import txn_producer.client
+
+    monkeypatch.setattr(txn_producer.client, "BROKER_CHECK_TIMEOUT_S", 0.2)
+    with pytest.raises(PreflightError, match=r"could not be reached within 0.2 s"):
+        _run({"count": 1}, admin={"unreachable": True})
     with pytest.raises(PreflightError, match="Topic bank_txn_stream does not exist"):
-        _run({"count": 1}, topics={"other": 3})
+        _run({"count": 1}, admin={"topics": {"other": 3}})
+
+
+def test_the_broker_is_checked_before_the_registry_but_a_missing_topic_after_it(monkeypatch):
+    """A refusal is the first thing to fix; a topic that does not exist is most likely a new
+    name, whose subject the registry lacks too: its sentence names `txn-contract register`."""
+    import txn_producer.client
+    from txn_contract.errors import ContractNotRegisteredError
+
+    monkeypatch.setattr(txn_producer.client, "BROKER_CHECK_TIMEOUT_S", 0.2)
+    config = load_config({"seed": 1, "customers": 100, "progress": False, "count": 1}, {})
+    asked: list[str] = []
+
+    def start(registered: bool, **admin) -> None:
+        def lookup(_c, _v):
+            asked.append("registry")
+            if not registered:
+                raise ContractNotRegisteredError("not registered; run `txn-contract register`")
+            return SCHEMA_ID
+
+        def admin_factory(settings):
+            asked.append("broker")
+            return FakeAdmin(settings, **admin)
+
+        asked.clear()
+        ProducerRun(config, admin_factory=admin_factory, schema_lookup=lookup).start()
+
+    with pytest.raises(PreflightError, match="could not be reached"):
+        start(False, unreachable=True)
+    assert asked == ["broker"]
+    with pytest.raises(ContractNotRegisteredError):
+        start(False, topics={})
+    assert asked == ["broker", "registry"]
+    with pytest.raises(PreflightError, match="does not exist"):
+        start(True, topics={})
+    assert asked == ["broker", "registry"]
 
 
 def test_pacer_schedule():
@@ -286,6 +344,7 @@ def test_a_run_with_every_kind_of_dirt_counts_each_in_its_summary_and_progress_l
     run = ProducerRun(
         config,
         producer_factory=lambda s: made.append(FakeProducer(s)) or made[0],
+        admin_factory=FakeAdmin,
         schema_lookup=lambda _c, _v: SCHEMA_ID,
         progress_stream=stream,
     )

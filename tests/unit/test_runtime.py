@@ -1,4 +1,5 @@
-"""The service runtime: entry wrapper, settings precedence and masking, signals, preflight."""
+"""The service runtime: entry wrapper, settings precedence and masking, signals, streaming
+(the preflight: test_refusals.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,14 @@ import os
 import signal
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import click
 import pytest
-from confluent_kafka import KafkaError, KafkaException
 
 from txn_contract.errors import ConfigError, TxnError
 from txn_runtime.cli import EXIT_INTERRUPTED, entry_point, run
 from txn_runtime.connections import KafkaSettings, RegistrySettings
 from txn_runtime.options import bootstrap_servers_option, option, topic_option
-from txn_runtime.preflight import ClientErrors, PreflightError, check_topic, watermarks
 from txn_runtime.settings import setting
 from txn_runtime.shared import SparkSettings, TopicSettings
 from txn_runtime.signals import stop_on_signals
@@ -259,60 +257,6 @@ def test_the_default_second_signal_exits_130(monkeypatch):
     assert codes == [130]
 
 
-# --- preflight ------------------------------------------------------------------------------
-
-
-class _Client:
-    def __init__(self, topics=None, unreachable=False):
-        self.topics, self.unreachable = topics or {}, unreachable
-
-    def list_topics(self, timeout=None):
-        if self.unreachable:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
-        return SimpleNamespace(
-            topics={
-                t: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
-                for t, n in self.topics.items()
-            }
-        )
-
-    def get_watermark_offsets(self, tp, timeout=None):
-        return (tp.partition, tp.partition * 10)
-
-
-def test_preflight_errors_are_one_type_and_exit_1():
-    assert check_topic(_Client({"t": 3}), "t", "b:1") == 3
-    with pytest.raises(
-        PreflightError, match=r"^The Kafka broker at b:1 could not be reached within 8 s"
-    ) as err:
-        check_topic(_Client(unreachable=True), "t", "b:1")
-    assert err.value.exit_code == 1
-    with pytest.raises(
-        PreflightError, match=r"^Topic t does not exist on the broker at b:1; check --topic"
-    ) as err:
-        check_topic(_Client({"other": 1}), "t", "b:1")
-    assert err.value.exit_code == 1 and err.value.topic == "t"
-    assert watermarks(_Client(), "t", 2) == {0: (0, 0), 1: (1, 10)}
-
-
-def test_a_refused_principal_is_named_not_an_unreachable_broker():
-    """librdkafka reports a failed SASL authentication through error_cb; the metadata call
-    only times out. With the client's errors, the sentence names the principal."""
-    errors = ClientErrors()
-    errors(KafkaError(KafkaError._TRANSPORT, "connection reset"))
-    errors(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: invalid credentials"))
-    with pytest.raises(PreflightError) as err:
-        check_topic(_Client(unreachable=True), "t", "b:1", errors=errors, principal="producer")
-    sentence = str(err.value)
-    assert sentence.startswith("The Kafka broker at b:1 refused principal producer: ")
-    assert "authentication failed (SASL authentication error: invalid credentials)" in sentence
-    assert "KAFKA_SASL_PASSWORD" in sentence and err.value.exit_code == 1
-    only_transport = ClientErrors()
-    only_transport(KafkaError(KafkaError._TRANSPORT, "connection reset"))
-    with pytest.raises(PreflightError, match=r"could not be reached"):
-        check_topic(_Client(unreachable=True), "t", "b:1", errors=only_transport, principal="p")
-
-
 # --- streaming ------------------------------------------------------------------------------
 
 
@@ -363,20 +307,3 @@ def test_a_failed_query_returns_its_error_unless_the_job_has_its_own():
     with pytest.raises(TxnError, match="own sentence") as err:
         await_query(_Query(1, boom), threading.Event(), print, lambda: own)
     assert err.value.__cause__ is boom
-
-
-def test_an_authorization_refusal_is_one_sentence_naming_the_principal():
-    from txn_runtime.preflight import refusal
-
-    class Err:
-        def __init__(self, name: str) -> None:
-            self._name = name
-
-        def name(self) -> str:
-            return self._name
-
-    cluster = refusal(Err("CLUSTER_AUTHORIZATION_FAILED"), "bronze", "bank_txn_stream")
-    assert cluster is not None and "principal bronze" in cluster and "IdempotentWrite" in cluster
-    topic = refusal(Err("TOPIC_AUTHORIZATION_FAILED"), None, "t")
-    assert topic is not None and "(no SASL user)" in topic and "Write on the topic" in topic
-    assert refusal(Err("_TRANSPORT"), "bronze", "t") is None  # not a refusal: retried
