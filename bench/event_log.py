@@ -49,6 +49,8 @@ class Job:
     description: str
     step: str
     start_ms: int
+    query_id: str | None = None
+    batch_id: int | None = None
     end_ms: int | None = None
     tasks: int = 0
     run_s: float = 0.0
@@ -64,6 +66,7 @@ class Batch:
     """One streaming micro-batch, from its progress event."""
 
     query: str
+    query_id: str
     batch_id: int
     rows: int
     start_ms: int
@@ -134,7 +137,10 @@ def _job(e: dict) -> Job:
     stages = e.get("Stage Infos") or []
     desc = props.get("spark.job.description") or (stages[-1]["Stage Name"] if stages else "")
     step = props.get("bench.step", "other")
-    return Job(e["Job ID"], desc, step, e["Submission Time"])
+    batch = props.get("streaming.sql.batchId")
+    query = props.get("sql.streaming.queryId")
+    return Job(e["Job ID"], desc, step, e["Submission Time"], query,
+               None if batch is None else int(batch))  # fmt: skip
 
 
 def read_application(path: Path) -> Application:
@@ -164,14 +170,17 @@ def read_application(path: Path) -> Application:
         elif kind == PROGRESS:
             p = e["progress"]
             rows = sum(s.get("numInputRows", 0) for s in p.get("sources", []))
-            app.batches.append(
-                Batch(
-                    p["name"] or p["id"], p["batchId"], rows, _ms(p["timestamp"]), p["durationMs"]
-                )
-            )
+            name, start = p["name"] or p["id"], _ms(p["timestamp"])
+            app.batches.append(Batch(name, p["id"], p["batchId"], rows, start, p["durationMs"]))
     app.jobs = [jobs[k] for k in sorted(jobs)]
+    # A job belongs to the batch its streaming properties name (queries of one application run
+    # side by side, so a time window would mix them up).
+    by_batch: dict[tuple[str, int], list[Job]] = {}
+    for j in app.jobs:
+        if j.query_id is not None and j.batch_id is not None:
+            by_batch.setdefault((j.query_id, j.batch_id), []).append(j)
     for b in app.batches:
-        b.jobs = [j for j in app.jobs if b.start_ms <= j.start_ms < b.end_ms]
+        b.jobs = by_batch.get((b.query_id, b.batch_id), [])
     return app
 
 
