@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.conftest import free_ports
+from tests.unit.test_producer_run import SUMMARY_KEYS
 from txn_contract import packaged_contract
 from txn_contract.registry import register_contract, registry_client
 
@@ -63,20 +64,7 @@ def _summary(stdout: str) -> dict:
     lines = stdout.strip().splitlines()
     assert len(lines) == 1, stdout
     summary = json.loads(lines[0])
-    assert set(summary) == {
-        "produced",
-        "delivered",
-        "failed",
-        "seconds",
-        "rate",
-        "resent",
-        "late",
-        "conflicts",
-        "poison",
-        "violations",
-        "poison_by_reason",
-        "violations_by_rule",
-    }
+    assert set(summary) == SUMMARY_KEYS
     return summary
 
 
