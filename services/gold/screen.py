@@ -99,23 +99,23 @@ def _group_codes(table: Any, by: tuple[str, ...]) -> np.ndarray:
 
 def _ties_by_id(order: np.ndarray, codes: np.ndarray, ts: np.ndarray, ids: Any) -> np.ndarray:
     """``order`` (by group, then time) with each run of rows of one group and one millisecond
-    put in ``transaction_id`` order, as the detectors order them."""
+    put in ``transaction_id`` order, as the detectors order them. The producer stamps a whole
+    delivery batch with one millisecond, so ties are common: the tied rows' ids are ranked in
+    one Arrow call (byte order is code point order, as Python compares them) and the rows
+    sorted once more with that rank as the last key."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     c, t = codes[order], ts[order]
-    tie = np.flatnonzero((c[1:] == c[:-1]) & (t[1:] == t[:-1]))
-    if len(tie) == 0:
+    same = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    if not same.any():
         return order
-    order = order.copy()
-    # A tie k joins rows k and k+1: consecutive ties make one run of rows, first..last.
-    firsts = tie[np.r_[True, tie[1:] != tie[:-1] + 1]]
-    lasts = tie[np.r_[tie[1:] != tie[:-1] + 1, True]] + 1
-    for i, j in zip(firsts.tolist(), lasts.tolist(), strict=True):
-        span = order[i : j + 1]
-        keys = ids.take(pa.array(span)).to_pylist()
-        order[i : j + 1] = span[sorted(range(len(keys)), key=keys.__getitem__)]
-    return order
+    tied = order[np.r_[same, False] | np.r_[False, same]]  # rows with a tie on either side
+    rank = np.zeros(len(codes), np.int64)
+    ranked = pc.rank(ids.take(pa.array(tied)), sort_keys="ascending", tiebreaker="dense")
+    rank[tied] = ranked.to_numpy(zero_copy_only=False)
+    return np.lexsort((rank, ts, codes))
 
 
 def _windowed(s: _Sorted, mask: np.ndarray, least: int, window_s: int) -> np.ndarray:
