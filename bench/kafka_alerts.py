@@ -2,9 +2,11 @@
 minus the event time of the transaction that raised it.
 
 The message timestamp is the topic's default ``CreateTime``: the time gold-signals' producer
-handed the alert to librdkafka, after the alerts' Delta commit; the broker acknowledged every
-one (``acks=all``) before the job went on. The alerts are decoded with the packaged alerts
-contract (Confluent framing), which is the schema the job registered and published with.
+called ``produce()`` for the alert, after the alerts' Delta commit. The broker's append and
+acknowledgement follow within the producer's linger (5 ms) and a round trip, which this leaves
+out; the job waits for every acknowledgement before its next batch. The alerts are decoded with
+the packaged alerts contract (Confluent framing), the schema the job registered and published
+with.
 """
 
 from __future__ import annotations
@@ -51,19 +53,19 @@ def _ms(value: datetime | int) -> int:
 
 def kafka_alert_latencies(bootstrap: str, topic: str, since_ms: int | None) -> RowLatencies:
     """Per alert on ``topic`` whose trigger's event time is at or after ``since_ms``: its
-    message timestamp minus that event time. ``commits`` counts the distinct message
-    timestamps' seconds (publishes), ``unmatched`` the alerts left out by the warm-up."""
+    message timestamp minus that event time. ``commits`` and ``writer_commits`` both count the
+    distinct seconds the measured alerts were sent in (a Kafka topic has no commits); alerts of
+    the warm-up are left out, as the Delta legs leave out their rows."""
     import pyarrow as pa
 
     from txn_contract import packaged_contract, wire
     from txn_contract.alerts import SUBJECT
 
     parsed = packaged_contract(SUBJECT).latest.parsed
-    latencies, seconds, early = [], set(), 0
+    latencies, seconds = [], set()
     for msg in _messages(bootstrap, topic):
         event_ms = _ms(wire.decode(msg.value(), parsed)["event_time"])
         if since_ms is not None and event_ms < since_ms:
-            early += 1
             continue
         sent_ms = msg.timestamp()[1]
         latencies.append(sent_ms - event_ms)

@@ -16,7 +16,8 @@ Compose", says which service mounts what):
   ``txn_runtime.connections`` reads (the local platform's format);
 - what the Java services read: ``kafka.jaas`` (the broker's and the controller's logins),
   ``kafka-scram.args`` (the SCRAM credentials the broker's storage is formatted with, as salted
-  passwords, never the passwords), ``admin.jaas``, ``kafka-ui.jaas``, ``schema-registry.jaas``
+  passwords: not the passwords, but enough to log in with, so as secret as they are),
+  ``admin.jaas``, ``kafka-ui.jaas``, ``schema-registry.jaas``
   and ``schema-registry-users.properties`` (the registry's users, MD5 digests);
 - ``grafana-admin.password``; ``host.env``: the shared, non-secret settings for CLIs run on the
   host against the published ports.

@@ -62,7 +62,13 @@ def _open(chromium: Path, page_path: Path, shot: Path) -> dict:
             page.on("request", lambda r: requests.append(r.url))
             page.goto(page_path.as_uri(), wait_until="load")
             page.wait_for_function("window.txnCharts !== undefined", timeout=30_000)
-            page.evaluate("window.txnCharts.then(() => true)")
+            # Bounded: the charts' promise settles into a flag the wait polls for 30 s at most.
+            page.evaluate(
+                "() => { window.txnCharts.then(() => { window.txnChartsDone = 'drawn'; },"
+                " e => { window.txnChartsDone = String(e); }); }"
+            )
+            page.wait_for_function("window.txnChartsDone !== undefined", timeout=30_000)
+            assert page.evaluate("window.txnChartsDone") == "drawn"
             charts = page.eval_on_selector_all("[data-chart]", _CHART_MARKS)
             tiles = page.eval_on_selector_all(
                 "[data-tile]",
