@@ -145,7 +145,8 @@ def _metadata(
         time.sleep(max(0.0, min(_SLICE_S - (now - started), deadline - now)))
     raise PreflightError(
         f"The Kafka broker at {bootstrap_servers} could not be reached within {timeout_s:g} s "
-        f"({_reason(failure)}); check KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
+        f"({_reason(failure)}){errors.unreachable_hint() if errors is not None else ''}; check "
+        "KAFKA_BOOTSTRAP_SERVERS or --bootstrap-servers.",
         bootstrap_servers=bootstrap_servers,
     ) from failure
 

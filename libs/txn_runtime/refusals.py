@@ -134,15 +134,19 @@ class ClientErrors:
         self._probe = probe
         self._tls_listener: str | None = None
         self._probed = False
+        self.handshake_closed: Any | None = None
+        """The last TLS handshake the peer closed, if any."""
 
     def __call__(self, err: Any) -> None:
         from confluent_kafka import KafkaError
 
         code = err.code()
         if code == KafkaError._TRANSPORT and "SSL handshake failed" in _reason(err):
-            # librdkafka reports a TLS handshake the peer closed (a listener without TLS) as a
-            # transport error: it is a failed handshake all the same.
-            code = KafkaError._SSL
+            # A TLS handshake the peer closed: a listener without TLS does that, and so does a
+            # broker starting, stopping or shedding connections, so librdkafka files it as a
+            # transport error and retries. Not a cause to stop waiting on; the sentence at the
+            # timeout mentions it (unreachable_hint).
+            self.handshake_closed = err
         self.seen.setdefault(code, err)
 
     @property
@@ -158,6 +162,16 @@ class ClientErrors:
             quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
         return {"error_cb": self, "logger": quiet}
+
+    def unreachable_hint(self) -> str:
+        """What the unreachable-broker sentence adds when the broker closed TLS handshakes
+        (empty otherwise)."""
+        if self.handshake_closed is None:
+            return ""
+        return (
+            f"; the broker closed its TLS handshakes ({_reason(self.handshake_closed)}): if it "
+            "is up, check that this listener speaks TLS"
+        )
 
     def authentication(self) -> Any | None:
         """The first authentication failure reported, if any."""

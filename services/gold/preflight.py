@@ -13,7 +13,8 @@ from txn_lake import Lake
 from txn_lake.facts import is_delta_table
 from txn_lake.gold_tables import GOLD_TABLES
 from txn_lake.outputs import StreamOutput, check_new_checkpoint
-from txn_runtime.preflight import check_topic
+from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.refusals import producing
 
 from .config import GoldSettings
 
@@ -33,8 +34,19 @@ def preflight(cfg: GoldSettings, registry: Any, *, silver_required: bool = True)
 
     if silver_required:
         check_silver_exists(cfg)
-    admin = AdminClient(cfg.kafka_config(**{"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000)}))
-    check_topic(admin, cfg.alerts_topic, cfg.bootstrap_servers, BROKER_TIMEOUT_S)
+    errors = ClientErrors(cfg)
+    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), **errors.client_settings()}
+    admin = AdminClient(cfg.kafka_config(**timeout))
+    # A refused login or an untrusted CA is one sentence naming the principal, and a principal
+    # that may not write the alerts topic is refused here, before any alert is committed.
+    check_topic(
+        admin,
+        cfg.alerts_topic,
+        cfg.bootstrap_servers,
+        BROKER_TIMEOUT_S,
+        errors=errors,
+        operation=producing(cfg.alerts_topic),
+    )
     contract = packaged_contract(ALERTS_SUBJECT)
     schema_id = lookup_schema_id(
         registry,

@@ -319,3 +319,27 @@ def test_a_reader_registering_is_refused_naming_the_user(secure_platform, regist
         "read)."
     )
     assert _subjects(secure_platform) == before
+
+
+def test_a_principal_without_write_on_the_alerts_topic_is_refused_before_spark(
+    secure_platform, tmp_path
+):
+    """gold-signals as report (Describe only): its preflight reads the principal's ACLs on the
+    alerts topic, so no gold table, checkpoint or alert is ever made."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    alerts = "bank_txn_alerts"
+    lake = tmp_path / "lake"
+    write_deltalake(str(lake / "silver"), pa.table({"x": [1]}))  # the preflight's first check
+    before = _end_offsets(secure_platform, alerts)
+    res = _run(
+        "gold-signals", "--lake", str(lake), "--available-now",
+        env=secure_platform.cli_env("report"),
+    )  # fmt: skip
+    assert _refused(res, "gold-signals").startswith(
+        f"Kafka refused principal report Write on topic {alerts} while producing to topic "
+        f"{alerts} (its ACLs on the topic allow Describe); "
+    )
+    assert sorted(p.name for p in lake.iterdir()) == ["silver"]
+    assert _end_offsets(secure_platform, alerts) == before

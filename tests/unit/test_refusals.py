@@ -136,21 +136,22 @@ def test_an_untrusted_broker_certificate_names_the_principal_and_the_ca_file():
     )
 
 
-def test_a_tls_handshake_the_listener_closes_is_a_tls_failure_not_a_transport_one():
+def test_a_tls_handshake_the_peer_closes_is_waited_out_and_mentioned_at_the_timeout():
+    """A broker starting or stopping closes handshakes too: no early sentence, a hint at the
+    end."""
     errors = ClientErrors(_settings())
-    errors(
-        KafkaError(
-            KafkaError._TRANSPORT,
-            "sasl_ssl://b:1/bootstrap: SSL handshake failed: Disconnected: SSL connection closed "
-            "by peer: connecting to a PLAINTEXT broker listener? (after 110ms in state "
-            "SSL_HANDSHAKE)",
-        )
+    closed = (
+        "sasl_ssl://b:1/bootstrap: SSL handshake failed: Disconnected: SSL connection closed "
+        "by peer: connecting to a PLAINTEXT broker listener? (after 110ms in state "
+        "SSL_HANDSHAKE)"
     )
-    assert errors.diagnosis("b:1", producing("t")) == (
-        "The TLS handshake of principal producer with the Kafka broker at b:1 failed while "
-        "producing to topic t (SSL handshake failed: Disconnected: SSL connection closed by "
-        "peer: connecting to a PLAINTEXT broker listener?); check that the listener speaks TLS "
-        "(KAFKA_SECURITY_PROTOCOL is SASL_SSL) and KAFKA_SSL_CA_LOCATION."
+    assert errors.unreachable_hint() == ""
+    errors(KafkaError(KafkaError._TRANSPORT, closed))
+    assert errors.diagnosis("b:1", producing("t")) is None
+    assert errors.unreachable_hint() == (
+        "; the broker closed its TLS handshakes (SSL handshake failed: Disconnected: SSL "
+        "connection closed by peer: connecting to a PLAINTEXT broker listener?): if it is up, "
+        "check that this listener speaks TLS"
     )
 
 
