@@ -91,8 +91,12 @@ def check_topic(
     principal = principal or (errors.principal if errors is not None else None)
     metadata = _metadata(client, bootstrap_servers, timeout_s, errors, principal, operation)
     found = metadata.topics.get(topic)
-    missing = found is None or found.error is not None
-    refused = found.error if found is not None else None
+    error = found.error if found is not None else None
+    # Only these say the topic cannot be seen; another error on it (LEADER_NOT_AVAILABLE while
+    # a broker is down and a leader is elected) is about a topic that exists.
+    hidden = {"UNKNOWN_TOPIC_OR_PART", "TOPIC_AUTHORIZATION_FAILED"}
+    missing = found is None or (error is not None and error.name() in hidden)
+    refused = error if missing else None
     granted = None
     if missing or operation.acl:
         granted, answer = _authorized(client, topic, timeout_s)

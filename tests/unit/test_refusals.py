@@ -225,6 +225,27 @@ def test_a_topic_the_principal_may_not_describe_is_not_called_missing():
         check_topic(unknown, "alerts", "b:1", operation=producing("alerts"))
 
 
+def test_a_topic_without_a_leader_for_a_moment_exists():
+    """LEADER_NOT_AVAILABLE on a topic's metadata (a broker down, a leader being elected) is a
+    topic that exists, not a missing one."""
+
+    class Electing(_Client):
+        def list_topics(self, timeout=None):
+            parts = dict.fromkeys(range(3))
+            error = KafkaError(KafkaError.LEADER_NOT_AVAILABLE)
+            return SimpleNamespace(topics={"t": SimpleNamespace(error=error, partitions=parts)})
+
+    assert check_topic(Electing(), "t", "b:1", operation=producing("t")) == 3
+    gone = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART)
+
+    class Gone(_Client):
+        def list_topics(self, timeout=None):
+            return SimpleNamespace(topics={"t": SimpleNamespace(error=gone, partitions={})})
+
+    with pytest.raises(TopicNotFoundError, match="Topic t does not exist"):
+        check_topic(Gone(), "t", "b:1", operation=producing("t"))
+
+
 def test_an_authorization_refusal_while_running_names_the_principal_and_permission():
     class Err:
         def __init__(self, name: str) -> None:
