@@ -21,18 +21,23 @@ Example::
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from txn_contract.errors import TxnError
 from txn_contract.model import TOPIC
 
 from .refusals import ClientErrors, Operation, access_refusal, refusal
 
+if TYPE_CHECKING:
+    from .connections import KafkaSettings
+
 __all__ = [
     "BROKER_TIMEOUT_S",
     "ClientErrors",
     "PreflightError",
     "TopicNotFoundError",
+    "check_access",
     "check_topic",
     "refusal",
     "watermarks",
@@ -67,6 +72,33 @@ def _reason(exc: Exception) -> str:
 
 def _reason_of(err: Any) -> str:
     return err.str() if hasattr(err, "str") else str(err)
+
+
+def check_access(
+    settings: KafkaSettings,
+    topic: str,
+    operation: Operation,
+    timeout_s: float,
+    *,
+    client_id: str | None = None,
+    admin_factory: Callable[[dict[str, Any]], Any] | None = None,
+) -> int:
+    """:func:`check_topic` through a new ``AdminClient`` of ``settings`` (the service's Kafka
+    settings) that reports to a :class:`ClientErrors`: the topic's partition count, or one
+    sentence for a refused login, an untrusted CA, a TLS mismatch, a missing topic or ACL.
+    ``admin_factory`` replaces ``AdminClient`` (a seam for tests)."""
+    from confluent_kafka.admin import AdminClient
+
+    errors = ClientErrors(settings)
+    extra: dict[str, Any] = {"socket.timeout.ms": int(timeout_s * 1000)}
+    if client_id is not None:
+        extra["client.id"] = client_id
+    admin = (admin_factory or AdminClient)(
+        settings.kafka_config(**extra, **errors.client_settings())
+    )
+    return check_topic(
+        admin, topic, settings.bootstrap_servers, timeout_s, errors=errors, operation=operation
+    )
 
 
 def check_topic(

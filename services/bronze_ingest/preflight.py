@@ -12,7 +12,7 @@ from txn_contract.registry import lookup_schema_id
 from txn_lake import Lake
 from txn_lake.outputs import StreamOutput, check_new_checkpoint
 from txn_lake.tables import BRONZE_TABLE, QUARANTINE_TABLE
-from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.preflight import check_access
 from txn_runtime.refusals import reading
 
 from .config import BronzeSettings
@@ -32,22 +32,11 @@ def preflight(cfg: BronzeSettings, contract: Contract, registry: Any) -> None:
 
     ``registry`` is the job's ``SchemaRegistryClient`` (``cfg.registry_client()``).
     """
-    from confluent_kafka.admin import AdminClient
 
     check_lake_format(cfg)
-    errors = ClientErrors(cfg)
-    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), **errors.client_settings()}
-    admin = AdminClient(cfg.kafka_config(**timeout))
     # Before Spark: a principal that may not read the topic is refused here, with nothing
     # written, rather than by Spark's Kafka source after the tables and checkpoint exist.
-    check_topic(
-        admin,
-        cfg.topic,
-        cfg.bootstrap_servers,
-        BROKER_TIMEOUT_S,
-        errors=errors,
-        operation=reading(cfg.topic),
-    )
+    check_access(cfg, cfg.topic, reading(cfg.topic), BROKER_TIMEOUT_S)
     # The job's own (latest) version must be registered under its subject: otherwise the URL
     # or the subject is wrong, and every event would be quarantined as an unknown or foreign id.
     lookup_schema_id(

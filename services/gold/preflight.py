@@ -13,7 +13,7 @@ from txn_lake import Lake
 from txn_lake.facts import is_delta_table
 from txn_lake.gold_tables import GOLD_TABLES
 from txn_lake.outputs import StreamOutput, check_new_checkpoint
-from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.preflight import check_access
 from txn_runtime.refusals import producing
 
 from .config import GoldSettings
@@ -28,25 +28,14 @@ def preflight(cfg: GoldSettings, registry: Any, *, silver_required: bool = True)
     run; the registry id of the alert contract's latest version otherwise. ``registry`` is a
     ``SchemaRegistryClient`` (``cfg.registry_client()``). ``silver_required=False`` in the
     one-application run, whose silver query creates silver before gold's query starts."""
-    from confluent_kafka.admin import AdminClient
 
     from txn_contract import packaged_contract
 
     if silver_required:
         check_silver_exists(cfg)
-    errors = ClientErrors(cfg)
-    timeout = {"socket.timeout.ms": int(BROKER_TIMEOUT_S * 1000), **errors.client_settings()}
-    admin = AdminClient(cfg.kafka_config(**timeout))
     # A refused login or an untrusted CA is one sentence naming the principal, and a principal
     # that may not write the alerts topic is refused here, before any alert is committed.
-    check_topic(
-        admin,
-        cfg.alerts_topic,
-        cfg.bootstrap_servers,
-        BROKER_TIMEOUT_S,
-        errors=errors,
-        operation=producing(cfg.alerts_topic),
-    )
+    check_access(cfg, cfg.alerts_topic, producing(cfg.alerts_topic), BROKER_TIMEOUT_S)
     contract = packaged_contract(ALERTS_SUBJECT)
     schema_id = lookup_schema_id(
         registry,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from txn_runtime.preflight import ClientErrors, check_topic
+from txn_runtime.preflight import check_access
 from txn_runtime.refusals import producing
 
 from .config import ProducerSettings
@@ -52,16 +52,11 @@ def check_broker(
     describe the principal's ACLs on the topic: a missing Write is refused before any event.
     ``timeout_s`` defaults to :data:`BROKER_CHECK_TIMEOUT_S`.
     """
-    from confluent_kafka.admin import AdminClient
-
-    errors = ClientErrors(config)
-    settings = config.kafka_config(**{"client.id": "txn-producer", **errors.client_settings()})
-    admin = (admin_factory or AdminClient)(settings)
-    return check_topic(
-        admin,
+    return check_access(
+        config,
         config.topic,
-        config.bootstrap_servers,
+        producing(config.topic),
         timeout_s or BROKER_CHECK_TIMEOUT_S,
-        errors=errors,
-        operation=producing(config.topic),
+        client_id="txn-producer",
+        admin_factory=admin_factory,
     )
