@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from tests.unit.test_refusals import _Client
 from txn_contract import packaged_contract, wire
 from txn_producer.config import load_config
 from txn_producer.producer import Pacer, ProducerRun, Progress, Summary
@@ -92,26 +93,13 @@ class FakeProducer:
         return len(self.queue)
 
 
-class FakeAdmin:
-    """Just enough of confluent_kafka.admin.AdminClient for the start-up check: metadata."""
+class FakeAdmin(_Client):
+    """Just enough of confluent_kafka.admin.AdminClient for the start-up check: metadata (the
+    refusals tests' fake client), and the settings it was made with."""
 
     def __init__(self, settings, *, topics: dict[str, int] | None = None, unreachable=False):
+        super().__init__({"bank_txn_stream": 3} if topics is None else topics, unreachable)
         self.settings = settings
-        self.topics = {"bank_txn_stream": 3} if topics is None else topics
-        self.unreachable = unreachable
-
-    def list_topics(self, timeout=None):
-        if self.unreachable:
-            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
-        return SimpleNamespace(
-            topics={
-                name: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n)))
-                for name, n in self.topics.items()
-            }
-        )
-
-    def poll(self, timeout=0):
-        return 0
 
 
 # The keys of the producer's one JSON summary line (cli.py's docstring), here and in the e2e test.
